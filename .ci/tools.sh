@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the programs the tests run for real into $HASH_STREAM_TOOLS
+# (default: .tools in the repository), each from its package registry:
+#   versitygw        S3-compatible server (Go module)
+#   aws-lambda-rie   Lambda Runtime Interface Emulator (Go module)
+#   node 22, aws-cdk, @helia/verified-fetch  (npm packages)
+# Idempotent: what is already there is kept.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+tools=${HASH_STREAM_TOOLS:-$root/.tools}
+mkdir -p "$tools/bin" "$tools/node"
+
+VERSITYGW_VERSION=v1.8.0
+RIE_VERSION=v0.0.0-20261030222936-bef5c4ba774d
+NODE_VERSION=22.23.3
+AWS_CDK_VERSION=2.1148.1
+VERIFIED_FETCH_VERSION=8.0.4
+
+if [ ! -x "$tools/bin/versitygw" ]; then
+  echo "tools: installing versitygw $VERSITYGW_VERSION" >&2
+  GOBIN="$tools/bin" go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+fi
+if [ ! -x "$tools/bin/aws-lambda-rie" ]; then
+  echo "tools: installing aws-lambda-rie $RIE_VERSION" >&2
+  GOBIN="$tools/bin" go install "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$RIE_VERSION"
+fi
+stamp="$tools/node/.installed-$NODE_VERSION-$AWS_CDK_VERSION-$VERIFIED_FETCH_VERSION"
+if [ ! -f "$stamp" ]; then
+  echo "tools: installing node $NODE_VERSION, aws-cdk $AWS_CDK_VERSION, @helia/verified-fetch $VERIFIED_FETCH_VERSION" >&2
+  (cd "$tools/node" &&
+    { [ -f package.json ] || echo '{"name":"hash-stream-tools","private":true}' >package.json; } &&
+    npm install --no-audit --no-fund --loglevel=error \
+      "node@$NODE_VERSION" "aws-cdk@$AWS_CDK_VERSION" "@helia/verified-fetch@$VERIFIED_FETCH_VERSION")
+  touch "$stamp"
+fi

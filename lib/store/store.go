@@ -1,0 +1,94 @@
+// Package store declares the two storage interfaces of Hash Stream, the
+// index store and the pack store, and the key scheme every backend shares.
+//
+// Backends live in their own packages (fs, s3, memory) and are wired
+// together by the programs in cmd/ and functions/. Nothing in lib/ imports a
+// backend.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/ipfs/go-cid"
+	"github.com/multiformats/go-multihash"
+)
+
+// ErrNotFound is returned (wrapped) by every backend for a missing key.
+var ErrNotFound = errors.New("not found")
+
+// DefaultPackExtension is the file extension of packs stored under a
+// multihash, as the JavaScript Hash Stream writes them.
+const DefaultPackExtension = ".car"
+
+// IndexFile is one stored index file: its name (for errors and logs) and
+// its bytes.
+type IndexFile struct {
+	Name string
+	Data []byte
+}
+
+// IndexStore holds index files. Each file belongs to the multihash it
+// describes; several files may describe one multihash and a reader must read
+// them all. Index files are immutable once written.
+type IndexStore interface {
+	// Files returns every index file stored for mh, ordered by name. It
+	// returns an error wrapping ErrNotFound when there is none.
+	Files(ctx context.Context, mh multihash.Multihash) ([]IndexFile, error)
+
+	// Put stores one index file for mh. When sub is not nil the file is
+	// named after it (the multihash of the record's first sub-record) and
+	// replaces a file of that name; when sub is nil the file gets a new
+	// timestamp name (milliseconds since the epoch) that never replaces an
+	// existing file.
+	Put(ctx context.Context, mh, sub multihash.Multihash, data []byte) error
+}
+
+// Location says where a pack is: by its multihash, or by a path relative to
+// the pack store (records written by other tools may carry a path).
+type Location struct {
+	Multihash multihash.Multihash
+	Path      string
+}
+
+// String returns the location's key or path, for errors and logs.
+func (l Location) String() string {
+	if l.Multihash != nil {
+		return Key(l.Multihash)
+	}
+	return l.Path
+}
+
+// PackStore holds packs: immutable byte strings (CAR files) addressed by
+// the multihash of their bytes.
+type PackStore interface {
+	// Put stores size bytes read from r as the pack mh. The pack appears
+	// whole or not at all.
+	Put(ctx context.Context, mh multihash.Multihash, r io.Reader, size int64) error
+
+	// GetRange returns a reader over length bytes of the pack at loc,
+	// starting at offset. A negative length reads to the end of the pack.
+	// A range that runs past the end of the pack yields fewer bytes, which
+	// callers detect as io.ErrUnexpectedEOF. A missing pack is an error
+	// wrapping ErrNotFound.
+	GetRange(ctx context.Context, loc Location, offset, length int64) (io.ReadCloser, error)
+}
+
+// Key returns the storage key of a multihash: the base32 string of a CIDv1
+// with the raw codec over it (bafkrei... for sha2-256), whatever the codec of
+// the block behind it. Every Hash Stream store uses this form.
+func Key(mh multihash.Multihash) string {
+	return cid.NewCidV1(cid.Raw, mh).String()
+}
+
+// ParseKey returns the multihash in a key made by Key. It accepts any CID
+// string, since only its multihash matters.
+func ParseKey(key string) (multihash.Multihash, error) {
+	c, err := cid.Decode(key)
+	if err != nil {
+		return nil, fmt.Errorf("store: bad key %q: %w", key, err)
+	}
+	return c.Hash(), nil
+}
