@@ -1,0 +1,126 @@
+package index
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hash-stream/hash-stream-aws/lib/store"
+	"github.com/multiformats/go-multihash"
+)
+
+// BlobLocation says where one blob is stored: length bytes at offset of
+// the pack Pack.
+type BlobLocation struct {
+	Multihash multihash.Multihash
+	Pack      multihash.Multihash
+	Offset    uint64
+	Length    uint64
+}
+
+// Writer writes the index records of blobs just stored in packs.
+type Writer interface {
+	// Add indexes blobs, given in pack order and in CAR order within a
+	// pack. containing, when not nil, is the root of the DAG they form.
+	Add(ctx context.Context, blobs []BlobLocation, containing multihash.Multihash) error
+}
+
+var (
+	_ Writer = (*SingleLevelWriter)(nil)
+	_ Writer = (*MultipleLevelWriter)(nil)
+)
+
+// SingleLevelWriter writes one BLOB record for each blob under the blob's
+// own multihash, then one PACK record for each pack under the pack's
+// multihash (type "index/blob@0.1"). Every block can then be found on its
+// own, which is what block-by-block clients need.
+type SingleLevelWriter struct {
+	store store.IndexStore
+}
+
+// NewSingleLevelWriter returns a SingleLevelWriter writing to s.
+func NewSingleLevelWriter(s store.IndexStore) *SingleLevelWriter {
+	return &SingleLevelWriter{store: s}
+}
+
+// Add implements Writer. containing is not used by this writer.
+func (w *SingleLevelWriter) Add(ctx context.Context, blobs []BlobLocation, _ multihash.Multihash) error {
+	var packs []multihash.Multihash
+	seen := make(map[string]bool)
+	for _, b := range blobs {
+		if err := put(ctx, w.store, TypeBlob, NewBlob(b.Multihash, b.Pack, b.Offset, b.Length)); err != nil {
+			return err
+		}
+		if !seen[string(b.Pack)] {
+			seen[string(b.Pack)] = true
+			packs = append(packs, b.Pack)
+		}
+	}
+	for _, p := range packs {
+		if err := put(ctx, w.store, TypeBlob, NewPack(p, nil)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MultipleLevelWriter writes one CONTAINING record for a DAG, under its
+// root multihash, whose sub-records are the PACK records of the packs
+// holding its blocks, each with its BLOB records (type
+// "index/containing@0.1"). Without a containing multihash it writes each
+// PACK record on its own.
+type MultipleLevelWriter struct {
+	store store.IndexStore
+}
+
+// NewMultipleLevelWriter returns a MultipleLevelWriter writing to s.
+func NewMultipleLevelWriter(s store.IndexStore) *MultipleLevelWriter {
+	return &MultipleLevelWriter{store: s}
+}
+
+// Add implements Writer.
+func (w *MultipleLevelWriter) Add(ctx context.Context, blobs []BlobLocation, containing multihash.Multihash) error {
+	packs := PackRecords(blobs)
+	if containing != nil {
+		return put(ctx, w.store, TypeContaining, NewContaining(containing, packs))
+	}
+	for _, p := range packs {
+		if err := put(ctx, w.store, TypeContaining, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PackRecords groups blobs into PACK records, in order of first appearance
+// of each pack.
+func PackRecords(blobs []BlobLocation) []Record {
+	var packs []Record
+	at := make(map[string]int)
+	for _, b := range blobs {
+		i, ok := at[string(b.Pack)]
+		if !ok {
+			i = len(packs)
+			at[string(b.Pack)] = i
+			packs = append(packs, NewPack(b.Pack, nil))
+		}
+		packs[i].SubRecords = append(packs[i].SubRecords, NewBlob(b.Multihash, b.Pack, b.Offset, b.Length))
+	}
+	return packs
+}
+
+// put stores one record in the file the Hash Stream layout gives it: named
+// after its first sub-record, or a new timestamp name when it has none.
+func put(ctx context.Context, s store.IndexStore, writerType string, r Record) error {
+	data, err := Encode(writerType, r)
+	if err != nil {
+		return err
+	}
+	var sub multihash.Multihash
+	if len(r.SubRecords) > 0 {
+		sub = r.SubRecords[0].Multihash
+	}
+	if err := s.Put(ctx, r.Multihash, sub, data); err != nil {
+		return fmt.Errorf("index: write %s record for %s: %w", r.Type, store.Key(r.Multihash), err)
+	}
+	return nil
+}
