@@ -3,9 +3,12 @@
 package testdata
 
 import (
+	"crypto/sha256"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"testing"
 )
 
@@ -28,4 +31,34 @@ func Shared(tb testing.TB) string {
 func RepoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// HashStreamReader returns the deterministic content the interop vectors
+// are made of: sha256(prefix + decimal i) for i = 0, 1, 2, ... concatenated
+// and cut to size bytes. The 3 MB original uses the prefix
+// "hash-stream interop random-3m " and the large vector
+// "hash-stream interop large ".
+func HashStreamReader(prefix string, size int64) io.Reader {
+	return io.LimitReader(&hashStream{prefix: prefix}, size)
+}
+
+type hashStream struct {
+	prefix string
+	i      int
+	buf    []byte
+}
+
+func (h *hashStream) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		if len(h.buf) == 0 {
+			sum := sha256.Sum256([]byte(h.prefix + strconv.Itoa(h.i)))
+			h.i++
+			h.buf = sum[:]
+		}
+		c := copy(p[n:], h.buf)
+		h.buf = h.buf[c:]
+		n += c
+	}
+	return n, nil
 }
