@@ -1,0 +1,108 @@
+package fs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	iofs "io/fs"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/hash-stream/hash-stream-aws/lib/store"
+)
+
+// tempPrefix starts the name of every temporary file.
+const tempPrefix = ".tmp-"
+
+// isTemp reports whether a file name is that of a temporary file.
+func isTemp(name string) bool {
+	return strings.HasPrefix(name, tempPrefix)
+}
+
+// openRoot opens the store folder dir. With create it makes the folder
+// first; without, a missing folder is an error wrapping store.ErrNotFound.
+func openRoot(dir string, create bool) (*os.Root, error) {
+	if create {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("fs: %w", err)
+		}
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("fs: %w", notFound(err))
+	}
+	return root, nil
+}
+
+// notFound returns err wrapped with store.ErrNotFound when it says that a
+// file or one of its parent folders does not exist.
+func notFound(err error) error {
+	if errors.Is(err, iofs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return fmt.Errorf("%w: %w", store.ErrNotFound, err)
+	}
+	return err
+}
+
+// checkName returns an error wrapping store.ErrInvalidPath unless name, a
+// slash-separated name made from a configured prefix and a key or path,
+// stays inside the store folder.
+func checkName(name string) error {
+	if !filepath.IsLocal(filepath.FromSlash(name)) || strings.Contains(name, "\x00") {
+		return fmt.Errorf("fs: name %q leaves the store folder: %w", name, store.ErrInvalidPath)
+	}
+	return nil
+}
+
+// writeTemp writes everything r yields into a new temporary file in the
+// folder dir of root, syncs and closes it, and returns its name. On error
+// it removes the file.
+func writeTemp(ctx context.Context, root *os.Root, dir string, r io.Reader) (_ string, err error) {
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	name := path.Join(dir, tempPrefix+hex.EncodeToString(rnd[:]))
+	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = root.Remove(name)
+		}
+	}()
+	if _, err = io.Copy(f, &ctxReader{ctx: ctx, r: r}); err != nil {
+		return "", err
+	}
+	if err = f.Sync(); err != nil {
+		return "", err
+	}
+	if err = f.Close(); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// ctxReader fails its reads once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// readCloser reads from one reader and closes another.
+type readCloser struct {
+	io.Reader
+	io.Closer
+}

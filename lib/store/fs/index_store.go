@@ -1,0 +1,163 @@
+package fs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	iofs "io/fs"
+	"os"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/hash-stream/hash-stream-aws/lib/store"
+	"github.com/multiformats/go-multihash"
+)
+
+var _ store.IndexStore = (*IndexStore)(nil)
+
+// maxTimestampTries bounds the search for a free timestamp name.
+const maxTimestampTries = 10000
+
+// IndexStore is an index store in a folder: <dir>/k(mh)/<file>. The folder
+// is made on the first Put.
+type IndexStore struct {
+	dir string
+	now func() time.Time
+}
+
+// NewIndexStore returns an index store in the folder dir.
+func NewIndexStore(dir string) *IndexStore {
+	return &IndexStore{dir: dir, now: time.Now}
+}
+
+// Files returns every file in the folder of mh, ordered by name, skipping
+// temporary files of writes in progress. Names are "k(mh)/<file>".
+func (s *IndexStore) Files(ctx context.Context, mh multihash.Multihash) ([]store.IndexFile, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("fs: files: %w", err)
+	}
+	key := store.Key(mh)
+	root, err := openRoot(s.dir, false)
+	if err != nil {
+		return nil, fmt.Errorf("fs: index %s: %w", key, err)
+	}
+	defer root.Close()
+	d, err := root.Open(key)
+	if err != nil {
+		return nil, fmt.Errorf("fs: index %s: %w", key, notFound(err))
+	}
+	entries, err := d.ReadDir(-1)
+	_ = d.Close()
+	if err != nil {
+		return nil, fmt.Errorf("fs: index %s: %w", key, err)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.Type().IsRegular() && !isTemp(e.Name()) {
+			names = append(names, e.Name())
+		}
+	}
+	slices.Sort(names)
+	files := make([]store.IndexFile, 0, len(names))
+	for _, name := range names {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("fs: files: %w", err)
+		}
+		name = key + "/" + name
+		data, err := root.ReadFile(name)
+		if errors.Is(err, iofs.ErrNotExist) {
+			continue // removed since the listing
+		}
+		if err != nil {
+			return nil, fmt.Errorf("fs: index file %s: %w", name, err)
+		}
+		files = append(files, store.IndexFile{Name: name, Data: data})
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("fs: index %s: %w", key, store.ErrNotFound)
+	}
+	return files, nil
+}
+
+// Put writes data as a file in the folder of mh. With sub the file is
+// k(sub) and replaces a file of that name atomically. Without, it is the
+// current time in milliseconds, or the next free number after it, and no
+// existing file is ever replaced: the data is written to a temporary file
+// that is then hard-linked to the first free name.
+func (s *IndexStore) Put(ctx context.Context, mh, sub multihash.Multihash, data []byte) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("fs: put index: %w", err)
+	}
+	key := store.Key(mh)
+	if err := s.put(ctx, key, sub, data); err != nil {
+		return fmt.Errorf("fs: put index %s: %w", key, err)
+	}
+	return nil
+}
+
+func (s *IndexStore) put(ctx context.Context, key string, sub multihash.Multihash, data []byte) error {
+	root, err := openRoot(s.dir, true)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	if err := root.MkdirAll(key, 0o755); err != nil {
+		return err
+	}
+	tmp, err := writeTemp(ctx, root, key, bytes.NewReader(data))
+	if err != nil {
+		return err
+	}
+	if sub != nil {
+		if err := root.Rename(tmp, key+"/"+store.Key(sub)); err != nil {
+			_ = root.Remove(tmp)
+			return err
+		}
+		return nil
+	}
+	defer root.Remove(tmp)
+	ms := s.now().UnixMilli()
+	for range maxTimestampTries {
+		name := key + "/" + strconv.FormatInt(ms, 10)
+		err := root.Link(tmp, name)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, iofs.ErrExist):
+			ms++
+		default:
+			// No hard links here: fall back to an exclusive create, which
+			// never replaces a file but may be seen before it is whole.
+			return s.createExclusive(root, key, ms, data)
+		}
+	}
+	return fmt.Errorf("no free timestamp name after %d tries", maxTimestampTries)
+}
+
+func (s *IndexStore) createExclusive(root *os.Root, key string, ms int64, data []byte) error {
+	for range maxTimestampTries {
+		name := key + "/" + strconv.FormatInt(ms, 10)
+		f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, iofs.ErrExist) {
+			ms++
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		_, err = f.Write(data)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			_ = root.Remove(name)
+		}
+		return err
+	}
+	return fmt.Errorf("no free timestamp name after %d tries", maxTimestampTries)
+}
