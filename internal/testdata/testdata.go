@@ -45,6 +45,8 @@ func HashStreamReader(prefix string, size int64) io.Reader {
 type hashStream struct {
 	prefix string
 	i      int
+	in     []byte
+	sum    [sha256.Size]byte
 	buf    []byte
 }
 
@@ -52,9 +54,10 @@ func (h *hashStream) Read(p []byte) (int, error) {
 	n := 0
 	for n < len(p) {
 		if len(h.buf) == 0 {
-			sum := sha256.Sum256([]byte(h.prefix + strconv.Itoa(h.i)))
+			h.in = strconv.AppendInt(append(h.in[:0], h.prefix...), int64(h.i), 10)
+			h.sum = sha256.Sum256(h.in)
 			h.i++
-			h.buf = sum[:]
+			h.buf = h.sum[:]
 		}
 		c := copy(p[n:], h.buf)
 		h.buf = h.buf[c:]

@@ -1,0 +1,265 @@
+package pack
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+
+	"github.com/hash-stream/hash-stream-aws/lib/index"
+	"github.com/hash-stream/hash-stream-aws/lib/store"
+	"github.com/ipfs/go-cid"
+	"github.com/multiformats/go-multihash"
+)
+
+// DefaultMaxSize is the JavaScript Hash Stream CLI's default pack size
+// limit, in bytes (127 MiB).
+const DefaultMaxSize = 133169152
+
+// Info describes one stored pack.
+type Info struct {
+	Multihash multihash.Multihash
+	Size      int64
+	Roots     []cid.Cid
+	Blobs     []index.BlobLocation
+}
+
+// WriterOption configures a Writer.
+type WriterOption func(*Writer)
+
+// WithMaxSize sets the pack size limit (default DefaultMaxSize). A pack is
+// closed when the next block would make it larger; the size counts a CAR
+// header without roots, as the JavaScript CLI counts it. A block larger
+// than the limit gets a pack of its own.
+func WithMaxSize(n int64) WriterOption { return func(w *Writer) { w.maxSize = n } }
+
+// WithTempDir sets the folder of the spool files (default os.TempDir()).
+func WithTempDir(dir string) WriterOption { return func(w *Writer) { w.tempDir = dir } }
+
+// WithOnPack sets a function called after each pack is stored.
+func WithOnPack(fn func(Info)) WriterOption { return func(w *Writer) { w.onPack = fn } }
+
+// Writer splits blocks into CAR packs and stores them. Only the last pack
+// carries the root in its header. Use it from one goroutine: Add each block
+// in order, then Close with the root.
+type Writer struct {
+	store   store.PackStore
+	maxSize int64
+	tempDir string
+	onPack  func(Info)
+
+	emptyHeader []byte // CAR header without roots
+	spool       *os.File
+	buf         *bufio.Writer
+	sum         hash.Hash // of emptyHeader and the sections so far
+	size        int64     // pack size with emptyHeader
+	blobs       []index.BlobLocation
+	packs       []Info
+	err         error
+}
+
+// NewWriter returns a Writer storing packs in s.
+func NewWriter(s store.PackStore, opts ...WriterOption) (*Writer, error) {
+	h, err := CARHeader()
+	if err != nil {
+		return nil, err
+	}
+	w := &Writer{store: s, maxSize: DefaultMaxSize, emptyHeader: h, sum: sha256.New()}
+	for _, o := range opts {
+		o(w)
+	}
+	if w.maxSize <= int64(len(h)) {
+		return nil, fmt.Errorf("pack: max size %d is too small", w.maxSize)
+	}
+	return w, nil
+}
+
+// Add appends a block. It stores the current pack first when the block
+// would not fit in it.
+func (w *Writer) Add(ctx context.Context, c cid.Cid, data []byte) error {
+	if w.err != nil {
+		return w.err
+	}
+	head := sectionHead(c, len(data))
+	section := int64(len(head) + len(data))
+	if w.spool != nil && len(w.blobs) > 0 && w.size+section > w.maxSize {
+		if err := w.storePack(ctx, nil); err != nil {
+			return w.fail(err)
+		}
+	}
+	if w.spool == nil {
+		if err := w.openSpool(); err != nil {
+			return w.fail(err)
+		}
+	}
+	// Offsets are relative to the end of emptyHeader until the header is known.
+	w.blobs = append(w.blobs, index.BlobLocation{
+		Multihash: c.Hash(),
+		Offset:    uint64(w.size - int64(len(w.emptyHeader)) + int64(len(head))),
+		Length:    uint64(len(data)),
+	})
+	if _, err := w.buf.Write(head); err != nil {
+		return w.fail(fmt.Errorf("pack: spool: %w", err))
+	}
+	if _, err := w.buf.Write(data); err != nil {
+		return w.fail(fmt.Errorf("pack: spool: %w", err))
+	}
+	w.sum.Write(head)
+	w.sum.Write(data)
+	w.size += section
+	return nil
+}
+
+// Close stores the last pack, with root in its header when defined, and
+// returns every pack written, in order.
+func (w *Writer) Close(ctx context.Context, root cid.Cid) ([]Info, error) {
+	if w.err != nil {
+		return nil, w.err
+	}
+	if w.spool != nil {
+		var roots []cid.Cid
+		if root.Defined() {
+			roots = []cid.Cid{root}
+		}
+		if err := w.storePack(ctx, roots); err != nil {
+			return nil, w.fail(err)
+		}
+	}
+	w.err = errors.New("pack: writer closed")
+	return w.packs, nil
+}
+
+// Abort drops the pack being written. Packs already stored stay.
+func (w *Writer) Abort() {
+	w.dropSpool()
+	if w.err == nil {
+		w.err = errors.New("pack: writer aborted")
+	}
+}
+
+func (w *Writer) fail(err error) error {
+	w.dropSpool()
+	w.err = err
+	return err
+}
+
+func (w *Writer) openSpool() error {
+	f, err := os.CreateTemp(w.tempDir, "hash-stream-pack-*")
+	if err != nil {
+		return fmt.Errorf("pack: spool: %w", err)
+	}
+	w.spool = f
+	if w.buf == nil {
+		w.buf = bufio.NewWriterSize(f, 1<<20)
+	} else {
+		w.buf.Reset(f)
+	}
+	// The spool holds the sections only; the header is chosen at the end.
+	w.sum.Reset()
+	w.sum.Write(w.emptyHeader)
+	w.size = int64(len(w.emptyHeader))
+	w.blobs = nil
+	return nil
+}
+
+func (w *Writer) dropSpool() {
+	if w.spool != nil {
+		w.spool.Close()
+		os.Remove(w.spool.Name())
+		w.spool = nil
+	}
+}
+
+// storePack stores the spooled pack with a header naming roots.
+func (w *Writer) storePack(ctx context.Context, roots []cid.Cid) error {
+	defer w.dropSpool()
+	if err := w.buf.Flush(); err != nil {
+		return fmt.Errorf("pack: spool: %w", err)
+	}
+	header := w.emptyHeader
+	bodySize := w.size - int64(len(w.emptyHeader))
+	body := io.NewSectionReader(w.spool, 0, bodySize)
+	digest := w.sum.Sum(nil)
+	if len(roots) > 0 {
+		var err error
+		if header, err = CARHeader(roots...); err != nil {
+			return err
+		}
+		// The running hash assumed no roots: hash the pack again.
+		h := sha256.New()
+		h.Write(header)
+		if _, err := io.Copy(h, body); err != nil {
+			return fmt.Errorf("pack: spool: %w", err)
+		}
+		digest = h.Sum(nil)
+		body = io.NewSectionReader(w.spool, 0, bodySize)
+	}
+	mh, err := multihash.Encode(digest, multihash.SHA2_256)
+	if err != nil {
+		return err
+	}
+	size := int64(len(header)) + bodySize
+	if err := w.store.Put(ctx, mh, newConcatReader(header, body), size); err != nil {
+		return fmt.Errorf("pack: store %s: %w", store.Key(mh), err)
+	}
+	info := Info{Multihash: mh, Size: size, Roots: roots, Blobs: w.blobs}
+	for i := range info.Blobs {
+		info.Blobs[i].Pack = mh
+		info.Blobs[i].Offset += uint64(len(header))
+	}
+	w.blobs = nil
+	w.packs = append(w.packs, info)
+	if w.onPack != nil {
+		w.onPack(info)
+	}
+	return nil
+}
+
+// concatReader is a header followed by a section of the spool file; it
+// seeks, so stores can send it with a known length and retry.
+type concatReader struct {
+	header []byte
+	body   *io.SectionReader
+	off    int64
+}
+
+func newConcatReader(header []byte, body *io.SectionReader) *concatReader {
+	return &concatReader{header: header, body: body}
+}
+
+func (r *concatReader) size() int64 { return int64(len(r.header)) + r.body.Size() }
+
+func (r *concatReader) Read(p []byte) (int, error) {
+	if r.off < int64(len(r.header)) {
+		n := copy(p, r.header[r.off:])
+		r.off += int64(n)
+		return n, nil
+	}
+	n, err := r.body.ReadAt(p, r.off-int64(len(r.header)))
+	r.off += int64(n)
+	if err == io.EOF && n > 0 {
+		err = nil
+	}
+	return n, err
+}
+
+func (r *concatReader) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += r.off
+	case io.SeekEnd:
+		offset += r.size()
+	default:
+		return 0, errors.New("pack: bad whence")
+	}
+	if offset < 0 {
+		return 0, errors.New("pack: negative position")
+	}
+	r.off = offset
+	return offset, nil
+}
