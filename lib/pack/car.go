@@ -11,6 +11,7 @@ package pack
 import (
 	"bytes"
 	"fmt"
+	"io"
 
 	"github.com/ipfs/go-cid"
 	"github.com/ipld/go-ipld-prime/codec/dagcbor"
@@ -47,4 +48,13 @@ func CARHeader(roots ...cid.Cid) ([]byte, error) {
 func sectionHead(c cid.Cid, dataLen int) []byte {
 	cb := c.Bytes()
 	return append(varint.ToUvarint(uint64(len(cb)+dataLen)), cb...)
+}
+
+// WriteSection writes one CAR section: length prefix, CID, data.
+func WriteSection(w io.Writer, c cid.Cid, data []byte) error {
+	if _, err := w.Write(sectionHead(c, len(data))); err != nil {
+		return err
+	}
+	_, err := w.Write(data)
+	return err
 }

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/hash-stream/hash-stream-aws/lib/index"
+	"github.com/hash-stream/hash-stream-aws/lib/pack"
+	"github.com/hash-stream/hash-stream-aws/lib/store"
+	"github.com/multiformats/go-multihash"
+)
+
+func indexAdd(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlagSet("index add", "<packCid> <car> [containingCid]", "Indexes a CAR file that is already stored as the pack packCid: one record per block at its\noffset, optionally under a containing CID. Every block is checked against its CID first.", env.stderr)
+	var sf storeFlags
+	var writer string
+	sf.register(fs, env)
+	fs.stringVar(&writer, []string{"index-writer", "iw"}, "all", `index writer: "all", "single-level" or "multiple-level"`)
+	pos, err := fs.parse(args, 2, 3)
+	if err != nil {
+		return err
+	}
+	packMH, err := parseCID(pos[0])
+	if err != nil {
+		return err
+	}
+	var containing multihash.Multihash
+	if len(pos) == 3 {
+		if containing, err = parseCID(pos[2]); err != nil {
+			return err
+		}
+	}
+	st, err := sf.open(ctx, env, true)
+	if err != nil {
+		return err
+	}
+	writers, err := indexWriters(writer, st.index)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(pos[1])
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, err := pack.Scan(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", pos[1], err)
+	}
+	if string(info.Multihash) != string(packMH) {
+		// The records must point at the bytes this file has.
+		return fmt.Errorf("%s hashes to %s, not to the pack %s", pos[1], store.Key(info.Multihash), store.Key(packMH))
+	}
+	if err := addIndex(ctx, writers, []pack.Info{info}, containing); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "\nIndexed %d blobs of pack %s (%s)\n", len(info.Blobs), store.Key(packMH), writer)
+	return nil
+}
+
+func indexFindRecords(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlagSet("index find records", "<cid> [containingCid]", "Prints the index records of a CID (any version or codec: only its multihash matters),\nfirst those found inside containingCid's records when given.", env.stderr)
+	var sf storeFlags
+	sf.register(fs, env)
+	pos, err := fs.parse(args, 1, 2)
+	if err != nil {
+		return err
+	}
+	mh, err := parseCID(pos[0])
+	if err != nil {
+		return err
+	}
+	var containing multihash.Multihash
+	if len(pos) == 2 {
+		if containing, err = parseCID(pos[1]); err != nil {
+			return err
+		}
+	}
+	st, err := sf.open(ctx, env, false)
+	if err != nil {
+		return err
+	}
+	records, err := index.NewReader(st.index).FindIn(ctx, mh, containing)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "\nTarget: MH(%s)\n\nIndex Records:\n", store.Key(mh))
+	printRecords(env.stdout, records, 1)
+	return nil
+}
+
+func printRecords(w io.Writer, records []index.Record, depth int) {
+	indent := strings.Repeat("    ", depth)
+	for _, r := range records {
+		fmt.Fprintf(w, "%smultihash: MH(%s)\n%slocation: %s\n%stype: %s", indent, store.Key(r.Multihash), indent, r.Location, indent, r.Type)
+		if r.HasRange {
+			fmt.Fprintf(w, ", offset: %d, length: %d", r.Offset, r.Length)
+		}
+		fmt.Fprintln(w)
+		if len(r.SubRecords) > 0 {
+			fmt.Fprintf(w, "%sSub-Records:\n", indent)
+			printRecords(w, r.SubRecords, depth+1)
+		}
+		fmt.Fprintln(w)
+	}
+}

@@ -1,0 +1,105 @@
+// Command hash-stream loads content into a Hash Stream store and reads it
+// back: it writes files as packs with their index records, imports CAR
+// files, finds index records, dumps content, and serves the trustless
+// gateway locally. Its commands, flags and environment variables mirror the
+// JavaScript Hash Stream CLI, and it reads and writes the same stores.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// command is one leaf command of the CLI.
+type command struct {
+	name  string // e.g. "pack write"
+	args  string // positional arguments, for usage
+	short string
+	run   func(ctx context.Context, env *cliEnv, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"pack write", "<file>", "Write a file into packs and index them", packWrite},
+		{"pack import", "<car>", "Store an existing CAR file as a pack and index it", packImport},
+		{"pack extract", "<packCid> <file>", "Copy a stored pack to a file", packExtract},
+		{"index add", "<packCid> <car> [containingCid]", "Index a CAR file already stored as pack packCid", indexAdd},
+		{"index find records", "<cid> [containingCid]", "Print the index records of a CID", indexFindRecords},
+		{"streamer dump", "<cid> <file> [containingCid]", "Write verified content to a file, as a CAR or raw bytes", streamerDump},
+	}
+}
+
+// cliEnv carries what commands need from the process.
+type cliEnv struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	stderrIsTTY    bool
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	env := &cliEnv{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, stderrIsTTY: isTerminal(os.Stderr)}
+	os.Exit(run(ctx, env, os.Args[1:]))
+}
+
+// errUsage marks errors that come with the command's usage text.
+var errUsage = errors.New("usage")
+
+// run executes the command in args and returns the exit code.
+func run(ctx context.Context, env *cliEnv, args []string) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		printUsage(env.stdout)
+		return 0
+	}
+	if args[0] == "version" || args[0] == "--version" {
+		fmt.Fprintln(env.stdout, "hash-stream", version())
+		return 0
+	}
+	for _, c := range commands() {
+		words := strings.Fields(c.name)
+		if len(args) < len(words) || strings.Join(args[:len(words)], " ") != c.name {
+			continue
+		}
+		err := c.run(ctx, env, args[len(words):])
+		if err == nil {
+			return 0
+		}
+		if errors.Is(err, errHelp) {
+			return 0
+		}
+		fmt.Fprintf(env.stderr, "hash-stream %s: %v\n", c.name, err)
+		if errors.Is(err, errUsage) {
+			fmt.Fprintf(env.stderr, "usage: hash-stream %s %s (see --help)\n", c.name, c.args)
+		}
+		return 1
+	}
+	fmt.Fprintf(env.stderr, "hash-stream: unknown command %q (see hash-stream --help)\n", strings.Join(args, " "))
+	return 1
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprint(w, `hash-stream: load content-addressed data into a Hash Stream store and serve it.
+
+Usage: hash-stream <command> [arguments] [flags]
+
+Commands:
+`)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-42s %s\n", c.name+" "+c.args, c.short)
+	}
+	fmt.Fprint(w, `
+Every command takes --help. Stores are chosen with --store-backend fs|s3
+(env HASH_STREAM_STORE_BACKEND, default fs). The fs store lives in --dir
+(env HASH_STREAM_DIR, default ~/.hash-stream) with index/ and pack/ inside;
+the s3 store uses HASH_STREAM_S3_INDEX_BUCKET, HASH_STREAM_S3_INDEX_PREFIX,
+HASH_STREAM_S3_PACK_BUCKET, HASH_STREAM_S3_PACK_PREFIX and the usual AWS
+credentials, region and endpoint (AWS_ENDPOINT_URL_S3 for a local server).
+`)
+}

@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/hash-stream/hash-stream-aws/lib/index"
+	"github.com/hash-stream/hash-stream-aws/lib/pack"
+	"github.com/hash-stream/hash-stream-aws/lib/store"
+	"github.com/ipfs/go-cid"
+	"github.com/multiformats/go-multihash"
+	"github.com/schollz/progressbar/v3"
+)
+
+// indexWriters returns the writers an --index-writer value names.
+func indexWriters(name string, s store.IndexStore) ([]index.Writer, error) {
+	switch name {
+	case "all":
+		return []index.Writer{index.NewSingleLevelWriter(s), index.NewMultipleLevelWriter(s)}, nil
+	case "single-level":
+		return []index.Writer{index.NewSingleLevelWriter(s)}, nil
+	case "multiple-level":
+		return []index.Writer{index.NewMultipleLevelWriter(s)}, nil
+	case "none":
+		return nil, nil
+	}
+	return nil, fmt.Errorf("%w: unknown index writer %q (want all, single-level, multiple-level or none)", errUsage, name)
+}
+
+func checkFormat(format string) error {
+	if format != "car" {
+		return fmt.Errorf("%w: unknown pack format %q (only car)", errUsage, format)
+	}
+	return nil
+}
+
+func packWrite(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlagSet("pack write", "<file>", "Writes a file as a UnixFS DAG (1 MiB raw leaves, balanced 1024-link nodes, CIDv1) into CAR packs,\nstores them and indexes them. The same file gives the same packs and index files as the JavaScript CLI.", env.stderr)
+	var sf storeFlags
+	var writer, format, size string
+	sf.register(fs, env)
+	fs.stringVar(&writer, []string{"index-writer", "iw"}, "all", `index writer: "all" (both, what block-by-block clients need), "single-level", "multiple-level" or "none"`)
+	fs.stringVar(&size, []string{"pack-size", "ps"}, strconv.Itoa(pack.DefaultMaxSize), "maximum pack size in bytes")
+	fs.stringVar(&format, []string{"format", "f"}, "car", `pack format: "car"`)
+	pos, err := fs.parse(args, 1, 1)
+	if err != nil {
+		return err
+	}
+	maxSize, err := strconv.ParseInt(size, 10, 64)
+	if err != nil || maxSize <= 0 {
+		return fmt.Errorf("%w: bad --pack-size %q", errUsage, size)
+	}
+	if err := checkFormat(format); err != nil {
+		return err
+	}
+	st, err := sf.open(ctx, env, true)
+	if err != nil {
+		return err
+	}
+	writers, err := indexWriters(writer, st.index)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(pos[0])
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if info.IsDir() {
+		return fmt.Errorf("%s is a folder: pack write takes a file", pos[0])
+	}
+
+	fmt.Fprintf(env.stdout, "\nPacking file: %s\n    Pack Max Size: %d bytes\n    Index Writer: %s\n    Store backend: %s\n", filepath.Base(pos[0]), maxSize, writer, st.backend)
+	var in io.Reader = f
+	if env.stderrIsTTY {
+		bar := progressbar.DefaultBytes(info.Size(), "packing")
+		defer bar.Close()
+		in = io.TeeReader(f, bar)
+	}
+	root, packs, err := pack.WriteFile(ctx, st.packs, in, pack.WithMaxSize(maxSize))
+	if err != nil {
+		return err
+	}
+	if err := addIndex(ctx, writers, packs, root.Hash()); err != nil {
+		return err
+	}
+	printPacks(env.stdout, root, packs)
+	return nil
+}
+
+func addIndex(ctx context.Context, writers []index.Writer, packs []pack.Info, containing multihash.Multihash) error {
+	var blobs []index.BlobLocation
+	for _, p := range packs {
+		blobs = append(blobs, p.Blobs...)
+	}
+	for _, w := range writers {
+		if err := w.Add(ctx, blobs, containing); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func printPacks(w io.Writer, root cid.Cid, packs []pack.Info) {
+	if root.Defined() {
+		fmt.Fprintf(w, "\nContaining CID:\n    %s\n", root)
+	}
+	fmt.Fprintf(w, "\nPacks:\n")
+	for _, p := range packs {
+		fmt.Fprintf(w, "    MH(%s)\n        Blobs:\n", store.Key(p.Multihash))
+		for i, b := range p.Blobs {
+			sep := ","
+			if i == len(p.Blobs)-1 {
+				sep = ""
+			}
+			fmt.Fprintf(w, "            MH(%s)%s\n", store.Key(b.Multihash), sep)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func packImport(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlagSet("pack import", "<car>", "Stores an existing CAR file (v1 or v2) as one pack under the multihash of its bytes and indexes\nevery block at its offset. The CAR's single root, if any, becomes the containing CID.", env.stderr)
+	var sf storeFlags
+	var writer string
+	sf.register(fs, env)
+	fs.stringVar(&writer, []string{"index-writer", "iw"}, "all", `index writer: "all", "single-level", "multiple-level" or "none"`)
+	pos, err := fs.parse(args, 1, 1)
+	if err != nil {
+		return err
+	}
+	st, err := sf.open(ctx, env, true)
+	if err != nil {
+		return err
+	}
+	writers, err := indexWriters(writer, st.index)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(pos[0])
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, err := pack.Import(ctx, st.packs, f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", pos[0], err)
+	}
+	var root cid.Cid
+	var containing multihash.Multihash
+	if len(info.Roots) == 1 {
+		root, containing = info.Roots[0], info.Roots[0].Hash()
+	}
+	if err := addIndex(ctx, writers, []pack.Info{info}, containing); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "\nImported: %s (%d bytes, %d blocks)\n", filepath.Base(pos[0]), info.Size, len(info.Blobs))
+	printPacks(env.stdout, root, []pack.Info{info})
+	return nil
+}
+
+func packExtract(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlagSet("pack extract", "<packCid> <file>", "Copies the stored pack packCid (any CID of its multihash) to a file, checking its hash.", env.stderr)
+	var sf storeFlags
+	sf.register(fs, env)
+	pos, err := fs.parse(args, 2, 2)
+	if err != nil {
+		return err
+	}
+	mh, err := parseCID(pos[0])
+	if err != nil {
+		return err
+	}
+	st, err := sf.open(ctx, env, false)
+	if err != nil {
+		return err
+	}
+	rc, err := st.packs.GetRange(ctx, store.Location{Multihash: mh}, 0, -1)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	n, err := writeFileAtomic(pos[1], func(w io.Writer) error {
+		h, err := multihash.GetHasher(multihash.SHA2_256)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(io.MultiWriter(w, h), rc); err != nil {
+			return err
+		}
+		got, _ := multihash.Encode(h.Sum(nil), multihash.SHA2_256)
+		if string(got) != string(mh) {
+			return fmt.Errorf("pack %s is corrupt: its bytes hash to %s", store.Key(mh), store.Key(got))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "\nSuccessfully wrote %d bytes to %s\n", n, pos[1])
+	return nil
+}
+
+// parseCID parses a CID in any multibase and version and returns its
+// multihash: only the multihash matters for lookups.
+func parseCID(s string) (multihash.Multihash, error) {
+	c, err := cid.Decode(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: bad CID %q: %v", errUsage, s, err)
+	}
+	return c.Hash(), nil
+}
+
+// writeFileAtomic writes path through a temporary file renamed into place
+// once fill succeeds, so a failed write leaves nothing behind.
+func writeFileAtomic(path string, fill func(io.Writer) error) (int64, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return 0, err
+	}
+	cw := &countWriter{w: tmp}
+	err = fill(cw)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return 0, err
+	}
+	return cw.n, nil
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+

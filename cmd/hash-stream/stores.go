@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/hash-stream/hash-stream-aws/lib/store"
+	"github.com/hash-stream/hash-stream-aws/lib/store/fs"
+	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
+)
+
+// Environment variables, named as in the JavaScript Hash Stream CLI.
+const (
+	envBackend     = "HASH_STREAM_STORE_BACKEND"
+	envDir         = "HASH_STREAM_DIR"
+	envIndexBucket = "HASH_STREAM_S3_INDEX_BUCKET"
+	envIndexPrefix = "HASH_STREAM_S3_INDEX_PREFIX"
+	envPackBucket  = "HASH_STREAM_S3_PACK_BUCKET"
+	envPackPrefix  = "HASH_STREAM_S3_PACK_PREFIX"
+)
+
+// storeFlags are the flags every command that opens the stores takes.
+type storeFlags struct {
+	backend string
+	dir     string
+}
+
+func (s *storeFlags) register(fs *flagSet, env *cliEnv) {
+	fs.stringVar(&s.backend, []string{"store-backend", "sb"}, env.getenv(envBackend), `storage backend: "fs" or "s3" (env `+envBackend+`, default fs)`)
+	fs.stringVar(&s.dir, []string{"dir"}, env.getenv(envDir), "folder of the fs store, holding index/ and pack/ (env "+envDir+", default ~/.hash-stream)")
+}
+
+// stores are the opened index and pack stores, and a description for output.
+type stores struct {
+	index   store.IndexStore
+	packs   store.PackStore
+	backend string
+	where   string
+}
+
+func (s *storeFlags) open(ctx context.Context, env *cliEnv, create bool) (*stores, error) {
+	switch s.backend {
+	case "", "fs":
+		dir := s.dir
+		if dir == "" {
+			home, err := os.UserHomeDir()
+			if err != nil {
+				return nil, fmt.Errorf("no --dir and no home folder: %w", err)
+			}
+			dir = filepath.Join(home, ".hash-stream")
+		}
+		if !create {
+			if _, err := os.Stat(dir); err != nil {
+				return nil, fmt.Errorf("store folder %s: %w", dir, err)
+			}
+		}
+		return &stores{
+			index:   fs.NewIndexStore(filepath.Join(dir, "index")),
+			packs:   fs.NewPackStore(filepath.Join(dir, "pack")),
+			backend: "fs",
+			where:   dir,
+		}, nil
+	case "s3":
+		indexBucket, packBucket := env.getenv(envIndexBucket), env.getenv(envPackBucket)
+		if indexBucket == "" || packBucket == "" {
+			return nil, fmt.Errorf("the s3 backend needs %s and %s", envIndexBucket, envPackBucket)
+		}
+		cfg, err := s3.ConfigFromEnv()
+		if err != nil {
+			return nil, err
+		}
+		client, err := s3.NewClient(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return &stores{
+			index:   s3.NewIndexStore(client, indexBucket, s3.WithPrefix(env.getenv(envIndexPrefix))),
+			packs:   s3.NewPackStore(client, packBucket, s3.WithPrefix(env.getenv(envPackPrefix))),
+			backend: "s3",
+			where:   fmt.Sprintf("s3://%s/%s, s3://%s/%s", indexBucket, env.getenv(envIndexPrefix), packBucket, env.getenv(envPackPrefix)),
+		}, nil
+	}
+	return nil, fmt.Errorf("%w: unknown store backend %q (want fs or s3)", errUsage, s.backend)
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/hash-stream/hash-stream-aws/lib/index"
+	"github.com/hash-stream/hash-stream-aws/lib/pack"
+	"github.com/hash-stream/hash-stream-aws/lib/streamer"
+	"github.com/ipfs/go-cid"
+	"github.com/multiformats/go-multihash"
+)
+
+func streamerDump(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlagSet("streamer dump", "<cid> <file> [containingCid]", "Writes the content of a CID to a file, every block verified against its CID: as a CARv1 of\nthe whole DAG in depth-first order with the CID as root (--format car), or as the bytes of\nthe block itself (--format raw).", env.stderr)
+	var sf storeFlags
+	var format string
+	sf.register(fs, env)
+	fs.stringVar(&format, []string{"format", "f"}, "car", `output format: "car" or "raw"`)
+	pos, err := fs.parse(args, 2, 3)
+	if err != nil {
+		return err
+	}
+	root, err := cid.Decode(pos[0])
+	if err != nil {
+		return fmt.Errorf("%w: bad CID %q: %v", errUsage, pos[0], err)
+	}
+	var containing multihash.Multihash
+	if len(pos) == 3 {
+		if containing, err = parseCID(pos[2]); err != nil {
+			return err
+		}
+	}
+	if format != "car" && format != "raw" {
+		return fmt.Errorf("%w: unknown format %q (want car or raw)", errUsage, format)
+	}
+	st, err := sf.open(ctx, env, false)
+	if err != nil {
+		return err
+	}
+	s := streamer.New(index.NewReader(st.index), st.packs)
+	var blocks int
+	n, err := writeFileAtomic(pos[1], func(w io.Writer) error {
+		if format == "raw" {
+			data, err := s.Block(ctx, root.Hash(), containing)
+			if err != nil {
+				return err
+			}
+			blocks = 1
+			_, err = w.Write(data)
+			return err
+		}
+		bw := bufio.NewWriterSize(w, 1<<20)
+		header, err := pack.CARHeader(root)
+		if err != nil {
+			return err
+		}
+		if _, err := bw.Write(header); err != nil {
+			return err
+		}
+		if containing == nil {
+			containing = root.Hash()
+		}
+		err = s.Walk(ctx, root, containing, func(c cid.Cid, data []byte) error {
+			blocks++
+			return pack.WriteSection(bw, c, data)
+		})
+		if err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "\nWrote %d bytes (%d blocks, %s) to %s\n", n, blocks, format, pos[1])
+	return nil
+}

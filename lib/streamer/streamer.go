@@ -1,0 +1,179 @@
+// Package streamer turns index records into verified blocks: it finds where
+// a block is, reads its bytes from the pack store and checks them against
+// the block's multihash before handing them on. Nothing unverified leaves
+// this package.
+package streamer
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/hash-stream/hash-stream-aws/lib/index"
+	"github.com/hash-stream/hash-stream-aws/lib/pack"
+	"github.com/hash-stream/hash-stream-aws/lib/store"
+	"github.com/multiformats/go-multihash"
+)
+
+var (
+	// ErrNotFound is returned (wrapped) for a block the index does not know.
+	ErrNotFound = errors.New("block not found")
+	// ErrCorrupt is returned (wrapped) for bytes that do not hash to the
+	// block's multihash.
+	ErrCorrupt = errors.New("block failed verification")
+)
+
+// Location is where a blob's bytes are: Length bytes at Offset of Pack.
+type Location struct {
+	Pack   store.Location
+	Offset uint64
+	Length uint64
+}
+
+// Option configures a Streamer.
+type Option func(*Streamer)
+
+// WithLogger sets the logger for corruption and storage errors (default:
+// discard).
+func WithLogger(l *slog.Logger) Option { return func(s *Streamer) { s.log = l } }
+
+// Streamer reads verified blocks through an index reader and a pack store.
+// It remembers the blob locations it learns from CONTAINING records, so a
+// block inside a DAG whose root it has resolved is found without a lookup
+// of its own. Safe for concurrent use.
+type Streamer struct {
+	index *index.Reader
+	packs store.PackStore
+	log   *slog.Logger
+
+	mu      sync.Mutex
+	learned map[string]Location
+}
+
+// New returns a Streamer.
+func New(idx *index.Reader, packs store.PackStore, opts ...Option) *Streamer {
+	s := &Streamer{index: idx, packs: packs, learned: make(map[string]Location), log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Locate returns where the blob mh is, looking first at what was learned
+// from CONTAINING records, then at the records of containing (when not
+// nil), then at mh's own records.
+func (s *Streamer) Locate(ctx context.Context, mh, containing multihash.Multihash) (Location, error) {
+	if loc, ok := s.lookupLearned(mh); ok {
+		return loc, nil
+	}
+	records, err := s.index.FindIn(ctx, mh, containing)
+	if errors.Is(err, index.ErrNotFound) {
+		return Location{}, fmt.Errorf("%w: %s", ErrNotFound, store.Key(mh))
+	}
+	if err != nil {
+		return Location{}, err
+	}
+	s.learn(records)
+	var found *index.Record
+	for i := range records {
+		records[i].Blobs(func(r *index.Record) bool {
+			if bytes.Equal(r.Multihash, mh) {
+				found = r
+				return false
+			}
+			return true
+		})
+		if found != nil {
+			break
+		}
+	}
+	if found == nil {
+		return Location{}, fmt.Errorf("%w: %s has records but no blob record", ErrNotFound, store.Key(mh))
+	}
+	return Location{Pack: found.Location, Offset: found.Offset, Length: found.Length}, nil
+}
+
+// learn remembers the location of every blob below CONTAINING records.
+func (s *Streamer) learn(records []index.Record) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range records {
+		if records[i].Type != index.Containing {
+			continue
+		}
+		records[i].Blobs(func(r *index.Record) bool {
+			if r.Type == index.Blob {
+				s.learned[string(r.Multihash)] = Location{Pack: r.Location, Offset: r.Offset, Length: r.Length}
+			}
+			return true
+		})
+	}
+}
+
+func (s *Streamer) lookupLearned(mh multihash.Multihash) (Location, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	loc, ok := s.learned[string(mh)]
+	return loc, ok
+}
+
+// Block returns the verified bytes of the blob mh.
+func (s *Streamer) Block(ctx context.Context, mh, containing multihash.Multihash) ([]byte, error) {
+	if data, ok, err := Inline(mh); ok || err != nil {
+		return data, err
+	}
+	loc, err := s.Locate(ctx, mh, containing)
+	if err != nil {
+		return nil, err
+	}
+	data, err := pack.ReadRange(ctx, s.packs, loc.Pack, loc.Offset, loc.Length)
+	if err != nil {
+		s.log.ErrorContext(ctx, "storage read failed", "multihash", store.Key(mh), "pack", loc.Pack.String(), "offset", loc.Offset, "length", loc.Length, "err", err)
+		return nil, err
+	}
+	if err := Verify(mh, data); err != nil {
+		s.log.ErrorContext(ctx, "corrupt block", "multihash", store.Key(mh), "pack", loc.Pack.String(), "offset", loc.Offset, "length", loc.Length)
+		return nil, fmt.Errorf("%w (pack %s, offset %d)", err, loc.Pack, loc.Offset)
+	}
+	return data, nil
+}
+
+// Inline returns the data of an identity multihash (ok true), which is
+// stored in the multihash itself and needs no storage read.
+func Inline(mh multihash.Multihash) (data []byte, ok bool, err error) {
+	dec, err := multihash.Decode(mh)
+	if err != nil {
+		return nil, false, fmt.Errorf("streamer: bad multihash: %w", err)
+	}
+	if dec.Code != multihash.IDENTITY {
+		return nil, false, nil
+	}
+	return dec.Digest, true, nil
+}
+
+// Verify checks that data hashes to mh with mh's own hash function.
+func Verify(mh multihash.Multihash, data []byte) error {
+	dec, err := multihash.Decode(mh)
+	if err != nil {
+		return fmt.Errorf("streamer: bad multihash: %w", err)
+	}
+	var ok bool
+	if dec.Code == multihash.SHA2_256 && dec.Length == sha256.Size {
+		sum := sha256.Sum256(data) // the common case, without allocation
+		ok = bytes.Equal(sum[:], dec.Digest)
+	} else {
+		got, err := multihash.Sum(data, dec.Code, dec.Length)
+		if err != nil {
+			return fmt.Errorf("streamer: cannot verify %s: %w", store.Key(mh), err)
+		}
+		ok = bytes.Equal(got, mh)
+	}
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrCorrupt, store.Key(mh))
+	}
+	return nil
+}

@@ -1,0 +1,99 @@
+package streamer
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/ipfs/go-cid"
+	dagpb "github.com/ipld/go-codec-dagpb"
+	"github.com/ipld/go-ipld-prime/datamodel"
+	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
+	"github.com/ipld/go-ipld-prime/multicodec"
+	basicnode "github.com/ipld/go-ipld-prime/node/basic"
+	"github.com/ipld/go-ipld-prime/traversal"
+	"github.com/multiformats/go-multihash"
+
+	// Codecs a DAG may be made of, registered for decoding.
+	_ "github.com/ipld/go-ipld-prime/codec/dagcbor"
+	_ "github.com/ipld/go-ipld-prime/codec/dagjson"
+	_ "github.com/ipld/go-ipld-prime/codec/raw"
+)
+
+// Links decodes a block with its CID's codec and returns its links in
+// order. Raw blocks have none.
+func Links(c cid.Cid, data []byte) ([]cid.Cid, error) {
+	if c.Prefix().Codec == cid.Raw {
+		return nil, nil
+	}
+	n, err := Decode(c, data)
+	if err != nil {
+		return nil, err
+	}
+	links, err := traversal.SelectLinks(n)
+	if err != nil {
+		return nil, fmt.Errorf("streamer: links of %s: %w", c, err)
+	}
+	out := make([]cid.Cid, 0, len(links))
+	for _, l := range links {
+		cl, ok := l.(cidlink.Link)
+		if !ok {
+			return nil, fmt.Errorf("streamer: %s links to a non-CID link", c)
+		}
+		out = append(out, cl.Cid)
+	}
+	return out, nil
+}
+
+// Decode decodes a block with its CID's codec.
+func Decode(c cid.Cid, data []byte) (datamodel.Node, error) {
+	codec := c.Prefix().Codec
+	proto := datamodel.NodePrototype(basicnode.Prototype.Any)
+	if codec == cid.DagProtobuf {
+		proto = dagpb.Type.PBNode
+	}
+	dec, err := multicodec.LookupDecoder(codec)
+	if err != nil {
+		return nil, fmt.Errorf("streamer: %s: unsupported codec 0x%x", c, codec)
+	}
+	nb := proto.NewBuilder()
+	if err := dec(nb, bytes.NewReader(data)); err != nil {
+		return nil, fmt.Errorf("streamer: decode %s: %w", c, err)
+	}
+	return nb.Build(), nil
+}
+
+// Walk visits the DAG below root depth first, parents before children and
+// children in link order, calling fn with each verified block once (a block
+// linked twice is visited the first time). Blocks are read one at a time.
+func (s *Streamer) Walk(ctx context.Context, root cid.Cid, containing multihash.Multihash, fn func(cid.Cid, []byte) error) error {
+	seen := make(map[string]bool)
+	var visit func(c cid.Cid) error
+	visit = func(c cid.Cid) error {
+		if seen[c.KeyString()] {
+			return nil
+		}
+		seen[c.KeyString()] = true
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		data, err := s.Block(ctx, c.Hash(), containing)
+		if err != nil {
+			return err
+		}
+		if err := fn(c, data); err != nil {
+			return err
+		}
+		links, err := Links(c, data)
+		if err != nil {
+			return err
+		}
+		for _, l := range links {
+			if err := visit(l); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return visit(root)
+}
