@@ -36,5 +36,21 @@ test: tools check
 demo: build
 	bash .ci/demo.sh
 
+# CDK (infra/, cdk.json): the stack over the function folder build-lambda makes.
+# Context goes in CDK_ARGS, e.g. make deploy CDK_ARGS="-c domainName=gw.example.org -c hostedZoneId=Z123".
+CDK ?= cdk
+CDK_ARGS ?=
+CDK_COMMON := --no-notices --no-version-reporting -c lambdaDir=$(LAMBDA_DIR)
+
+# Offline: no credentials, no lookups, no Docker, no instance metadata probe. Writes cdk.out/.
+synth: build-lambda
+	AWS_EC2_METADATA_DISABLED=true $(CDK) synth --quiet $(CDK_COMMON) $(CDK_ARGS)
+
+deploy: build-lambda
+	$(CDK) deploy $(CDK_COMMON) $(CDK_ARGS)
+
+destroy: build-lambda
+	$(CDK) destroy $(CDK_COMMON) $(CDK_ARGS)
+
 clean:
 	rm -rf build cdk.out

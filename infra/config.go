@@ -1,0 +1,219 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/aws/constructs-go/constructs/v10"
+)
+
+// Defaults for the context keys read by ConfigFromContext.
+const (
+	DefaultStackName = "HashStreamGateway"
+	// DefaultLambdaDir is where `make build-lambda` leaves the function's
+	// bootstrap, relative to the directory cdk runs in (the repository root).
+	DefaultLambdaDir = "build/lambda/gateway"
+	DefaultMemoryMB  = 1024
+	// DefaultTimeoutSeconds: a streamed response may be up to 200 MB and,
+	// past its first 6 MB, goes at about 2 MB/s, so a full-size CAR needs
+	// about 100 s; 120 s leaves headroom.
+	DefaultTimeoutSeconds   = 120
+	DefaultLogRetentionDays = 30
+	DefaultLogLevel         = "info"
+	// DefaultOriginReadTimeoutSeconds is how long CloudFront waits for the
+	// first byte (and then between bytes) of a response. 60 s is allowed in
+	// every account; up to 120 s with the current default quota; more only
+	// with a quota increase. A streamed CAR is not cut by it, as long as
+	// bytes keep coming.
+	DefaultOriginReadTimeoutSeconds = 60
+	DefaultPriceClass               = "100"
+	// DefaultAccessLogExpirationDays is how long server access logs and
+	// CloudFront access logs are kept in the log bucket.
+	DefaultAccessLogExpirationDays = 90
+)
+
+// Config is everything the stack can be told through CDK context
+// (`cdk deploy -c key=value` or the "context" object of cdk.json).
+type Config struct {
+	StackName string
+	LambdaDir string
+
+	// IndexBucketName and PackBucketName, when set, import existing
+	// buckets instead of creating new ones.
+	IndexBucketName string
+	PackBucketName  string
+	IndexPrefix     string
+	PackPrefix      string
+	// RemovalPolicy for the buckets and log group the stack creates:
+	// "retain" (default) or "destroy" (CloudFormation deletes only empty
+	// buckets).
+	RemovalPolicy string
+
+	MemoryMB         int
+	TimeoutSeconds   int
+	LogRetentionDays int
+	LogLevel         string
+
+	// AccessLogs turns on S3 server access logs for the created buckets and
+	// CloudFront standard logs, both into one log bucket.
+	AccessLogs              bool
+	AccessLogExpirationDays int
+
+	OriginReadTimeoutSeconds int
+	PriceClass               string
+	// WebACLArn attaches an existing AWS WAF web ACL (scope CLOUDFRONT,
+	// made in us-east-1) to the distribution.
+	WebACLArn string
+
+	// DomainName is an optional custom domain for the distribution.
+	DomainName     string
+	HostedZoneID   string
+	HostedZoneName string
+	// CertificateArn is an existing ACM certificate in us-east-1 covering
+	// DomainName. Without it the stack requests one itself, which works
+	// only when the stack is deployed to us-east-1.
+	CertificateArn string
+}
+
+// ContextKeys lists every context key ConfigFromContext reads.
+var ContextKeys = []string{
+	"stackName", "lambdaDir",
+	"indexBucketName", "packBucketName", "indexPrefix", "packPrefix", "removalPolicy",
+	"memorySize", "timeout", "logRetentionDays", "logLevel",
+	"accessLogs", "accessLogExpirationDays",
+	"originReadTimeout", "priceClass", "webAclArn",
+	"domainName", "hostedZoneId", "hostedZoneName", "certificateArn",
+}
+
+// contextReader reads typed values from a construct's context. Values come
+// as strings from `-c key=value` and as JSON types from cdk.json.
+type contextReader struct {
+	node constructs.Node
+	errs []error
+}
+
+func (r *contextReader) raw(key string) (string, bool) {
+	v := r.node.TryGetContext(&key)
+	if v == nil {
+		return "", false
+	}
+	switch v := v.(type) {
+	case string:
+		return strings.TrimSpace(v), true
+	case *string:
+		if v == nil {
+			return "", false
+		}
+		return strings.TrimSpace(*v), true
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), true
+	case bool:
+		return strconv.FormatBool(v), true
+	default:
+		return fmt.Sprint(v), true
+	}
+}
+
+func (r *contextReader) str(key, def string) string {
+	if v, ok := r.raw(key); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *contextReader) integer(key string, def, minV, maxV int) int {
+	s, ok := r.raw(key)
+	if !ok || s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < minV || n > maxV {
+		r.errs = append(r.errs, fmt.Errorf("context %s=%q: want an integer in [%d, %d]", key, s, minV, maxV))
+		return def
+	}
+	return n
+}
+
+func (r *contextReader) boolean(key string, def bool) bool {
+	s, ok := r.raw(key)
+	if !ok || s == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("context %s=%q: want true or false", key, s))
+		return def
+	}
+	return b
+}
+
+// ConfigFromContext reads the stack's configuration from node's context,
+// filling defaults, and reports every invalid value at once.
+func ConfigFromContext(node constructs.Node) (Config, error) {
+	r := &contextReader{node: node}
+	c := Config{
+		StackName:                r.str("stackName", DefaultStackName),
+		LambdaDir:                r.str("lambdaDir", DefaultLambdaDir),
+		IndexBucketName:          r.str("indexBucketName", ""),
+		PackBucketName:           r.str("packBucketName", ""),
+		IndexPrefix:              r.str("indexPrefix", ""),
+		PackPrefix:               r.str("packPrefix", ""),
+		RemovalPolicy:            strings.ToLower(r.str("removalPolicy", "retain")),
+		MemoryMB:                 r.integer("memorySize", DefaultMemoryMB, 128, 10240),
+		TimeoutSeconds:           r.integer("timeout", DefaultTimeoutSeconds, 1, 900),
+		LogRetentionDays:         r.integer("logRetentionDays", DefaultLogRetentionDays, 1, 3653),
+		LogLevel:                 r.str("logLevel", DefaultLogLevel),
+		AccessLogs:               r.boolean("accessLogs", true),
+		AccessLogExpirationDays:  r.integer("accessLogExpirationDays", DefaultAccessLogExpirationDays, 1, 3653),
+		OriginReadTimeoutSeconds: r.integer("originReadTimeout", DefaultOriginReadTimeoutSeconds, 1, 3600),
+		PriceClass:               r.str("priceClass", DefaultPriceClass),
+		WebACLArn:                r.str("webAclArn", ""),
+		DomainName:               strings.TrimSuffix(r.str("domainName", ""), "."),
+		HostedZoneID:             r.str("hostedZoneId", ""),
+		HostedZoneName:           strings.TrimSuffix(r.str("hostedZoneName", ""), "."),
+		CertificateArn:           r.str("certificateArn", ""),
+	}
+	errs := append(r.errs, c.Validate())
+	return c, errors.Join(errs...)
+}
+
+// Validate checks the combinations ConfigFromContext cannot check key by key.
+func (c Config) Validate() error {
+	var errs []error
+	switch c.RemovalPolicy {
+	case "retain", "destroy":
+	default:
+		errs = append(errs, fmt.Errorf("context removalPolicy=%q: want retain or destroy", c.RemovalPolicy))
+	}
+	switch c.PriceClass {
+	case "100", "200", "All", "all":
+	default:
+		errs = append(errs, fmt.Errorf("context priceClass=%q: want 100, 200 or All", c.PriceClass))
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("context logLevel=%q: want debug, info, warn or error", c.LogLevel))
+	}
+	for key, p := range map[string]string{"indexPrefix": c.IndexPrefix, "packPrefix": c.PackPrefix} {
+		if strings.HasPrefix(p, "/") || strings.ContainsAny(p, "*?") {
+			errs = append(errs, fmt.Errorf("context %s=%q: a key prefix must not start with / nor hold * or ?", key, p))
+		}
+	}
+	if c.DomainName == "" {
+		if c.HostedZoneID != "" || c.HostedZoneName != "" || c.CertificateArn != "" {
+			errs = append(errs, errors.New("context hostedZoneId, hostedZoneName and certificateArn need domainName"))
+		}
+	} else if c.HostedZoneID == "" && c.HostedZoneName == "" {
+		errs = append(errs, errors.New("context domainName needs hostedZoneId (offline) or hostedZoneName (looked up in the account)"))
+	}
+	return errors.Join(errs...)
+}
+
+// importsIndexBucket reports whether the index bucket is imported by name.
+func (c Config) importsIndexBucket() bool { return c.IndexBucketName != "" }
+
+// importsPackBucket reports whether the pack bucket is imported by name.
+func (c Config) importsPackBucket() bool { return c.PackBucketName != "" }

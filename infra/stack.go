@@ -1,0 +1,507 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscertificatemanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfront"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfrontorigins"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53targets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// Environment variables the gateway function reads (see functions/gateway).
+const (
+	EnvIndexBucket = "HASH_STREAM_S3_INDEX_BUCKET"
+	EnvIndexPrefix = "HASH_STREAM_S3_INDEX_PREFIX"
+	EnvPackBucket  = "HASH_STREAM_S3_PACK_BUCKET"
+	EnvPackPrefix  = "HASH_STREAM_S3_PACK_PREFIX"
+	EnvLogLevel    = "HASH_STREAM_LOG_LEVEL"
+)
+
+// CacheKeyQueryStrings are the query parameters that change a trustless
+// gateway response, so they are part of the CloudFront cache key (and are
+// the only ones forwarded to the function).
+var CacheKeyQueryStrings = []string{
+	"format", "dag-scope", "entity-bytes",
+	"car-version", "car-order", "car-dups",
+	"filename", "download",
+}
+
+// CacheKeyHeaders are the request headers in the cache key: Accept picks raw
+// or CAR (and the CAR's version, order and dups parameters).
+var CacheKeyHeaders = []string{"Accept"}
+
+// GatewayStackProps configures NewGatewayStack.
+type GatewayStackProps struct {
+	awscdk.StackProps
+	Config Config
+}
+
+// GatewayStack is the deployed gateway: buckets, function, URL, distribution.
+type GatewayStack struct {
+	awscdk.Stack
+	IndexBucket  awss3.IBucket
+	PackBucket   awss3.IBucket
+	Function     awslambda.Function
+	FunctionURL  awslambda.FunctionUrl
+	Distribution awscloudfront.Distribution
+}
+
+// NewGatewayStack defines the whole stack. It returns an error, before any
+// construct is made, for a configuration it cannot deploy.
+func NewGatewayStack(scope constructs.Construct, id string, props *GatewayStackProps) (*GatewayStack, error) {
+	cfg := props.Config
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkLambdaDir(cfg.LambdaDir); err != nil {
+		return nil, err
+	}
+	if err := checkCertificateRegion(cfg, props.Env); err != nil {
+		return nil, err
+	}
+
+	sprops := props.StackProps
+	if sprops.Description == nil {
+		sprops.Description = jsii.String("Hash Stream trustless IPFS gateway: S3 index and pack buckets, a streaming Go Lambda and CloudFront")
+	}
+	stack := awscdk.NewStack(scope, &id, &sprops)
+	s := &GatewayStack{Stack: stack}
+
+	removal := awscdk.RemovalPolicy_RETAIN
+	if cfg.RemovalPolicy == "destroy" {
+		removal = awscdk.RemovalPolicy_DESTROY
+	}
+
+	// One bucket receives the S3 server access logs of the buckets made here
+	// and CloudFront's standard logs. Log delivery itself is free; only the
+	// storage costs, bounded by the expiration rule.
+	var logBucket awss3.Bucket
+	if cfg.AccessLogs {
+		logBucket = awss3.NewBucket(stack, jsii.String("AccessLogBucket"), &awss3.BucketProps{
+			BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+			EnforceSSL:        jsii.Bool(true),
+			Encryption:        awss3.BucketEncryption_S3_MANAGED,
+			// CloudFront standard logging (legacy, to S3) writes through an ACL
+			// grant to its log delivery account, so ACLs must stay enabled.
+			ObjectOwnership: awss3.ObjectOwnership_BUCKET_OWNER_PREFERRED,
+			RemovalPolicy:   removal,
+			LifecycleRules: &[]*awss3.LifecycleRule{{
+				Id:         jsii.String("expire-access-logs"),
+				Expiration: awscdk.Duration_Days(jsii.Number(float64(cfg.AccessLogExpirationDays))),
+			}},
+		})
+		cdknag.NagSuppressions_AddResourceSuppressions(logBucket, &[]*cdknag.NagPackSuppression{{
+			Id:     jsii.String("AwsSolutions-S1"),
+			Reason: jsii.String("This is the access log bucket itself; logging its own access into itself would loop, and another log bucket would need one too."),
+		}}, jsii.Bool(true))
+	}
+
+	s.IndexBucket = contentBucket(stack, "IndexBucket", cfg.IndexBucketName, logBucket, "s3/index/", removal)
+	s.PackBucket = contentBucket(stack, "PackBucket", cfg.PackBucketName, logBucket, "s3/pack/", removal)
+
+	logGroup := awslogs.NewLogGroup(stack, jsii.String("GatewayLogGroup"), &awslogs.LogGroupProps{
+		Retention:     retentionDays(cfg.LogRetentionDays),
+		RemovalPolicy: removal,
+	})
+
+	role := awsiam.NewRole(stack, jsii.String("GatewayRole"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("Hash Stream gateway: read the index and pack objects, write its own logs"),
+		// An inline policy rather than the AWSLambdaBasicExecutionRole managed
+		// policy (which allows logs:CreateLogGroup and writing to any log
+		// group): the function writes only to its own log group.
+		InlinePolicies: &map[string]awsiam.PolicyDocument{
+			"GatewayAccess": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
+				Statements: s.gatewayStatements(cfg, logGroup),
+			}),
+		},
+	})
+	s.suppressObjectWildcards(role, cfg)
+
+	s.Function = awslambda.NewFunction(stack, jsii.String("GatewayFunction"), &awslambda.FunctionProps{
+		Description:  jsii.String("Hash Stream trustless gateway (Function URL, response streaming)"),
+		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture: awslambda.Architecture_ARM_64(),
+		Handler:      jsii.String("bootstrap"),
+		// A folder already built by `make build-lambda`: no Docker bundling,
+		// so synth runs offline and in tests.
+		Code:       awslambda.Code_FromAsset(jsii.String(cfg.LambdaDir), nil),
+		MemorySize: jsii.Number(float64(cfg.MemoryMB)),
+		Timeout:    awscdk.Duration_Seconds(jsii.Number(float64(cfg.TimeoutSeconds))),
+		Role:       role,
+		LogGroup:   logGroup,
+		Environment: &map[string]*string{
+			EnvIndexBucket: s.IndexBucket.BucketName(),
+			EnvIndexPrefix: jsii.String(cfg.IndexPrefix),
+			EnvPackBucket:  s.PackBucket.BucketName(),
+			EnvPackPrefix:  jsii.String(cfg.PackPrefix),
+			EnvLogLevel:    jsii.String(strings.ToLower(cfg.LogLevel)),
+		},
+	})
+
+	// AWS_IAM: only signed requests reach the function, and the only signer
+	// allowed to invoke it is this stack's distribution (through OAC).
+	s.FunctionURL = s.Function.AddFunctionUrl(&awslambda.FunctionUrlOptions{
+		AuthType:   awslambda.FunctionUrlAuthType_AWS_IAM,
+		InvokeMode: awslambda.InvokeMode_RESPONSE_STREAM,
+	})
+
+	s.Distribution = s.distribution(cfg, logBucket)
+
+	out := func(id, value, desc string) {
+		awscdk.NewCfnOutput(stack, &id, &awscdk.CfnOutputProps{Value: &value, Description: &desc})
+	}
+	out("DistributionUrl", "https://"+*s.Distribution.DistributionDomainName(), "Gateway URL (CloudFront): GET /ipfs/<cid>")
+	out("DistributionId", *s.Distribution.DistributionId(), "CloudFront distribution ID")
+	if cfg.DomainName != "" {
+		out("CustomDomainUrl", "https://"+cfg.DomainName, "Gateway URL on the custom domain")
+	}
+	out("IndexBucketName", *s.IndexBucket.BucketName(), "Index bucket: HASH_STREAM_S3_INDEX_BUCKET")
+	out("PackBucketName", *s.PackBucket.BucketName(), "Pack bucket: HASH_STREAM_S3_PACK_BUCKET")
+	if cfg.IndexPrefix != "" {
+		out("IndexPrefix", cfg.IndexPrefix, "Index key prefix: HASH_STREAM_S3_INDEX_PREFIX")
+	}
+	if cfg.PackPrefix != "" {
+		out("PackPrefix", cfg.PackPrefix, "Pack key prefix: HASH_STREAM_S3_PACK_PREFIX")
+	}
+	out("Region", *stack.Region(), "Region of the buckets and function: AWS_REGION")
+	out("FunctionName", *s.Function.FunctionName(), "Gateway Lambda function name")
+	out("FunctionUrl", *s.FunctionURL.Url(), "Function URL (AWS_IAM: callable only through CloudFront or with SigV4)")
+
+	return s, nil
+}
+
+// contentBucket makes a private bucket, or imports an existing one by name.
+func contentBucket(stack awscdk.Stack, id, name string, logBucket awss3.IBucket, logPrefix string, removal awscdk.RemovalPolicy) awss3.IBucket {
+	if name != "" {
+		// An existing store (for instance one written by the JavaScript CLI):
+		// the stack only reads it and never changes its settings.
+		return awss3.Bucket_FromBucketName(stack, jsii.String(id), jsii.String(name))
+	}
+	props := &awss3.BucketProps{
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		EnforceSSL:        jsii.Bool(true),
+		Encryption:        awss3.BucketEncryption_S3_MANAGED,
+		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		RemovalPolicy:     removal,
+	}
+	if logBucket != nil {
+		props.ServerAccessLogsBucket = logBucket
+		props.ServerAccessLogsPrefix = jsii.String(logPrefix)
+	}
+	b := awss3.NewBucket(stack, jsii.String(id), props)
+	if logBucket == nil {
+		cdknag.NagSuppressions_AddResourceSuppressions(b, &[]*cdknag.NagPackSuppression{{
+			Id:     jsii.String("AwsSolutions-S1"),
+			Reason: jsii.String("Server access logs are off by context (accessLogs=false) to keep a log bucket out of the account."),
+		}}, jsii.Bool(true))
+	}
+	return b
+}
+
+// gatewayStatements is the function's whole policy. Explicit statements
+// rather than IBucket.grantRead, which also allows s3:GetObject* (versions,
+// ACLs, tags), s3:GetBucket* and s3:List* (versions, multipart uploads) on
+// the whole bucket, none of which the gateway uses.
+func (s *GatewayStack) gatewayStatements(cfg Config, logGroup awslogs.LogGroup) *[]awsiam.PolicyStatement {
+	stmts := []awsiam.PolicyStatement{
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:     jsii.String("ReadIndexAndPackObjects"),
+			Actions: jsii.Strings("s3:GetObject"),
+			Resources: jsii.Strings(
+				*s.IndexBucket.ArnForObjects(jsii.String(cfg.IndexPrefix + "*")),
+				*s.PackBucket.ArnForObjects(jsii.String(cfg.PackPrefix + "*")),
+			),
+		}),
+	}
+	// The index reader lists `<prefix>k(mh)/k(mh)/` to find a multihash's
+	// index files. ListBucket on the pack bucket is not granted: packs are
+	// only read by key from index records.
+	list := &awsiam.PolicyStatementProps{
+		Sid:       jsii.String("ListIndex"),
+		Actions:   jsii.Strings("s3:ListBucket"),
+		Resources: jsii.Strings(*s.IndexBucket.BucketArn()),
+	}
+	if cfg.IndexPrefix != "" {
+		list.Conditions = &map[string]interface{}{
+			"StringLike": map[string]interface{}{"s3:prefix": cfg.IndexPrefix + "*"},
+		}
+	}
+	stmts = append(stmts, awsiam.NewPolicyStatement(list))
+	// The log group's Arn attribute already ends in ":*" (its log streams).
+	stmts = append(stmts, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("WriteOwnLogs"),
+		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
+		Resources: jsii.Strings(*logGroup.LogGroupArn()),
+	}))
+	return &stmts
+}
+
+// suppressObjectWildcards accepts exactly the two object wildcards of the
+// policy: object keys are content hashes not known at deploy time, so reads
+// are scoped to "<bucket>/<prefix>*" and nothing wider.
+func (s *GatewayStack) suppressObjectWildcards(role awsiam.Role, cfg Config) {
+	applies := []interface{}{
+		&cdknag.RegexAppliesTo{Regex: jsii.String(objectWildcardRegex("IndexBucket", cfg.IndexBucketName, cfg.IndexPrefix))},
+		&cdknag.RegexAppliesTo{Regex: jsii.String(objectWildcardRegex("PackBucket", cfg.PackBucketName, cfg.PackPrefix))},
+	}
+	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
+		Id:        jsii.String("AwsSolutions-IAM5"),
+		Reason:    jsii.String("s3:GetObject on <bucket>/<prefix>* of the index and pack buckets only: object keys are content hashes written after deploy."),
+		AppliesTo: &applies,
+	}}, jsii.Bool(true))
+}
+
+// objectWildcardRegex matches cdk-nag's rendering of "<bucket ARN>/<prefix>*"
+// for a bucket made by the stack (construct id) or imported by name.
+func objectWildcardRegex(id, importedName, prefix string) string {
+	var bucket string
+	if importedName != "" {
+		bucket = regexp.QuoteMeta("arn:<AWS::Partition>:s3:::" + importedName)
+	} else {
+		bucket = "<" + id + `[0-9A-F]{8}\.Arn>`
+	}
+	return "/^Resource::" + bucket + "/" + regexp.QuoteMeta(prefix) + `\*$/`
+}
+
+func (s *GatewayStack) distribution(cfg Config, logBucket awss3.IBucket) awscloudfront.Distribution {
+	stack := s.Stack
+
+	// Responses for a CID never change and the function says so
+	// (Cache-Control: public, max-age=29030400, immutable): with MinTtl 0 the
+	// origin's Cache-Control rules; DefaultTtl covers responses without one;
+	// MaxTtl is above the origin's max-age so it is honoured in full.
+	cachePolicy := awscloudfront.NewCachePolicy(stack, jsii.String("GatewayCachePolicy"), &awscloudfront.CachePolicyProps{
+		Comment:             jsii.String("Hash Stream gateway: path, trustless query parameters and Accept"),
+		MinTtl:              awscdk.Duration_Seconds(jsii.Number(0)),
+		DefaultTtl:          awscdk.Duration_Days(jsii.Number(1)),
+		MaxTtl:              awscdk.Duration_Days(jsii.Number(365)),
+		HeaderBehavior:      awscloudfront.CacheHeaderBehavior_AllowList(*jsii.Strings(CacheKeyHeaders...)...),
+		QueryStringBehavior: awscloudfront.CacheQueryStringBehavior_AllowList(*jsii.Strings(CacheKeyQueryStrings...)...),
+		CookieBehavior:      awscloudfront.CacheCookieBehavior_None(),
+		// Blocks and CARs are hashed or already compact: no compressed variants.
+		EnableAcceptEncodingGzip:   jsii.Bool(false),
+		EnableAcceptEncodingBrotli: jsii.Bool(false),
+	})
+
+	// Trustless clients run in browsers too (@helia/verified-fetch): allow any
+	// origin to GET and read the gateway headers. The origin's own CORS
+	// headers win if it sends them.
+	headers := awscloudfront.NewResponseHeadersPolicy(stack, jsii.String("GatewayResponseHeaders"), &awscloudfront.ResponseHeadersPolicyProps{
+		Comment: jsii.String("Hash Stream gateway: CORS for GET/HEAD, nosniff, HSTS"),
+		CorsBehavior: &awscloudfront.ResponseHeadersCorsBehavior{
+			AccessControlAllowCredentials: jsii.Bool(false),
+			AccessControlAllowHeaders:     jsii.Strings("*"),
+			AccessControlAllowMethods:     jsii.Strings("GET", "HEAD"),
+			AccessControlAllowOrigins:     jsii.Strings("*"),
+			AccessControlExposeHeaders: jsii.Strings(
+				"Content-Length", "Content-Range", "Content-Disposition", "Etag",
+				"X-Ipfs-Path", "X-Ipfs-Roots", "X-Content-Type-Options",
+			),
+			AccessControlMaxAge: awscdk.Duration_Days(jsii.Number(1)),
+			OriginOverride:      jsii.Bool(false),
+		},
+		SecurityHeadersBehavior: &awscloudfront.ResponseSecurityHeadersBehavior{
+			ContentTypeOptions: &awscloudfront.ResponseHeadersContentTypeOptions{Override: jsii.Bool(true)},
+			StrictTransportSecurity: &awscloudfront.ResponseHeadersStrictTransportSecurity{
+				AccessControlMaxAge: awscdk.Duration_Days(jsii.Number(365)),
+				IncludeSubdomains:   jsii.Bool(false),
+				Override:            jsii.Bool(true),
+			},
+		},
+	})
+
+	origin := awscloudfrontorigins.FunctionUrlOrigin_WithOriginAccessControl(s.FunctionURL, &awscloudfrontorigins.FunctionUrlOriginWithOACProps{
+		// Time to the first byte and then between bytes, not for the whole
+		// response: a long streamed CAR keeps the connection busy.
+		ReadTimeout: awscdk.Duration_Seconds(jsii.Number(float64(cfg.OriginReadTimeoutSeconds))),
+	})
+
+	props := &awscloudfront.DistributionProps{
+		Comment: jsii.String("Hash Stream trustless gateway"),
+		DefaultBehavior: &awscloudfront.BehaviorOptions{
+			Origin:                origin,
+			AllowedMethods:        awscloudfront.AllowedMethods_ALLOW_GET_HEAD(),
+			CachedMethods:         awscloudfront.CachedMethods_CACHE_GET_HEAD(),
+			ViewerProtocolPolicy:  awscloudfront.ViewerProtocolPolicy_REDIRECT_TO_HTTPS,
+			CachePolicy:           cachePolicy,
+			ResponseHeadersPolicy: headers,
+			Compress:              jsii.Bool(false),
+		},
+		HttpVersion: awscloudfront.HttpVersion_HTTP2_AND_3,
+		EnableIpv6:  jsii.Bool(true),
+		PriceClass:  priceClass(cfg.PriceClass),
+	}
+	if logBucket != nil {
+		props.LogBucket = logBucket
+		props.LogFilePrefix = jsii.String("cloudfront/")
+	}
+	if cfg.WebACLArn != "" {
+		props.WebAclId = jsii.String(cfg.WebACLArn)
+	}
+
+	var zone awsroute53.IHostedZone
+	if cfg.DomainName != "" {
+		zone = hostedZone(stack, cfg)
+		var cert awscertificatemanager.ICertificate
+		if cfg.CertificateArn != "" {
+			cert = awscertificatemanager.Certificate_FromCertificateArn(stack, jsii.String("Certificate"), jsii.String(cfg.CertificateArn))
+		} else {
+			// Only reached in us-east-1 (checkCertificateRegion), where
+			// CloudFront takes its certificates from.
+			cert = awscertificatemanager.NewCertificate(stack, jsii.String("Certificate"), &awscertificatemanager.CertificateProps{
+				DomainName: jsii.String(cfg.DomainName),
+				Validation: awscertificatemanager.CertificateValidation_FromDns(zone),
+			})
+		}
+		props.DomainNames = jsii.Strings(cfg.DomainName)
+		props.Certificate = cert
+		// Only meaningful with a certificate of our own (see CFR4 below).
+		props.MinimumProtocolVersion = awscloudfront.SecurityPolicyProtocol_TLS_V1_2_2021
+	}
+
+	dist := awscloudfront.NewDistribution(stack, jsii.String("Distribution"), props)
+
+	if zone != nil {
+		target := awsroute53.RecordTarget_FromAlias(awsroute53targets.NewCloudFrontTarget(dist))
+		awsroute53.NewARecord(stack, jsii.String("AliasA"), &awsroute53.ARecordProps{
+			Zone: zone, RecordName: jsii.String(cfg.DomainName), Target: target,
+		})
+		awsroute53.NewAaaaRecord(stack, jsii.String("AliasAAAA"), &awsroute53.AaaaRecordProps{
+			Zone: zone, RecordName: jsii.String(cfg.DomainName), Target: target,
+		})
+	}
+
+	var supp []*cdknag.NagPackSuppression
+	if logBucket == nil {
+		supp = append(supp, &cdknag.NagPackSuppression{
+			Id:     jsii.String("AwsSolutions-CFR3"),
+			Reason: jsii.String("CloudFront access logs are off by context (accessLogs=false) to keep a log bucket out of the account."),
+		})
+	}
+	if cfg.DomainName == "" {
+		supp = append(supp, &cdknag.NagPackSuppression{
+			Id:     jsii.String("AwsSolutions-CFR4"),
+			Reason: jsii.String("Without a custom domain the distribution uses the default *.cloudfront.net certificate, whose minimum TLS version cannot be set; with domainName the stack sets TLSv1.2_2021."),
+		})
+	}
+	supp = append(supp,
+		&cdknag.NagPackSuppression{
+			Id:     jsii.String("AwsSolutions-CFR1"),
+			Reason: jsii.String("A public gateway for content-addressed data: no country is excluded."),
+		})
+	if cfg.WebACLArn == "" {
+		supp = append(supp, &cdknag.NagPackSuppression{
+			Id:     jsii.String("AwsSolutions-CFR2"),
+			Reason: jsii.String("AWS WAF costs per web ACL and request; attach one with context webAclArn when needed."),
+		})
+	}
+	cdknag.NagSuppressions_AddResourceSuppressions(dist, &supp, jsii.Bool(true))
+	return dist
+}
+
+func hostedZone(stack awscdk.Stack, cfg Config) awsroute53.IHostedZone {
+	if cfg.HostedZoneID != "" {
+		// No lookup, so synth stays offline. The zone name only shapes record
+		// names; the domain itself renders the same fully qualified name.
+		name := cfg.HostedZoneName
+		if name == "" {
+			name = cfg.DomainName
+		}
+		return awsroute53.HostedZone_FromHostedZoneAttributes(stack, jsii.String("HostedZone"), &awsroute53.HostedZoneAttributes{
+			HostedZoneId: jsii.String(cfg.HostedZoneID),
+			ZoneName:     jsii.String(name),
+		})
+	}
+	// A lookup in the account at synth time (cached in cdk.context.json);
+	// needs the stack's account and region.
+	return awsroute53.HostedZone_FromLookup(stack, jsii.String("HostedZone"), &awsroute53.HostedZoneProviderProps{
+		DomainName: jsii.String(cfg.HostedZoneName),
+	})
+}
+
+// checkCertificateRegion: CloudFront only takes ACM certificates from
+// us-east-1. Without certificateArn the stack requests the certificate
+// itself, which is right only if the stack is deployed there. Copying a
+// certificate across regions would take a second stack and a custom
+// resource; an existing ARN is the honest way for other regions.
+func checkCertificateRegion(cfg Config, env *awscdk.Environment) error {
+	if cfg.DomainName == "" || cfg.CertificateArn != "" {
+		return nil
+	}
+	region := ""
+	if env != nil && env.Region != nil {
+		region = *env.Region
+	}
+	if region != "us-east-1" {
+		shown := region
+		if shown == "" {
+			shown = "unknown (no AWS region configured)"
+		}
+		return fmt.Errorf("domainName %q: CloudFront needs an ACM certificate in us-east-1, the stack region is %s; deploy to us-east-1 or pass -c certificateArn=<ARN of a certificate in us-east-1>", cfg.DomainName, shown)
+	}
+	return nil
+}
+
+func checkLambdaDir(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, "bootstrap")); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("lambda code: %s/bootstrap not found: run `make build-lambda` or pass -c lambdaDir=<folder holding bootstrap>", dir)
+		}
+		return fmt.Errorf("lambda code: %w", err)
+	}
+	return nil
+}
+
+func priceClass(s string) awscloudfront.PriceClass {
+	switch s {
+	case "200":
+		return awscloudfront.PriceClass_PRICE_CLASS_200
+	case "All", "all":
+		return awscloudfront.PriceClass_PRICE_CLASS_ALL
+	default:
+		return awscloudfront.PriceClass_PRICE_CLASS_100
+	}
+}
+
+// retentionDays maps a number of days to the closest allowed retention at
+// or above it.
+func retentionDays(days int) awslogs.RetentionDays {
+	allowed := []struct {
+		days int
+		r    awslogs.RetentionDays
+	}{
+		{1, awslogs.RetentionDays_ONE_DAY}, {3, awslogs.RetentionDays_THREE_DAYS},
+		{5, awslogs.RetentionDays_FIVE_DAYS}, {7, awslogs.RetentionDays_ONE_WEEK},
+		{14, awslogs.RetentionDays_TWO_WEEKS}, {30, awslogs.RetentionDays_ONE_MONTH},
+		{60, awslogs.RetentionDays_TWO_MONTHS}, {90, awslogs.RetentionDays_THREE_MONTHS},
+		{120, awslogs.RetentionDays_FOUR_MONTHS}, {150, awslogs.RetentionDays_FIVE_MONTHS},
+		{180, awslogs.RetentionDays_SIX_MONTHS}, {365, awslogs.RetentionDays_ONE_YEAR},
+		{400, awslogs.RetentionDays_THIRTEEN_MONTHS}, {545, awslogs.RetentionDays_EIGHTEEN_MONTHS},
+		{731, awslogs.RetentionDays_TWO_YEARS}, {1096, awslogs.RetentionDays_THREE_YEARS},
+		{1827, awslogs.RetentionDays_FIVE_YEARS}, {2192, awslogs.RetentionDays_SIX_YEARS},
+		{2557, awslogs.RetentionDays_SEVEN_YEARS}, {2922, awslogs.RetentionDays_EIGHT_YEARS},
+		{3288, awslogs.RetentionDays_NINE_YEARS}, {3653, awslogs.RetentionDays_TEN_YEARS},
+	}
+	for _, a := range allowed {
+		if days <= a.days {
+			return a.r
+		}
+	}
+	return awslogs.RetentionDays_TEN_YEARS
+}

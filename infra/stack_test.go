@@ -1,0 +1,802 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// lambdaDir holds a dummy bootstrap for every stack the tests synthesize.
+var lambdaDir string
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	// The jsii kernel runs on the `node` found on PATH: prefer the Node 22
+	// the repository installs (.tools), as the Makefile does.
+	if bin, err := filepath.Abs("../.tools/node/node_modules/.bin"); err == nil {
+		if _, err := os.Stat(filepath.Join(bin, "node")); err == nil {
+			os.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+		}
+	}
+	dir, err := os.MkdirTemp("", "infra-lambda-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if err := os.WriteFile(filepath.Join(dir, "bootstrap"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	lambdaDir = dir
+	defer jsii.Close()
+	return m.Run()
+}
+
+// cdkJSONContext is the "context" of the repository's cdk.json (the feature
+// flags), so the tests synthesize what `cdk synth` does.
+func cdkJSONContext(t *testing.T) map[string]interface{} {
+	t.Helper()
+	b, err := os.ReadFile("../cdk.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Context map[string]interface{} `json:"context"`
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatalf("cdk.json: %v", err)
+	}
+	return c.Context
+}
+
+type synthesized struct {
+	stack *GatewayStack
+	tmpl  assertions.Template
+	json  map[string]interface{}
+	ann   assertions.Annotations
+}
+
+// synth builds the app as main does, with ctx given as `-c key=value`
+// strings and the stack pinned to region (empty: environment-agnostic).
+func synth(t *testing.T, ctx map[string]string, region string) *synthesized {
+	t.Helper()
+	s, err := build(t, ctx, region)
+	if err != nil {
+		t.Fatalf("NewGatewayStack: %v", err)
+	}
+	return s
+}
+
+func build(t *testing.T, ctx map[string]string, region string) (*synthesized, error) {
+	t.Helper()
+	c := cdkJSONContext(t)
+	c["lambdaDir"] = lambdaDir
+	for k, v := range ctx {
+		c[k] = v
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{Context: &c, Outdir: jsii.String(t.TempDir())})
+	cfg, err := ConfigFromContext(app.Node())
+	if err != nil {
+		return nil, err
+	}
+	var env *awscdk.Environment
+	if region != "" {
+		env = &awscdk.Environment{Account: jsii.String("123456789012"), Region: jsii.String(region)}
+	}
+	st, err := NewGatewayStack(app, cfg.StackName, &GatewayStackProps{StackProps: awscdk.StackProps{Env: env}, Config: cfg})
+	if err != nil {
+		return nil, err
+	}
+	ApplyNag(app, false)
+	s := &synthesized{stack: st}
+	// Synthesis fails (a panic from jsii) on an error annotation, such as
+	// an unsuppressed cdk-nag finding: cdk.json enables
+	// @aws-cdk/core:annotationsInValidationReport.
+	if err := catch(func() { s.tmpl = assertions.Template_FromStack(st.Stack, nil) }); err != nil {
+		return nil, fmt.Errorf("synth: %w", err)
+	}
+	s.json = *s.tmpl.ToJSON()
+	s.ann = assertions.Annotations_FromStack(st.Stack)
+	return s, nil
+}
+
+func catch(f func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	f()
+	return nil
+}
+
+// must runs an assertion of the assertions package, which panics on a
+// mismatch, and turns the panic into a test error.
+func must(t *testing.T, f func()) {
+	t.Helper()
+	if err := catch(f); err != nil {
+		t.Error(err)
+	}
+}
+
+func obj(kv ...interface{}) *map[string]interface{} {
+	m := map[string]interface{}{}
+	for i := 0; i < len(kv); i += 2 {
+		m[kv[i].(string)] = kv[i+1]
+	}
+	return &m
+}
+
+func arr(v ...interface{}) *[]interface{} { return &v }
+
+func like(kv ...interface{}) assertions.Matcher { return assertions.Match_ObjectLike(obj(kv...)) }
+
+// resources returns the template's resources of one type by logical ID.
+func (s *synthesized) resources(typ string) map[string]map[string]interface{} {
+	out := map[string]map[string]interface{}{}
+	for id, r := range s.json["Resources"].(map[string]interface{}) {
+		r := r.(map[string]interface{})
+		if r["Type"] == typ {
+			out[id] = r
+		}
+	}
+	return out
+}
+
+func (s *synthesized) onlyResource(t *testing.T, typ string) (string, map[string]interface{}) {
+	t.Helper()
+	rs := s.resources(typ)
+	if len(rs) != 1 {
+		t.Fatalf("%d %s resources, want 1", len(rs), typ)
+	}
+	for id, r := range rs {
+		return id, r
+	}
+	return "", nil
+}
+
+func props(r map[string]interface{}) map[string]interface{} {
+	p, _ := r["Properties"].(map[string]interface{})
+	return p
+}
+
+func strs(v interface{}) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []interface{}:
+		var out []string
+		for _, x := range v {
+			out = append(out, fmt.Sprint(x))
+		}
+		return out
+	}
+	return nil
+}
+
+// statement is one IAM statement, with its resources in canonical JSON.
+type statement struct {
+	Effect    string
+	Actions   []string
+	Resources []string
+	Condition interface{}
+}
+
+// statements collects every identity-policy statement in the template: the
+// inline policies of roles, AWS::IAM::Policy and managed policies.
+func (s *synthesized) statements(t *testing.T) []statement {
+	t.Helper()
+	var docs []interface{}
+	for _, r := range s.resources("AWS::IAM::Role") {
+		if mp := props(r)["ManagedPolicyArns"]; mp != nil {
+			t.Errorf("role has managed policies: %v", mp)
+		}
+		for _, p := range props(r)["Policies"].([]interface{}) {
+			docs = append(docs, p.(map[string]interface{})["PolicyDocument"])
+		}
+	}
+	for _, typ := range []string{"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"} {
+		for _, r := range s.resources(typ) {
+			docs = append(docs, props(r)["PolicyDocument"])
+		}
+	}
+	var out []statement
+	for _, d := range docs {
+		for _, st := range d.(map[string]interface{})["Statement"].([]interface{}) {
+			st := st.(map[string]interface{})
+			var res []string
+			switch r := st["Resource"].(type) {
+			case []interface{}:
+				for _, x := range r {
+					res = append(res, canon(x))
+				}
+			default:
+				res = append(res, canon(r))
+			}
+			sort.Strings(res)
+			out = append(out, statement{
+				Effect:    fmt.Sprint(st["Effect"]),
+				Actions:   strs(st["Action"]),
+				Resources: res,
+				Condition: st["Condition"],
+			})
+		}
+	}
+	return out
+}
+
+func canon(v interface{}) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// getAttArn renders {"Fn::GetAtt": [id, "Arn"]} canonically.
+func getAttArn(id string) string {
+	return canon(map[string]interface{}{"Fn::GetAtt": []interface{}{id, "Arn"}})
+}
+
+func objectsOf(id, pattern string) string {
+	return canon(map[string]interface{}{"Fn::Join": []interface{}{"", []interface{}{
+		map[string]interface{}{"Fn::GetAtt": []interface{}{id, "Arn"}}, "/" + pattern,
+	}}})
+}
+
+func importedArn(suffix string) string {
+	return canon(map[string]interface{}{"Fn::Join": []interface{}{"", []interface{}{
+		"arn:", map[string]interface{}{"Ref": "AWS::Partition"}, ":s3:::" + suffix,
+	}}})
+}
+
+// checkLeastPrivilege is common to every variant: read-only S3 on exactly
+// the expected resources, own log group, nothing else.
+func checkLeastPrivilege(t *testing.T, s *synthesized, wantGet []string, wantList string, wantListCond interface{}) {
+	t.Helper()
+	roles := s.resources("AWS::IAM::Role")
+	if len(roles) != 1 {
+		t.Errorf("%d IAM roles, want 1 (the function's)", len(roles))
+	}
+	logGroupID, _ := s.onlyResource(t, "AWS::Logs::LogGroup")
+	var sawGet, sawList, sawLogs bool
+	for _, st := range s.statements(t) {
+		if st.Effect != "Allow" {
+			continue
+		}
+		for _, a := range st.Actions {
+			la := strings.ToLower(a)
+			if strings.Contains(la, "*") || strings.HasPrefix(la, "s3:put") || strings.HasPrefix(la, "s3:delete") ||
+				strings.HasPrefix(la, "s3:create") || strings.HasPrefix(la, "s3:restore") {
+				t.Errorf("action %q allowed", a)
+			}
+		}
+		for _, r := range st.Resources {
+			if r == `"*"` {
+				t.Errorf("statement %v has resource *", st.Actions)
+			}
+		}
+		switch {
+		case reflect.DeepEqual(st.Actions, []string{"s3:GetObject"}):
+			sawGet = true
+			want := slices.Clone(wantGet)
+			sort.Strings(want)
+			if !reflect.DeepEqual(st.Resources, want) {
+				t.Errorf("s3:GetObject on %v, want %v", st.Resources, want)
+			}
+			if st.Condition != nil {
+				t.Errorf("s3:GetObject has a condition: %v", st.Condition)
+			}
+		case reflect.DeepEqual(st.Actions, []string{"s3:ListBucket"}):
+			sawList = true
+			if !reflect.DeepEqual(st.Resources, []string{wantList}) {
+				t.Errorf("s3:ListBucket on %v, want %v", st.Resources, wantList)
+			}
+			if !reflect.DeepEqual(st.Condition, wantListCond) {
+				t.Errorf("s3:ListBucket condition %v, want %v", st.Condition, wantListCond)
+			}
+		case reflect.DeepEqual(st.Actions, []string{"logs:CreateLogStream", "logs:PutLogEvents"}):
+			sawLogs = true
+			if !reflect.DeepEqual(st.Resources, []string{getAttArn(logGroupID)}) {
+				t.Errorf("logs on %v, want the function's log group %s", st.Resources, logGroupID)
+			}
+		default:
+			t.Errorf("unexpected statement: %+v", st)
+		}
+	}
+	if !sawGet || !sawList || !sawLogs {
+		t.Errorf("statements: GetObject %v, ListBucket %v, logs %v; want all", sawGet, sawList, sawLogs)
+	}
+}
+
+func checkNoNagFindings(t *testing.T, s *synthesized) {
+	t.Helper()
+	for _, e := range *s.ann.FindError(jsii.String("*"), assertions.Match_AnyValue()) {
+		t.Errorf("error annotation on %s: %v", *e.Id, e.Entry.Data)
+	}
+	for _, w := range *s.ann.FindWarning(jsii.String("*"), assertions.Match_AnyValue()) {
+		t.Errorf("warning annotation on %s: %v", *w.Id, w.Entry.Data)
+	}
+	must(t, func() {
+		s.ann.HasNoError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
+	})
+}
+
+func checkFunction(t *testing.T, s *synthesized, memory, timeout float64, env map[string]interface{}) {
+	t.Helper()
+	_, fn := s.onlyResource(t, "AWS::Lambda::Function")
+	p := props(fn)
+	for k, want := range map[string]interface{}{
+		"Runtime":       "provided.al2023",
+		"Architectures": []interface{}{"arm64"},
+		"Handler":       "bootstrap",
+		"MemorySize":    memory,
+		"Timeout":       timeout,
+	} {
+		if !reflect.DeepEqual(p[k], want) {
+			t.Errorf("function %s = %v, want %v", k, p[k], want)
+		}
+	}
+	got := p["Environment"].(map[string]interface{})["Variables"]
+	if canon(got) != canon(env) {
+		t.Errorf("function environment\n got %s\nwant %s", canon(got), canon(env))
+	}
+	lgID, lg := s.onlyResource(t, "AWS::Logs::LogGroup")
+	if props(lg)["RetentionInDays"] == nil {
+		t.Error("log group has no retention")
+	}
+	if canon(p["LoggingConfig"]) != canon(map[string]interface{}{"LogGroup": map[string]interface{}{"Ref": lgID}}) {
+		t.Errorf("function logs to %v, want its log group %s", p["LoggingConfig"], lgID)
+	}
+}
+
+func checkURLAndOrigin(t *testing.T, s *synthesized, readTimeout float64) {
+	t.Helper()
+	urlID, url := s.onlyResource(t, "AWS::Lambda::Url")
+	if p := props(url); p["AuthType"] != "AWS_IAM" || p["InvokeMode"] != "RESPONSE_STREAM" {
+		t.Errorf("function URL AuthType %v InvokeMode %v, want AWS_IAM RESPONSE_STREAM", p["AuthType"], p["InvokeMode"])
+	}
+	oacID, oac := s.onlyResource(t, "AWS::CloudFront::OriginAccessControl")
+	cfg := props(oac)["OriginAccessControlConfig"].(map[string]interface{})
+	if cfg["OriginAccessControlOriginType"] != "lambda" || cfg["SigningBehavior"] != "always" || cfg["SigningProtocol"] != "sigv4" {
+		t.Errorf("OAC config %v, want lambda/always/sigv4", cfg)
+	}
+	distID, dist := s.onlyResource(t, "AWS::CloudFront::Distribution")
+	dc := props(dist)["DistributionConfig"].(map[string]interface{})
+	origins := dc["Origins"].([]interface{})
+	if len(origins) != 1 {
+		t.Fatalf("%d origins, want 1", len(origins))
+	}
+	o := origins[0].(map[string]interface{})
+	if canon(o["OriginAccessControlId"]) != canon(map[string]interface{}{"Fn::GetAtt": []interface{}{oacID, "Id"}}) {
+		t.Errorf("origin OAC %v, want %s", o["OriginAccessControlId"], oacID)
+	}
+	if !strings.Contains(canon(o["DomainName"]), `"`+urlID+`","FunctionUrl"`) {
+		t.Errorf("origin domain %v, want the function URL %s", canon(o["DomainName"]), urlID)
+	}
+	coc := o["CustomOriginConfig"].(map[string]interface{})
+	if coc["OriginReadTimeout"] != readTimeout || coc["OriginProtocolPolicy"] != "https-only" {
+		t.Errorf("custom origin config %v, want read timeout %v over https-only", coc, readTimeout)
+	}
+	// CloudFront may invoke the URL, only from this distribution, and
+	// nothing else may.
+	perms := s.resources("AWS::Lambda::Permission")
+	var actions []string
+	for _, r := range perms {
+		p := props(r)
+		actions = append(actions, fmt.Sprint(p["Action"]))
+		if p["Principal"] != "cloudfront.amazonaws.com" {
+			t.Errorf("permission for principal %v", p["Principal"])
+		}
+		if !strings.Contains(canon(p["SourceArn"]), `":distribution/",{"Ref":"`+distID+`"}`) {
+			t.Errorf("permission source %s, want distribution %s", canon(p["SourceArn"]), distID)
+		}
+		if p["FunctionUrlAuthType"] != nil && p["FunctionUrlAuthType"] != "AWS_IAM" {
+			t.Errorf("permission FunctionUrlAuthType %v", p["FunctionUrlAuthType"])
+		}
+	}
+	sort.Strings(actions)
+	if !reflect.DeepEqual(actions, []string{"lambda:InvokeFunction", "lambda:InvokeFunctionUrl"}) {
+		t.Errorf("lambda permissions %v", actions)
+	}
+}
+
+func checkDistribution(t *testing.T, s *synthesized, logging bool) {
+	t.Helper()
+	_, dist := s.onlyResource(t, "AWS::CloudFront::Distribution")
+	dc := props(dist)["DistributionConfig"].(map[string]interface{})
+	b := dc["DefaultCacheBehavior"].(map[string]interface{})
+	if canon(b["AllowedMethods"]) != `["GET","HEAD"]` || canon(b["CachedMethods"]) != `["GET","HEAD"]` {
+		t.Errorf("methods %v cached %v, want GET HEAD", b["AllowedMethods"], b["CachedMethods"])
+	}
+	if b["ViewerProtocolPolicy"] != "redirect-to-https" {
+		t.Errorf("viewer protocol %v", b["ViewerProtocolPolicy"])
+	}
+	if dc["HttpVersion"] != "http2and3" {
+		t.Errorf("HttpVersion %v, want http2and3", dc["HttpVersion"])
+	}
+	if (dc["Logging"] != nil) != logging {
+		t.Errorf("distribution logging %v, want %v", dc["Logging"], logging)
+	}
+	cpID, cp := s.onlyResource(t, "AWS::CloudFront::CachePolicy")
+	if canon(b["CachePolicyId"]) != canon(map[string]interface{}{"Ref": cpID}) {
+		t.Errorf("behaviour cache policy %v, want %s", b["CachePolicyId"], cpID)
+	}
+	if b["OriginRequestPolicyId"] != nil {
+		t.Errorf("origin request policy %v: the cache key already forwards what the function needs", b["OriginRequestPolicyId"])
+	}
+	c := props(cp)["CachePolicyConfig"].(map[string]interface{})
+	if c["MinTTL"] != 0.0 || c["MaxTTL"].(float64) < 29030400 || c["DefaultTTL"].(float64) < 3600 {
+		t.Errorf("TTLs min %v default %v max %v: want 0, long, at least the origin's max-age", c["MinTTL"], c["DefaultTTL"], c["MaxTTL"])
+	}
+	k := c["ParametersInCacheKeyAndForwardedToOrigin"].(map[string]interface{})
+	h := k["HeadersConfig"].(map[string]interface{})
+	if h["HeaderBehavior"] != "whitelist" || canon(h["Headers"]) != `["Accept"]` {
+		t.Errorf("cache key headers %v", h)
+	}
+	q := k["QueryStringsConfig"].(map[string]interface{})
+	gotQ := strs(q["QueryStrings"])
+	sort.Strings(gotQ)
+	for _, want := range []string{"format", "dag-scope", "entity-bytes", "car-order", "car-dups", "filename"} {
+		if !slices.Contains(gotQ, want) {
+			t.Errorf("query string %q not in the cache key %v", want, gotQ)
+		}
+	}
+	if q["QueryStringBehavior"] != "whitelist" {
+		t.Errorf("query string behaviour %v", q["QueryStringBehavior"])
+	}
+	if k["CookiesConfig"].(map[string]interface{})["CookieBehavior"] != "none" {
+		t.Errorf("cookies in cache key: %v", k["CookiesConfig"])
+	}
+	must(t, func() {
+		s.tmpl.HasResourceProperties(jsii.String("AWS::CloudFront::ResponseHeadersPolicy"), like(
+			"ResponseHeadersPolicyConfig", like(
+				"CorsConfig", like(
+					"AccessControlAllowOrigins", like("Items", arr("*")),
+					"AccessControlAllowMethods", like("Items", arr("GET", "HEAD")),
+				),
+				"SecurityHeadersConfig", like("ContentTypeOptions", like("Override", true)),
+			)))
+	})
+}
+
+func checkOutputs(t *testing.T, s *synthesized, extra ...string) {
+	t.Helper()
+	outs := s.json["Outputs"].(map[string]interface{})
+	for _, k := range append([]string{"DistributionUrl", "IndexBucketName", "PackBucketName", "FunctionName", "FunctionUrl"}, extra...) {
+		if outs[k] == nil {
+			t.Errorf("output %s missing", k)
+		}
+	}
+	distID, _ := s.onlyResource(t, "AWS::CloudFront::Distribution")
+	want := canon(map[string]interface{}{"Fn::Join": []interface{}{"", []interface{}{
+		"https://", map[string]interface{}{"Fn::GetAtt": []interface{}{distID, "DomainName"}},
+	}}})
+	if got := canon(outs["DistributionUrl"].(map[string]interface{})["Value"]); got != want {
+		t.Errorf("DistributionUrl %s, want %s", got, want)
+	}
+}
+
+func bucketID(t *testing.T, s *synthesized, prefix string) string {
+	t.Helper()
+	for id := range s.resources("AWS::S3::Bucket") {
+		if strings.HasPrefix(id, prefix) {
+			return id
+		}
+	}
+	t.Fatalf("no bucket %s*", prefix)
+	return ""
+}
+
+func checkCreatedBuckets(t *testing.T, s *synthesized, deletion string, logs bool) {
+	t.Helper()
+	for _, name := range []string{"IndexBucket", "PackBucket"} {
+		id := bucketID(t, s, name)
+		r := s.resources("AWS::S3::Bucket")[id]
+		p := props(r)
+		if canon(p["PublicAccessBlockConfiguration"]) != `{"BlockPublicAcls":true,"BlockPublicPolicy":true,"IgnorePublicAcls":true,"RestrictPublicBuckets":true}` {
+			t.Errorf("%s public access block %v", name, p["PublicAccessBlockConfiguration"])
+		}
+		if canon(p["BucketEncryption"]) != `{"ServerSideEncryptionConfiguration":[{"ServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}` {
+			t.Errorf("%s encryption %v, want S3-managed", name, canon(p["BucketEncryption"]))
+		}
+		if r["DeletionPolicy"] != deletion || r["UpdateReplacePolicy"] != deletion {
+			t.Errorf("%s deletion policy %v/%v, want %s", name, r["DeletionPolicy"], r["UpdateReplacePolicy"], deletion)
+		}
+		if (p["LoggingConfiguration"] != nil) != logs {
+			t.Errorf("%s server access logs %v, want %v", name, p["LoggingConfiguration"], logs)
+		}
+		// EnforceSSL: the bucket policy denies requests without TLS.
+		must(t, func() {
+			s.tmpl.HasResourceProperties(jsii.String("AWS::S3::BucketPolicy"), like(
+				"Bucket", obj("Ref", id),
+				"PolicyDocument", like("Statement", assertions.Match_ArrayWith(arr(like(
+					"Effect", "Deny",
+					"Condition", obj("Bool", obj("aws:SecureTransport", "false")),
+				)))),
+			))
+		})
+	}
+}
+
+func TestDefaultStack(t *testing.T) {
+	s := synth(t, nil, "")
+	index, pack := bucketID(t, s, "IndexBucket"), bucketID(t, s, "PackBucket")
+
+	t.Run("buckets", func(t *testing.T) {
+		checkCreatedBuckets(t, s, "Retain", true)
+		if n := len(s.resources("AWS::S3::Bucket")); n != 3 {
+			t.Errorf("%d buckets, want index, pack and access logs", n)
+		}
+		logs := bucketID(t, s, "AccessLogBucket")
+		p := props(s.resources("AWS::S3::Bucket")[logs])
+		if p["LifecycleConfiguration"] == nil {
+			t.Error("access log bucket has no expiration")
+		}
+		if p["PublicAccessBlockConfiguration"] == nil || p["BucketEncryption"] == nil {
+			t.Error("access log bucket is not private and encrypted")
+		}
+	})
+	t.Run("iam", func(t *testing.T) {
+		checkLeastPrivilege(t, s, []string{objectsOf(index, "*"), objectsOf(pack, "*")}, getAttArn(index), nil)
+	})
+	t.Run("function", func(t *testing.T) {
+		checkFunction(t, s, DefaultMemoryMB, DefaultTimeoutSeconds, map[string]interface{}{
+			EnvIndexBucket: map[string]interface{}{"Ref": index},
+			EnvIndexPrefix: "",
+			EnvPackBucket:  map[string]interface{}{"Ref": pack},
+			EnvPackPrefix:  "",
+			EnvLogLevel:    "info",
+		})
+	})
+	t.Run("url and origin", func(t *testing.T) { checkURLAndOrigin(t, s, DefaultOriginReadTimeoutSeconds) })
+	t.Run("distribution", func(t *testing.T) {
+		checkDistribution(t, s, true)
+		_, dist := s.onlyResource(t, "AWS::CloudFront::Distribution")
+		dc := props(dist)["DistributionConfig"].(map[string]interface{})
+		if dc["Aliases"] != nil || dc["ViewerCertificate"] != nil {
+			t.Errorf("aliases %v certificate %v without a custom domain", dc["Aliases"], dc["ViewerCertificate"])
+		}
+		for _, typ := range []string{"AWS::CertificateManager::Certificate", "AWS::Route53::RecordSet"} {
+			if n := len(s.resources(typ)); n != 0 {
+				t.Errorf("%d %s without a custom domain", n, typ)
+			}
+		}
+	})
+	t.Run("outputs", func(t *testing.T) {
+		checkOutputs(t, s)
+		outs := s.json["Outputs"].(map[string]interface{})
+		if canon(outs["IndexBucketName"].(map[string]interface{})["Value"]) != canon(map[string]interface{}{"Ref": index}) {
+			t.Errorf("IndexBucketName output %v", outs["IndexBucketName"])
+		}
+	})
+	t.Run("nag", func(t *testing.T) { checkNoNagFindings(t, s) })
+}
+
+func TestImportedBuckets(t *testing.T) {
+	s := synth(t, map[string]string{
+		"indexBucketName": "js-cli-index",
+		"packBucketName":  "js-cli-packs",
+		"indexPrefix":     "store/index/",
+		"packPrefix":      "store/packs/",
+		"accessLogs":      "false",
+	}, "")
+
+	t.Run("no buckets made", func(t *testing.T) {
+		if n := len(s.resources("AWS::S3::Bucket")); n != 0 {
+			t.Errorf("%d buckets made, want none (imported, no access logs)", n)
+		}
+		if n := len(s.resources("AWS::S3::BucketPolicy")); n != 0 {
+			t.Errorf("%d bucket policies: the stack must not change imported buckets", n)
+		}
+	})
+	t.Run("iam scoped to prefixes", func(t *testing.T) {
+		checkLeastPrivilege(t, s,
+			[]string{importedArn("js-cli-index/store/index/*"), importedArn("js-cli-packs/store/packs/*")},
+			importedArn("js-cli-index"),
+			map[string]interface{}{"StringLike": map[string]interface{}{"s3:prefix": "store/index/*"}})
+	})
+	t.Run("function", func(t *testing.T) {
+		checkFunction(t, s, DefaultMemoryMB, DefaultTimeoutSeconds, map[string]interface{}{
+			EnvIndexBucket: "js-cli-index",
+			EnvIndexPrefix: "store/index/",
+			EnvPackBucket:  "js-cli-packs",
+			EnvPackPrefix:  "store/packs/",
+			EnvLogLevel:    "info",
+		})
+	})
+	t.Run("url and origin", func(t *testing.T) { checkURLAndOrigin(t, s, DefaultOriginReadTimeoutSeconds) })
+	t.Run("distribution without logs", func(t *testing.T) { checkDistribution(t, s, false) })
+	t.Run("outputs", func(t *testing.T) {
+		checkOutputs(t, s, "IndexPrefix", "PackPrefix")
+		outs := s.json["Outputs"].(map[string]interface{})
+		for k, want := range map[string]string{
+			"IndexBucketName": "js-cli-index", "PackBucketName": "js-cli-packs",
+			"IndexPrefix": "store/index/", "PackPrefix": "store/packs/",
+		} {
+			if got := outs[k].(map[string]interface{})["Value"]; got != want {
+				t.Errorf("output %s = %v, want %s", k, got, want)
+			}
+		}
+	})
+	t.Run("nag", func(t *testing.T) { checkNoNagFindings(t, s) })
+}
+
+func TestCreatedBucketsWithPrefixes(t *testing.T) {
+	s := synth(t, map[string]string{
+		"indexPrefix":       "idx/",
+		"packPrefix":        "packs/",
+		"accessLogs":        "false",
+		"removalPolicy":     "destroy",
+		"memorySize":        "2048",
+		"timeout":           "300",
+		"logLevel":          "DEBUG",
+		"originReadTimeout": "30",
+		"logRetentionDays":  "7",
+	}, "")
+	index, pack := bucketID(t, s, "IndexBucket"), bucketID(t, s, "PackBucket")
+
+	t.Run("buckets", func(t *testing.T) {
+		checkCreatedBuckets(t, s, "Delete", false)
+		if n := len(s.resources("AWS::S3::Bucket")); n != 2 {
+			t.Errorf("%d buckets, want index and pack only", n)
+		}
+	})
+	t.Run("iam scoped to prefixes", func(t *testing.T) {
+		checkLeastPrivilege(t, s,
+			[]string{objectsOf(index, "idx/*"), objectsOf(pack, "packs/*")},
+			getAttArn(index),
+			map[string]interface{}{"StringLike": map[string]interface{}{"s3:prefix": "idx/*"}})
+	})
+	t.Run("function", func(t *testing.T) {
+		checkFunction(t, s, 2048, 300, map[string]interface{}{
+			EnvIndexBucket: map[string]interface{}{"Ref": index},
+			EnvIndexPrefix: "idx/",
+			EnvPackBucket:  map[string]interface{}{"Ref": pack},
+			EnvPackPrefix:  "packs/",
+			EnvLogLevel:    "debug",
+		})
+		_, lg := s.onlyResource(t, "AWS::Logs::LogGroup")
+		if props(lg)["RetentionInDays"] != 7.0 {
+			t.Errorf("log retention %v, want 7", props(lg)["RetentionInDays"])
+		}
+	})
+	t.Run("url and origin", func(t *testing.T) { checkURLAndOrigin(t, s, 30) })
+	t.Run("distribution without logs", func(t *testing.T) { checkDistribution(t, s, false) })
+	t.Run("nag", func(t *testing.T) { checkNoNagFindings(t, s) })
+}
+
+func checkCustomDomain(t *testing.T, s *synthesized, domain, zoneID string, cert interface{}) {
+	t.Helper()
+	distID, dist := s.onlyResource(t, "AWS::CloudFront::Distribution")
+	dc := props(dist)["DistributionConfig"].(map[string]interface{})
+	if canon(dc["Aliases"]) != canon([]string{domain}) {
+		t.Errorf("aliases %v, want %s", dc["Aliases"], domain)
+	}
+	vc := dc["ViewerCertificate"].(map[string]interface{})
+	if vc["MinimumProtocolVersion"] != "TLSv1.2_2021" || vc["SslSupportMethod"] != "sni-only" {
+		t.Errorf("viewer certificate %v, want TLSv1.2_2021 over SNI", vc)
+	}
+	if canon(vc["AcmCertificateArn"]) != canon(cert) {
+		t.Errorf("certificate %s, want %s", canon(vc["AcmCertificateArn"]), canon(cert))
+	}
+	var types []string
+	for _, r := range s.resources("AWS::Route53::RecordSet") {
+		p := props(r)
+		types = append(types, fmt.Sprint(p["Type"]))
+		if p["Name"] != domain+"." || p["HostedZoneId"] != zoneID {
+			t.Errorf("record %v in %v, want %s. in %s", p["Name"], p["HostedZoneId"], domain, zoneID)
+		}
+		if !strings.Contains(canon(p["AliasTarget"]), `"`+distID+`","DomainName"`) {
+			t.Errorf("record alias %s, want the distribution", canon(p["AliasTarget"]))
+		}
+	}
+	sort.Strings(types)
+	if !reflect.DeepEqual(types, []string{"A", "AAAA"}) {
+		t.Errorf("alias records %v, want A and AAAA", types)
+	}
+	outs := s.json["Outputs"].(map[string]interface{})
+	if o, _ := outs["CustomDomainUrl"].(map[string]interface{}); o == nil || o["Value"] != "https://"+domain {
+		t.Errorf("CustomDomainUrl output %v", outs["CustomDomainUrl"])
+	}
+}
+
+func TestCustomDomainInUSEast1(t *testing.T) {
+	s := synth(t, map[string]string{
+		"domainName":     "ipfs.example.org",
+		"hostedZoneId":   "Z0123456789ABCDEFGHIJ",
+		"hostedZoneName": "example.org",
+	}, "us-east-1")
+	certID, cert := s.onlyResource(t, "AWS::CertificateManager::Certificate")
+
+	t.Run("certificate", func(t *testing.T) {
+		p := props(cert)
+		if p["DomainName"] != "ipfs.example.org" || p["ValidationMethod"] != "DNS" {
+			t.Errorf("certificate %v", p)
+		}
+		if !strings.Contains(canon(p["DomainValidationOptions"]), `"HostedZoneId":"Z0123456789ABCDEFGHIJ"`) {
+			t.Errorf("certificate validation %s, want DNS in the hosted zone", canon(p["DomainValidationOptions"]))
+		}
+	})
+	t.Run("distribution and records", func(t *testing.T) {
+		checkCustomDomain(t, s, "ipfs.example.org", "Z0123456789ABCDEFGHIJ", map[string]interface{}{"Ref": certID})
+		checkDistribution(t, s, true)
+		checkOutputs(t, s, "CustomDomainUrl")
+	})
+	t.Run("nag", func(t *testing.T) { checkNoNagFindings(t, s) })
+}
+
+func TestCustomDomainWithCertificateArn(t *testing.T) {
+	const arn = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+	s := synth(t, map[string]string{
+		"domainName":     "ipfs.example.org",
+		"hostedZoneId":   "Z0123456789ABCDEFGHIJ",
+		"certificateArn": arn,
+		"webAclArn":      "arn:aws:wafv2:us-east-1:123456789012:global/webacl/gw/abc",
+	}, "eu-west-1")
+
+	t.Run("no certificate made", func(t *testing.T) {
+		if n := len(s.resources("AWS::CertificateManager::Certificate")); n != 0 {
+			t.Errorf("%d certificates made, want the given one", n)
+		}
+	})
+	t.Run("distribution and records", func(t *testing.T) {
+		checkCustomDomain(t, s, "ipfs.example.org", "Z0123456789ABCDEFGHIJ", arn)
+		_, dist := s.onlyResource(t, "AWS::CloudFront::Distribution")
+		if w := props(dist)["DistributionConfig"].(map[string]interface{})["WebACLId"]; w != "arn:aws:wafv2:us-east-1:123456789012:global/webacl/gw/abc" {
+			t.Errorf("WebACLId %v", w)
+		}
+	})
+	t.Run("nag", func(t *testing.T) { checkNoNagFindings(t, s) })
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		ctx    map[string]string
+		region string
+		want   string
+	}{
+		{"certificate outside us-east-1", map[string]string{"domainName": "gw.example.org", "hostedZoneId": "Z1"}, "eu-west-1", "us-east-1"},
+		{"certificate without region", map[string]string{"domainName": "gw.example.org", "hostedZoneId": "Z1"}, "", "us-east-1"},
+		{"domain without zone", map[string]string{"domainName": "gw.example.org", "certificateArn": "arn:x"}, "", "hostedZoneId"},
+		{"zone without domain", map[string]string{"hostedZoneId": "Z1"}, "", "need domainName"},
+		{"memory", map[string]string{"memorySize": "lots"}, "", "memorySize"},
+		{"timeout", map[string]string{"timeout": "901"}, "", "timeout"},
+		{"removal policy", map[string]string{"removalPolicy": "snapshot"}, "", "removalPolicy"},
+		{"access logs", map[string]string{"accessLogs": "maybe"}, "", "accessLogs"},
+		{"wildcard prefix", map[string]string{"indexPrefix": "a*"}, "", "indexPrefix"},
+		{"log level", map[string]string{"logLevel": "loud"}, "", "logLevel"},
+		{"missing bootstrap", map[string]string{"lambdaDir": "/nonexistent/lambda"}, "", "make build-lambda"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := build(t, tc.ctx, tc.region)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestContextKeysDocumented(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range ContextKeys {
+		if !strings.Contains(string(b), "`"+k+"`") {
+			t.Errorf("context key %s is not in infra/README.md", k)
+		}
+	}
+}
