@@ -7,21 +7,66 @@ import (
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/hash-stream/hash-stream-aws/lib/unixfs"
 	"github.com/ipfs/go-cid"
+	"golang.org/x/sync/errgroup"
 )
+
+// pipelineDepth is how many blocks may wait between the UnixFS encoder and
+// the pack writer: enough to keep both cores busy, small enough that memory
+// stays flat (at most this many chunks in flight).
+const pipelineDepth = 4
 
 // WriteFile encodes r as a UnixFS file (see package unixfs, same layout as
 // the JavaScript CLI), stores its blocks in packs and returns the root CID
-// and the packs, in order. A failed write leaves no partial pack behind;
-// packs already stored stay (they are complete and content-addressed).
+// and the packs, in order. Encoding (hashing the leaves) and packing
+// (hashing and writing the packs) run concurrently. A failed write leaves
+// no partial pack behind; packs already stored stay (they are complete and
+// content-addressed).
 func WriteFile(ctx context.Context, s store.PackStore, r io.Reader, opts ...WriterOption) (cid.Cid, []Info, error) {
 	w, err := NewWriter(s, opts...)
 	if err != nil {
 		return cid.Undef, nil, err
 	}
-	root, _, err := unixfs.BuildFile(r, func(b unixfs.Block) error {
-		return w.Add(ctx, b.CID, b.Data)
+	type block struct {
+		cid  cid.Cid
+		data []byte
+	}
+	blocks := make(chan block, pipelineDepth)
+	free := make(chan []byte, pipelineDepth+2)
+	g, gctx := errgroup.WithContext(ctx)
+	var root cid.Cid
+	g.Go(func() error {
+		defer close(blocks)
+		var err error
+		root, _, err = unixfs.BuildFile(r, func(b unixfs.Block) error {
+			// The encoder reuses its buffer: hand the writer a copy.
+			var buf []byte
+			select {
+			case buf = <-free:
+			default:
+			}
+			buf = append(buf[:0], b.Data...)
+			select {
+			case blocks <- block{b.CID, buf}:
+				return nil
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		})
+		return err
 	})
-	if err != nil {
+	g.Go(func() error {
+		for b := range blocks {
+			if err := w.Add(ctx, b.cid, b.data); err != nil { // not gctx: a pack may still be storing after Wait
+				return err
+			}
+			select {
+			case free <- b.data:
+			default:
+			}
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
 		w.Abort()
 		return cid.Undef, nil, err
 	}

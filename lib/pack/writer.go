@@ -60,6 +60,15 @@ type Writer struct {
 	blobs       []index.BlobLocation
 	packs       []Info
 	err         error
+
+	// One pack is stored in the background while the next one spools, so
+	// the store's write (and its fsync) overlaps with hashing.
+	putting *pendingPut
+}
+
+type pendingPut struct {
+	info Info
+	done chan error
 }
 
 // NewWriter returns a Writer storing packs in s.
@@ -129,13 +138,34 @@ func (w *Writer) Close(ctx context.Context, root cid.Cid) ([]Info, error) {
 			return nil, w.fail(err)
 		}
 	}
+	if err := w.waitPut(); err != nil {
+		return nil, w.fail(err)
+	}
 	w.err = errors.New("pack: writer closed")
 	return w.packs, nil
+}
+
+// waitPut waits for the pack being stored in the background, if any.
+func (w *Writer) waitPut() error {
+	p := w.putting
+	if p == nil {
+		return nil
+	}
+	w.putting = nil
+	if err := <-p.done; err != nil {
+		return err
+	}
+	w.packs = append(w.packs, p.info)
+	if w.onPack != nil {
+		w.onPack(p.info)
+	}
+	return nil
 }
 
 // Abort drops the pack being written. Packs already stored stay.
 func (w *Writer) Abort() {
 	w.dropSpool()
+	_ = w.waitPut()
 	if w.err == nil {
 		w.err = errors.New("pack: writer aborted")
 	}
@@ -143,6 +173,7 @@ func (w *Writer) Abort() {
 
 func (w *Writer) fail(err error) error {
 	w.dropSpool()
+	_ = w.waitPut()
 	w.err = err
 	return err
 }
@@ -174,48 +205,60 @@ func (w *Writer) dropSpool() {
 	}
 }
 
-// storePack stores the spooled pack with a header naming roots.
+// storePack finishes the spooled pack with a header naming roots and
+// starts storing it in the background, after the previous pack is stored.
 func (w *Writer) storePack(ctx context.Context, roots []cid.Cid) error {
-	defer w.dropSpool()
 	if err := w.buf.Flush(); err != nil {
+		w.dropSpool()
 		return fmt.Errorf("pack: spool: %w", err)
 	}
 	header := w.emptyHeader
 	bodySize := w.size - int64(len(w.emptyHeader))
-	body := io.NewSectionReader(w.spool, 0, bodySize)
 	digest := w.sum.Sum(nil)
 	if len(roots) > 0 {
 		var err error
 		if header, err = CARHeader(roots...); err != nil {
+			w.dropSpool()
 			return err
 		}
 		// The running hash assumed no roots: hash the pack again.
 		h := sha256.New()
 		h.Write(header)
-		if _, err := io.Copy(h, body); err != nil {
+		if _, err := io.Copy(h, io.NewSectionReader(w.spool, 0, bodySize)); err != nil {
+			w.dropSpool()
 			return fmt.Errorf("pack: spool: %w", err)
 		}
 		digest = h.Sum(nil)
-		body = io.NewSectionReader(w.spool, 0, bodySize)
 	}
 	mh, err := multihash.Encode(digest, multihash.SHA2_256)
 	if err != nil {
+		w.dropSpool()
 		return err
 	}
-	size := int64(len(header)) + bodySize
-	if err := w.store.Put(ctx, mh, newConcatReader(header, body), size); err != nil {
-		return fmt.Errorf("pack: store %s: %w", store.Key(mh), err)
-	}
-	info := Info{Multihash: mh, Size: size, Roots: roots, Blobs: w.blobs}
+	info := Info{Multihash: mh, Size: int64(len(header)) + bodySize, Roots: roots, Blobs: w.blobs}
 	for i := range info.Blobs {
 		info.Blobs[i].Pack = mh
 		info.Blobs[i].Offset += uint64(len(header))
 	}
 	w.blobs = nil
-	w.packs = append(w.packs, info)
-	if w.onPack != nil {
-		w.onPack(info)
+	if err := w.waitPut(); err != nil {
+		w.dropSpool()
+		return err
 	}
+	spool := w.spool
+	w.spool = nil
+	p := &pendingPut{info: info, done: make(chan error, 1)}
+	w.putting = p
+	go func() {
+		defer os.Remove(spool.Name())
+		defer spool.Close()
+		body := newConcatReader(header, io.NewSectionReader(spool, 0, bodySize))
+		if err := w.store.Put(ctx, mh, body, info.Size); err != nil {
+			p.done <- fmt.Errorf("pack: store %s: %w", store.Key(mh), err)
+			return
+		}
+		p.done <- nil
+	}()
 	return nil
 }
 
