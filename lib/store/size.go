@@ -34,7 +34,7 @@ func (e *exactReader) Read(p []byte) (int, error) {
 		return 0, e.err
 	}
 	if e.size < 0 {
-		e.err = fmt.Errorf("store: negative size %d: %w", e.size, ErrSizeMismatch)
+		e.err = fmt.Errorf("negative size %d: %w", e.size, ErrSizeMismatch)
 		return 0, e.err
 	}
 	if e.left == 0 {
@@ -62,7 +62,7 @@ func (e *exactReader) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	if err == io.EOF {
-		e.err = fmt.Errorf("store: got %d of %d bytes: %w (%w)",
+		e.err = fmt.Errorf("got %d of %d bytes: %w (%w)",
 			e.size-e.left, e.size, ErrSizeMismatch, io.ErrUnexpectedEOF)
 		return n, e.err
 	}
@@ -75,7 +75,7 @@ func (e *exactReader) checkEnd() error {
 	n, err := io.ReadFull(e.r, b[:])
 	switch {
 	case n > 0:
-		e.err = fmt.Errorf("store: more than %d bytes: %w", e.size, ErrSizeMismatch)
+		e.err = fmt.Errorf("more than %d bytes: %w", e.size, ErrSizeMismatch)
 	case err == io.EOF:
 		return nil
 	default:

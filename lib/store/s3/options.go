@@ -1,0 +1,72 @@
+package s3
+
+import "github.com/hash-stream/hash-stream-aws/lib/store"
+
+// DefaultConcurrency is how many index files IndexStore.Files reads at
+// once.
+const DefaultConcurrency = 8
+
+// DefaultPartSize is the part size of the multipart uploads that
+// PackStore.Put uses for readers it cannot seek.
+const DefaultPartSize = 16 << 20
+
+// MinPartSize is the smallest part S3 takes (but for the last one).
+const MinPartSize = 5 << 20
+
+// Option configures an IndexStore or a PackStore.
+type Option func(*options)
+
+type options struct {
+	prefix      string
+	ext         string
+	concurrency int
+	conditional bool
+	partSize    int64
+}
+
+func newOptions(opts []Option) options {
+	o := options{ext: store.DefaultPackExtension, concurrency: DefaultConcurrency, conditional: true, partSize: DefaultPartSize}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	o.concurrency = max(o.concurrency, 1)
+	o.partSize = max(o.partSize, MinPartSize)
+	return o
+}
+
+// WithPrefix puts prefix before every object key, of both stores. It is
+// used as given: end it with "/" to get a folder-like prefix. The default is
+// none.
+func WithPrefix(prefix string) Option {
+	return func(o *options) { o.prefix = prefix }
+}
+
+// WithExtension sets the extension of pack objects, stored by multihash
+// and read by path alike. The default is store.DefaultPackExtension
+// (".car"); "" means none. The index store ignores it.
+func WithExtension(ext string) Option {
+	return func(o *options) { o.ext = ext }
+}
+
+// WithConcurrency sets how many objects IndexStore.Files reads at once
+// (default DefaultConcurrency). The pack store ignores it.
+func WithConcurrency(n int) Option {
+	return func(o *options) { o.concurrency = n }
+}
+
+// WithConditionalWrites says whether the server honours If-None-Match: *
+// on PutObject (the default, true, as Amazon S3 and versitygw do). With
+// false, IndexStore.Put checks with HeadObject that a timestamp name is free
+// before writing it, which leaves a short window in which two writers can
+// pick the same name. The pack store ignores it.
+func WithConditionalWrites(ok bool) Option {
+	return func(o *options) { o.conditional = ok }
+}
+
+// WithPartSize sets the part size of the multipart uploads of packs read
+// from a reader that cannot seek (default DefaultPartSize, at least
+// MinPartSize). Each part is streamed, not buffered. The index store ignores
+// it.
+func WithPartSize(n int64) Option {
+	return func(o *options) { o.partSize = n }
+}
