@@ -1,0 +1,133 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+
+	"github.com/hash-stream/hash-stream-aws/lib/index"
+	"github.com/hash-stream/hash-stream-aws/lib/store"
+	"github.com/hash-stream/hash-stream-aws/lib/streamer"
+)
+
+var (
+	// ErrNotFound is returned (wrapped) for content the gateway does not
+	// hold. streamer.ErrNotFound, index.ErrNotFound and store.ErrNotFound
+	// map to the same status (404).
+	ErrNotFound = errors.New("not found")
+	// ErrMethodNotAllowed is returned by ParseRequest for methods other
+	// than GET and HEAD (405).
+	ErrMethodNotAllowed = errors.New("method not allowed")
+	// ErrNotAcceptable is wrapped by every error that refuses the requested
+	// response format or CAR variant (406).
+	ErrNotAcceptable = errors.New("not acceptable")
+	// ErrBadRequest is wrapped by every error about an unparsable CID, path,
+	// header or query parameter (400).
+	ErrBadRequest = errors.New("bad request")
+)
+
+// RequestError is an error about the request itself. Status is the HTTP
+// status to answer with (4xx) and Message a short text for the body.
+type RequestError struct {
+	Status  int
+	Message string
+	// Err is the sentinel (ErrBadRequest, ErrNotAcceptable,
+	// ErrMethodNotAllowed, ErrNotFound) or the parse error behind it.
+	Err error
+}
+
+func (e *RequestError) Error() string { return "gateway: " + e.Message }
+
+// Unwrap returns the error behind e.
+func (e *RequestError) Unwrap() error { return e.Err }
+
+// RangeError is returned by ParseRange for a Range header no byte of a
+// Size-byte block satisfies (416).
+type RangeError struct {
+	Size int64
+}
+
+func (e *RangeError) Error() string {
+	return fmt.Sprintf("gateway: range not satisfiable for a %d-byte block", e.Size)
+}
+
+func badRequest(format string, args ...any) error {
+	return &RequestError{Status: http.StatusBadRequest, Message: fmt.Sprintf(format, args...), Err: ErrBadRequest}
+}
+
+func notAcceptable(format string, args ...any) error {
+	return &RequestError{Status: http.StatusNotAcceptable, Message: fmt.Sprintf(format, args...), Err: ErrNotAcceptable}
+}
+
+// ErrorStatus maps err to the HTTP status and the short text body to answer
+// with. It is the only place where errors become statuses:
+//
+//   - context.Canceled (the client went away): status 0, write nothing;
+//   - *RequestError: its Status and Message (400, 404, 405, 406);
+//   - *RangeError: 416;
+//   - streamer.ErrCorrupt: 502, the store returned bytes that do not match
+//     their CID;
+//   - ErrNotFound, streamer.ErrNotFound, index.ErrNotFound,
+//     store.ErrNotFound: 404;
+//   - context.DeadlineExceeded or a timeout: 504;
+//   - anything else: 502. The handler's only I/O is the store, so an
+//     unclassified error is a storage failure; its text (bucket names,
+//     keys) is not echoed.
+func ErrorStatus(err error) (int, string) {
+	var reqErr *RequestError
+	var rangeErr *RangeError
+	var netErr net.Error
+	switch {
+	case err == nil:
+		return http.StatusOK, ""
+	case errors.Is(err, context.Canceled):
+		return 0, ""
+	case errors.As(err, &reqErr):
+		return reqErr.Status, reqErr.Message
+	case errors.As(err, &rangeErr):
+		return http.StatusRequestedRangeNotSatisfiable, "range not satisfiable"
+	case errors.Is(err, streamer.ErrCorrupt):
+		return http.StatusBadGateway, "storage returned a block that failed verification"
+	case errors.Is(err, ErrNotFound), errors.Is(err, streamer.ErrNotFound),
+		errors.Is(err, index.ErrNotFound), errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound, "not found"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
+		errors.As(err, &netErr) && netErr.Timeout():
+		return http.StatusGatewayTimeout, "storage timed out"
+	default:
+		return http.StatusBadGateway, "storage failure"
+	}
+}
+
+// writeError answers err with the status and short text body of
+// ErrorStatus. Headers set earlier for a successful response (Etag,
+// caching, Content-Disposition, lengths) are removed so an error is never
+// cached as immutable content. For context.Canceled nothing is written.
+func writeError(w http.ResponseWriter, err error) {
+	status, msg := ErrorStatus(err)
+	if status == 0 {
+		return
+	}
+	h := w.Header()
+	for _, k := range []string{"Etag", "Cache-Control", "Content-Disposition", "Content-Length",
+		"Content-Range", "Accept-Ranges", "Content-Location", "X-Ipfs-Roots", "Content-Encoding"} {
+		h.Del(k)
+	}
+	switch status {
+	case http.StatusMethodNotAllowed:
+		h.Set("Allow", "GET, HEAD")
+	case http.StatusRequestedRangeNotSatisfiable:
+		var rangeErr *RangeError
+		if errors.As(err, &rangeErr) {
+			h.Set("Content-Range", "bytes */"+strconv.FormatInt(rangeErr.Size, 10))
+		}
+	}
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	fmt.Fprintln(w, msg)
+}

@@ -1,0 +1,178 @@
+package gateway
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/ipfs/go-cid"
+)
+
+// ImmutableCacheControl is the Cache-Control of every successful response:
+// content addressed by an /ipfs/ path never changes.
+const ImmutableCacheControl = "public, max-age=29030400, immutable"
+
+// ContentType returns the response Content-Type: exactly
+// application/vnd.ipld.raw, or application/vnd.ipld.car with every
+// parameter as served: "; version=1; order=dfs; dups=n" (or dups=y).
+func (r *Request) ContentType() string {
+	if r.Format == FormatRaw {
+		return RawContentType
+	}
+	dups := "n"
+	if r.Car.Dups {
+		dups = "y"
+	}
+	return CARContentType + "; version=1; order=dfs; dups=" + dups
+}
+
+// DownloadName returns the file name offered in Content-Disposition: the
+// ?filename= value, else "<cid>.bin" for raw blocks and "<cid>.car" for
+// CARs, "<cid>_<last segment>.car" when the CAR has a path (as boxo).
+func (r *Request) DownloadName() string {
+	if r.Filename != "" {
+		return r.Filename
+	}
+	root := r.Root.String()
+	if r.Format == FormatRaw {
+		return root + ".bin"
+	}
+	if n := len(r.Segments); n > 0 {
+		return root + "_" + r.Segments[n-1] + ".car"
+	}
+	return root + ".car"
+}
+
+// ContentDisposition returns `attachment; filename="<name>"`. Quotes and
+// backslashes are escaped, control characters become "_"; a name that is
+// not plain ASCII gets an ASCII fallback (other runes as "_") plus the
+// RFC 6266 / RFC 8187 form filename*=UTF-8”<percent-encoded name>.
+func ContentDisposition(name string) string {
+	name = strings.ToValidUTF8(name, "_")
+	var ascii strings.Builder
+	plain := true
+	for _, c := range name {
+		switch {
+		case c < 0x20 || c == 0x7f:
+			ascii.WriteByte('_')
+		case c >= utf8.RuneSelf:
+			plain = false
+			ascii.WriteByte('_')
+		case c == '"' || c == '\\':
+			ascii.WriteByte('\\')
+			ascii.WriteRune(c)
+		default:
+			ascii.WriteRune(c)
+		}
+	}
+	v := `attachment; filename="` + ascii.String() + `"`
+	if !plain {
+		v += "; filename*=UTF-8''" + encodeExtValue(name)
+	}
+	return v
+}
+
+// encodeExtValue percent-encodes s for an RFC 8187 ext-value: every byte
+// but attr-char.
+func encodeExtValue(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("!#$&+-.^_`|~", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
+}
+
+// IpfsPath returns the X-Ipfs-Path value: the content path as requested.
+// Should it hold a control character it is sent escaped instead, as a
+// header value cannot carry one.
+func (r *Request) IpfsPath() string {
+	p := r.ContentPath()
+	for i := 0; i < len(p); i++ {
+		if p[i] < 0x20 || p[i] == 0x7f {
+			return (&url.URL{Path: p}).EscapedPath()
+		}
+	}
+	return p
+}
+
+// ContentLocation returns the Content-Location the spec asks for when the
+// format came from Accept rather than ?format=: the request path with
+// format=raw|car added to the query, and for a CAR the car-dups it was
+// answered with. It returns "" when ?format= chose the format.
+func (r *Request) ContentLocation() string {
+	if r.FormatFromQuery {
+		return ""
+	}
+	q := url.Values{}
+	for k, v := range r.Query {
+		q[k] = v
+	}
+	q.Set("format", r.Format.String())
+	if r.Format == FormatCAR && q.Get("car-dups") == "" {
+		q.Set("car-dups", "n")
+		if r.Car.Dups {
+			q.Set("car-dups", "y")
+		}
+	}
+	return (&url.URL{Path: r.ContentPath()}).EscapedPath() + "?" + q.Encode()
+}
+
+// SetHeaders sets the headers of a successful response to r: Content-Type,
+// Content-Disposition, X-Content-Type-Options, Etag, X-Ipfs-Path,
+// X-Ipfs-Roots, Cache-Control, Vary, Content-Location when the format came
+// from Accept, and Accept-Ranges (none on CARs, bytes on raw blocks).
+// Content-Length and Content-Range are left to the caller, who knows the
+// block size and range.
+//
+// roots are the CIDs the path resolved through, one per path segment plus
+// the terminal (X-Ipfs-Roots); nil means just r.Root.
+func SetHeaders(h http.Header, r *Request, roots []cid.Cid) {
+	h.Set("Content-Type", r.ContentType())
+	h.Set("Content-Disposition", ContentDisposition(r.DownloadName()))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Etag", r.Etag())
+	h.Set("X-Ipfs-Path", r.IpfsPath())
+	h.Set("X-Ipfs-Roots", rootsHeader(r.Root, roots))
+	h.Set("Cache-Control", ImmutableCacheControl)
+	h.Set("Vary", "Accept")
+	if loc := r.ContentLocation(); loc != "" {
+		h.Set("Content-Location", loc)
+	}
+	if r.Format == FormatCAR {
+		h.Set("Accept-Ranges", "none")
+	} else {
+		h.Set("Accept-Ranges", "bytes")
+	}
+}
+
+func rootsHeader(root cid.Cid, roots []cid.Cid) string {
+	if len(roots) == 0 {
+		return root.String()
+	}
+	s := make([]string, len(roots))
+	for i, c := range roots {
+		s[i] = c.String()
+	}
+	return strings.Join(s, ",")
+}
+
+// WriteNotModified answers 304 Not Modified, keeping only the headers RFC
+// 9110 section 15.4.5 allows (the caller has set them with SetHeaders).
+func WriteNotModified(w http.ResponseWriter) {
+	h := w.Header()
+	for _, k := range []string{"Content-Type", "Content-Length", "Content-Disposition",
+		"Content-Range", "Accept-Ranges", "Content-Encoding"} {
+		h.Del(k)
+	}
+	w.WriteHeader(http.StatusNotModified)
+}
