@@ -52,11 +52,12 @@ type Streamer struct {
 
 	mu      sync.Mutex
 	learned map[string]Location
+	plan    PlannerConfig
 }
 
 // New returns a Streamer.
 func New(idx *index.Reader, packs store.PackStore, opts ...Option) *Streamer {
-	s := &Streamer{index: idx, packs: packs, learned: make(map[string]Location), log: slog.New(slog.DiscardHandler)}
+	s := &Streamer{index: idx, packs: packs, learned: make(map[string]Location), log: slog.New(slog.DiscardHandler), plan: DefaultPlannerConfig()}
 	for _, o := range opts {
 		o(s)
 	}

@@ -1,0 +1,335 @@
+package streamer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hash-stream/hash-stream-aws/lib/store"
+	"github.com/ipfs/go-cid"
+	"github.com/multiformats/go-multihash"
+	"golang.org/x/sync/errgroup"
+)
+
+// Read planner defaults. A response's blocks are located through the index
+// before any pack byte is read; neighbouring ranges of one pack are then
+// merged into few large ranged reads.
+const (
+	// DefaultGap is the largest hole between two blocks of a pack that is
+	// still read through rather than split into two reads.
+	DefaultGap = 256 << 10
+	// DefaultMaxRange caps one merged read.
+	DefaultMaxRange = 64 << 20
+	// DefaultConcurrency is the number of ranged reads in flight.
+	DefaultConcurrency = 4
+	// DefaultReadAhead is how many bytes one read may hold ahead of the
+	// consumer.
+	DefaultReadAhead = 8 << 20
+	// DefaultLookahead is how many blocks are located (index lookups, run
+	// concurrently) ahead of the reads.
+	DefaultLookahead = 256
+)
+
+// PlannerConfig tunes how a Stream reads.
+type PlannerConfig struct {
+	Gap         int64
+	MaxRange    int64
+	Concurrency int
+	ReadAhead   int64
+	Lookahead   int
+}
+
+// DefaultPlannerConfig returns the defaults above.
+func DefaultPlannerConfig() PlannerConfig {
+	return PlannerConfig{Gap: DefaultGap, MaxRange: DefaultMaxRange, Concurrency: DefaultConcurrency, ReadAhead: DefaultReadAhead, Lookahead: DefaultLookahead}
+}
+
+// WithPlanner sets the read planner settings.
+func WithPlanner(c PlannerConfig) Option { return func(s *Streamer) { s.plan = c } }
+
+// Block is a verified block.
+type Block struct {
+	CID  cid.Cid
+	Data []byte
+}
+
+// Stats counts what a Stream did.
+type Stats struct {
+	Reads     atomic.Int64 // ranged reads issued to the pack store
+	ReadBytes atomic.Int64 // bytes those reads returned
+	Blocks    atomic.Int64 // blocks verified and handed on
+	Lookups   atomic.Int64 // blocks located through the index (not cached)
+}
+
+// Stream yields the verified blocks of a list of CIDs, in list order,
+// reading ahead with merged ranged reads. Next returns io.EOF at the end;
+// Close must be called to release its goroutines.
+type Stream struct {
+	cancel context.CancelFunc
+	groups chan *group
+	cur    *group
+	err    error
+	wg     sync.WaitGroup
+	stats  *Stats
+}
+
+// group is one ranged read of consecutive blocks of one pack (or one
+// inline block), with its results in order.
+type group struct {
+	pack    store.Location
+	start   int64
+	end     int64
+	items   []item
+	results chan result
+}
+
+type item struct {
+	cid    cid.Cid
+	loc    Location
+	inline []byte // data of an identity CID, when isInline
+	err    error  // locating failed
+
+	isInline bool
+}
+
+type result struct {
+	block Block
+	err   error
+}
+
+// Stream starts reading the blocks cids (found through containing's
+// records when not nil) and returns at once. stats may be nil.
+func (s *Streamer) Stream(ctx context.Context, cids []cid.Cid, containing multihash.Multihash, stats *Stats) *Stream {
+	if stats == nil {
+		stats = new(Stats)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	cfg := s.plan
+	st := &Stream{cancel: cancel, groups: make(chan *group, cfg.Concurrency), stats: stats}
+	st.wg.Add(1)
+	go func() {
+		defer st.wg.Done()
+		s.plan1(ctx, st, cids, containing, cfg)
+	}()
+	return st
+}
+
+// Next returns the next block, io.EOF after the last one, or the error
+// that stopped the stream.
+func (st *Stream) Next() (Block, error) {
+	if st.err != nil {
+		return Block{}, st.err
+	}
+	for {
+		if st.cur == nil {
+			g, ok := <-st.groups
+			if !ok {
+				st.err = io.EOF
+				return Block{}, io.EOF
+			}
+			st.cur = g
+		}
+		r, ok := <-st.cur.results
+		if !ok {
+			st.cur = nil
+			continue
+		}
+		if r.err != nil {
+			st.err = r.err
+			st.cancel()
+			return Block{}, r.err
+		}
+		st.stats.Blocks.Add(1)
+		return r.block, nil
+	}
+}
+
+// Close stops the stream and waits for its reads to end.
+func (st *Stream) Close() {
+	st.cancel()
+	// Drain so no goroutine stays blocked on a send.
+	go func() {
+		for g := range st.groups {
+			for range g.results {
+			}
+		}
+	}()
+	st.wg.Wait()
+}
+
+// plan1 locates the blocks in batches, groups them into ranged reads and
+// starts the reads, in order, at most cfg.Concurrency at a time.
+func (s *Streamer) plan1(ctx context.Context, st *Stream, cids []cid.Cid, containing multihash.Multihash, cfg PlannerConfig) {
+	defer close(st.groups)
+	slots := make(chan struct{}, cfg.Concurrency)
+	for len(cids) > 0 {
+		n := min(len(cids), cfg.Lookahead)
+		items := s.locateAll(ctx, cids[:n], containing, st.stats)
+		cids = cids[n:]
+		for len(items) > 0 {
+			g := nextGroup(items, cfg)
+			items = items[len(g.items):]
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			st.wg.Add(1)
+			go func() {
+				defer st.wg.Done()
+				defer func() { <-slots }()
+				s.read(ctx, g, cfg, st.stats)
+			}()
+			select {
+			case st.groups <- g:
+			case <-ctx.Done():
+				return
+			}
+			if g.items[len(g.items)-1].err != nil {
+				return // the stream ends at the first block that cannot be located
+			}
+		}
+	}
+}
+
+// locateAll locates cids concurrently.
+func (s *Streamer) locateAll(ctx context.Context, cids []cid.Cid, containing multihash.Multihash, stats *Stats) []item {
+	items := make([]item, len(cids))
+	var eg errgroup.Group
+	eg.SetLimit(8)
+	for i, c := range cids {
+		items[i].cid = c
+		if data, ok, err := Inline(c.Hash()); ok || err != nil {
+			items[i].inline, items[i].isInline, items[i].err = data, ok, err
+			continue
+		}
+		if loc, ok := s.lookupLearned(c.Hash()); ok {
+			items[i].loc = loc
+			continue
+		}
+		eg.Go(func() error {
+			stats.Lookups.Add(1)
+			items[i].loc, items[i].err = s.Locate(ctx, c.Hash(), containing)
+			return nil
+		})
+	}
+	eg.Wait()
+	return items
+}
+
+// nextGroup takes the longest run at the head of items that one ranged
+// read covers: blocks of the same pack, each starting at most cfg.Gap
+// bytes after the previous one ends (or overlapping it), within
+// cfg.MaxRange bytes. An inline or unlocated item is a group of its own.
+func nextGroup(items []item, cfg PlannerConfig) *group {
+	first := items[0]
+	g := &group{items: items[:1]}
+	if first.isInline || first.err != nil {
+		g.results = make(chan result, 1)
+		return g
+	}
+	g.pack = first.loc.Pack
+	g.start = int64(first.loc.Offset)
+	g.end = g.start + int64(first.loc.Length)
+	for _, it := range items[1:] {
+		if it.isInline || it.err != nil || it.loc.Pack.String() != g.pack.String() {
+			break
+		}
+		off, end := int64(it.loc.Offset), int64(it.loc.Offset+it.loc.Length)
+		if off < g.start || off > g.end+cfg.Gap || max(end, g.end)-g.start > cfg.MaxRange {
+			break
+		}
+		g.items = g.items[:len(g.items)+1]
+		g.end = max(g.end, end)
+	}
+	// Buffer about ReadAhead bytes of this read's blocks.
+	avg := max(1, (g.end-g.start)/int64(len(g.items)))
+	g.results = make(chan result, max(1, min(int64(len(g.items)), cfg.ReadAhead/avg)))
+	return g
+}
+
+// read performs one group's ranged read and sends its verified blocks.
+func (s *Streamer) read(ctx context.Context, g *group, cfg PlannerConfig, stats *Stats) {
+	defer close(g.results)
+	send := func(r result) bool {
+		select {
+		case g.results <- r:
+			return r.err == nil
+		case <-ctx.Done():
+			return false
+		}
+	}
+	first := g.items[0]
+	if first.err != nil {
+		send(result{err: first.err})
+		return
+	}
+	if first.isInline {
+		send(result{block: Block{CID: first.cid, Data: first.inline}})
+		return
+	}
+	rc, err := s.packs.GetRange(ctx, g.pack, g.start, g.end-g.start)
+	stats.Reads.Add(1)
+	if err != nil {
+		s.log.ErrorContext(ctx, "storage read failed", "cid", first.cid.String(), "pack", g.pack.String(), "offset", g.start, "length", g.end-g.start, "err", err)
+		send(result{err: fmt.Errorf("read pack %s [%d, %d): %w", g.pack, g.start, g.end, err)})
+		return
+	}
+	defer rc.Close()
+	pos := g.start
+	var buf []byte // holds bytes read past pos when blocks overlap
+	for _, it := range g.items {
+		off, length := int64(it.loc.Offset), int64(it.loc.Length)
+		data := make([]byte, length)
+		if err := readAt(rc, &pos, &buf, off, data); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			s.log.ErrorContext(ctx, "short pack read", "cid", it.cid.String(), "pack", g.pack.String(), "offset", off, "length", length, "err", err)
+			send(result{err: fmt.Errorf("read %s from pack %s at %d: %w", it.cid, g.pack, off, err)})
+			return
+		}
+		stats.ReadBytes.Add(length)
+		if err := Verify(it.cid.Hash(), data); err != nil {
+			s.log.ErrorContext(ctx, "corrupt block", "cid", it.cid.String(), "pack", g.pack.String(), "offset", off, "length", length)
+			send(result{err: fmt.Errorf("%w (pack %s, offset %d)", err, g.pack, off)})
+			return
+		}
+		if !send(result{block: Block{CID: it.cid, Data: data}}) {
+			return
+		}
+	}
+}
+
+// readAt fills data with the bytes at offset off of a sequential reader
+// positioned at *pos, skipping gaps. Blocks may overlap or repeat (a range
+// holds them in request order), so bytes before *pos are served from a
+// copy of the last block read.
+func readAt(r io.Reader, pos *int64, last *[]byte, off int64, data []byte) error {
+	lastStart := *pos - int64(len(*last))
+	if off < *pos {
+		// Overlap with the previous block: only supported when fully inside it.
+		if off < lastStart || off+int64(len(data)) > *pos {
+			return fmt.Errorf("blocks overlap in a way one read cannot serve")
+		}
+		copy(data, (*last)[off-lastStart:])
+		return nil
+	}
+	if gap := off - *pos; gap > 0 {
+		n, err := io.CopyN(io.Discard, r, gap)
+		*pos += n
+		if err != nil {
+			return err
+		}
+	}
+	n, err := io.ReadFull(r, data)
+	*pos += int64(n)
+	if err != nil {
+		return err
+	}
+	*last = data
+	return nil
+}
