@@ -53,8 +53,8 @@ func isInvalidRange(err error) bool {
 }
 
 // isTaken reports whether err says that a conditional write found the key
-// taken: 412 Precondition Failed, or 409 Conflict when another conditional
-// write of the same key was in flight.
+// taken: 412 Precondition Failed, or 409 ConditionalRequestConflict when
+// another conditional write of the same key was in flight.
 func isTaken(err error) bool {
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {
@@ -63,5 +63,5 @@ func isTaken(err error) bool {
 			return true
 		}
 	}
-	return hasStatus(err, http.StatusPreconditionFailed) || hasStatus(err, http.StatusConflict)
+	return hasStatus(err, http.StatusPreconditionFailed)
 }
