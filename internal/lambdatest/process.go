@@ -1,0 +1,54 @@
+package lambdatest
+
+import (
+	"bytes"
+	"os/exec"
+	"sync"
+	"syscall"
+	"testing"
+)
+
+// startProcess runs name with args and exactly env, in its own process
+// group so that it and its children are killed, by group id, when the test
+// ends. Its output is logged if the test failed.
+func startProcess(t testing.TB, name string, env []string, args []string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = env
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("lambdatest: start %s: %v", name, err)
+	}
+	waited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait() // the exit status of a killed process is expected
+		close(waited)
+	}()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-waited
+		if t.Failed() {
+			t.Logf("lambdatest: output of %s:\n%s", name, out.String())
+		}
+	})
+	return cmd
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,76 @@
+package lambdastream
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// Handler is the function New returns: the streaming Function URL handler
+// form that lambda.Start accepts.
+type Handler = func(ctx context.Context, ev *events.LambdaFunctionURLRequest) (*events.LambdaFunctionURLStreamingResponse, error)
+
+// New returns a Lambda handler that serves each Function URL event with h
+// and streams its response (see the package documentation). It returns as
+// soon as h has committed its status and headers; the response body then
+// streams while h writes, and ends with an error if h fails.
+func New(h http.Handler, opts ...Option) Handler {
+	o := applyOptions(opts)
+	return func(ctx context.Context, ev *events.LambdaFunctionURLRequest) (*events.LambdaFunctionURLStreamingResponse, error) {
+		return serve(ctx, h, ev, &o)
+	}
+}
+
+func serve(ctx context.Context, h http.Handler, ev *events.LambdaFunctionURLRequest, o *options) (*events.LambdaFunctionURLStreamingResponse, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	req, err := NewRequest(ctx, ev)
+	if err != nil {
+		cancel(err)
+		return badRequest(err), nil
+	}
+	pr, pw := io.Pipe()
+	w := newResponseWriter(req, pw, cancel, o)
+	done := make(chan struct{})
+	go w.run(h, done)
+
+	out := <-w.out
+	if out.err != nil {
+		<-done // the handler has returned: a failure before the head is only reported at its return
+		return nil, out.err
+	}
+	return &events.LambdaFunctionURLStreamingResponse{
+		StatusCode: out.head.status,
+		Headers:    out.head.headers,
+		Cookies:    out.head.cookies,
+		Body:       &body{pr: pr, cancel: cancel, done: done},
+	}, nil
+}
+
+// body is the response body given to the runtime. Its Close, called by
+// aws-lambda-go once the response is sent (or failed), stops a handler
+// still writing and waits for it to return.
+type body struct {
+	pr     *io.PipeReader
+	cancel context.CancelCauseFunc
+	done   <-chan struct{}
+}
+
+func (b *body) Read(p []byte) (int, error) { return b.pr.Read(p) }
+
+func (b *body) Close() error {
+	_ = b.pr.CloseWithError(ErrBodyClosed) // always nil
+	b.cancel(ErrBodyClosed)
+	<-b.done
+	return nil
+}
+
+func badRequest(err error) *events.LambdaFunctionURLStreamingResponse {
+	return &events.LambdaFunctionURLStreamingResponse{
+		StatusCode: http.StatusBadRequest,
+		Headers:    map[string]string{"Content-Type": "text/plain; charset=utf-8"},
+		Body:       strings.NewReader("400 Bad Request: " + err.Error() + "\n"),
+	}
+}
