@@ -32,6 +32,7 @@ func commands() []command {
 		{"index add", "<packCid> <car> [containingCid]", "Index a CAR file already stored as pack packCid", indexAdd},
 		{"index find records", "<cid> [containingCid]", "Print the index records of a CID", indexFindRecords},
 		{"streamer dump", "<cid> <file> [containingCid]", "Write verified content to a file, as a CAR or raw bytes", streamerDump},
+		{"serve", "", "Serve the trustless gateway over the store (default " + DefaultListen + ")", serve},
 	}
 }
 
@@ -40,6 +41,7 @@ type cliEnv struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	stderrIsTTY    bool
+	onListen       func(addr string) // tests: called once serve listens
 }
 
 func main() {

@@ -1,0 +1,150 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/hash-stream/hash-stream-aws/lib/streamer"
+)
+
+// Handler serves the trustless gateway over a streamer: raw blocks and
+// CARv1 streams, every block verified before it is written. It is a plain
+// http.Handler, used as is by `hash-stream serve` and through the Lambda
+// streaming adapter.
+type Handler struct {
+	blocks *streamer.Streamer
+	log    *slog.Logger
+	// maxCARBytes caps a CAR response (0: no cap). See WithMaxResponseBytes.
+	maxCARBytes int64
+}
+
+// Option configures a Handler.
+type Option func(*Handler)
+
+// WithLogger sets the request and error logger (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
+
+// WithMaxResponseBytes caps the size of a CAR response. A response that
+// would be larger is refused before its first byte (413) when its size is
+// known from the index, and cut with an error at the cap otherwise, never
+// ended as if complete.
+func WithMaxResponseBytes(n int64) Option { return func(h *Handler) { h.maxCARBytes = n } }
+
+// New returns a Handler reading blocks through s.
+func New(s *streamer.Streamer, opts ...Option) *Handler {
+	h := &Handler{blocks: s, log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
+}
+
+// requestLog collects what one request did, for its log line.
+type requestLog struct {
+	status  int
+	bytes   int64
+	stats   streamer.Stats
+	ttfb    time.Duration
+	aborted error
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rl := &requestLog{}
+	cw := &countingWriter{ResponseWriter: w, rl: rl, start: start}
+	req, err := ParseRequest(r)
+	attrs := []any{"method", r.Method, "path", r.URL.Path}
+	defer func() {
+		attrs = append(attrs, "status", rl.status, "bytes", rl.bytes,
+			"blocks", rl.stats.Blocks.Load(), "storage_reads", rl.stats.Reads.Load(),
+			"index_lookups", rl.stats.Lookups.Load(),
+			"ttfb_ms", rl.ttfb.Milliseconds(), "duration_ms", time.Since(start).Milliseconds())
+		if rl.aborted != nil {
+			attrs = append(attrs, "err", rl.aborted.Error())
+			h.log.ErrorContext(r.Context(), "response aborted", attrs...)
+		} else {
+			h.log.InfoContext(r.Context(), "request", attrs...)
+		}
+	}()
+	if err != nil {
+		h.fail(cw, rl, err)
+		return
+	}
+	attrs = append(attrs, "cid", req.Root.String(), "format", req.Format.String())
+	if req.Format == FormatCAR {
+		attrs = append(attrs, "scope", string(req.Car.Scope))
+	}
+	switch req.Format {
+	case FormatRaw:
+		err = h.serveRaw(r.Context(), cw, r, req, rl)
+	default:
+		err = h.serveCAR(r.Context(), cw, r, req, rl)
+	}
+	if err == nil {
+		return
+	}
+	if !cw.wroteHeader {
+		h.fail(cw, rl, err)
+		return
+	}
+	// The status line is out: the response must end as a failure, never as
+	// a clean (and therefore seemingly complete) end of stream.
+	rl.aborted = err
+	panic(http.ErrAbortHandler)
+}
+
+func (h *Handler) fail(w *countingWriter, rl *requestLog, err error) {
+	if errors.Is(err, context.Canceled) {
+		rl.status = 499 // client closed the request; nothing is written
+		return
+	}
+	status, _ := ErrorStatus(err)
+	if status >= 500 {
+		h.log.Error("request failed", "status", status, "err", err.Error())
+	}
+	writeError(w, err)
+}
+
+// countingWriter records the status, the bytes written and the time to the
+// first byte.
+type countingWriter struct {
+	http.ResponseWriter
+	rl          *requestLog
+	start       time.Time
+	wroteHeader bool
+}
+
+func (c *countingWriter) WriteHeader(status int) {
+	if !c.wroteHeader {
+		c.wroteHeader = true
+		c.rl.status = status
+		c.rl.ttfb = time.Since(c.start)
+	}
+	c.ResponseWriter.WriteHeader(status)
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	if !c.wroteHeader {
+		c.WriteHeader(http.StatusOK)
+	}
+	n, err := c.ResponseWriter.Write(p)
+	c.rl.bytes += int64(n)
+	return n, err
+}
+
+func (c *countingWriter) Flush() {
+	if f, ok := c.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// newBodyWriter buffers the body in chunks large enough for few syscalls
+// and small enough that the first bytes go out early.
+func newBodyWriter(w http.ResponseWriter) *bufio.Writer { return bufio.NewWriterSize(w, 256<<10) }

@@ -1,0 +1,305 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/hash-stream/hash-stream-aws/lib/pack"
+	"github.com/hash-stream/hash-stream-aws/lib/streamer"
+	"github.com/ipfs/go-cid"
+	"github.com/ipfs/go-unixfsnode/data"
+	dagpb "github.com/ipld/go-codec-dagpb"
+	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
+	"github.com/multiformats/go-multihash"
+)
+
+// ErrTooLarge is returned (wrapped) when a CAR response reaches the cap set
+// with WithMaxResponseBytes.
+var ErrTooLarge = errors.New("response too large")
+
+// serveCAR answers a CAR: the blocks that resolve the path, then the
+// terminal's dag-scope, depth first, every block verified. The path and the
+// terminal block are resolved before the status line, so a missing root or
+// path answers 404; anything that fails later cuts the response.
+func (h *Handler) serveCAR(ctx context.Context, w http.ResponseWriter, r *http.Request, req *Request, rl *requestLog) error {
+	res := &resolver{ctx: ctx, blocks: h.blocks, containing: req.Root.Hash(), stats: &rl.stats}
+	terminal, roots, err := res.resolve(req.Root, req.Segments)
+	if err != nil {
+		return err
+	}
+	pathBlocks := len(res.loaded)
+	termData, err := res.load(terminal)
+	if err != nil {
+		return err
+	}
+	SetHeaders(w.Header(), req, roots)
+	if NotModified(r, req.Etag()) {
+		WriteNotModified(w)
+		return nil
+	}
+	w.WriteHeader(http.StatusOK)
+	if req.Method == http.MethodHead {
+		return nil
+	}
+	bw := newBodyWriter(w)
+	out := &carOut{w: bw, dups: req.Car.Dups, seen: make(map[string]bool), max: h.maxCARBytes}
+	header, err := pack.CARHeader(terminal)
+	if err != nil {
+		return err
+	}
+	if err := out.raw(header); err != nil {
+		return err
+	}
+	// The blocks the path went through (with HAMT shards), in load order.
+	for _, b := range res.loaded[:pathBlocks] {
+		if err := out.block(b.cid, b.data); err != nil {
+			return err
+		}
+	}
+	wk := &walker{ctx: ctx, blocks: h.blocks, out: out, containing: req.Root.Hash(), stats: &rl.stats}
+	if err := wk.scope(terminal, termData, req.Car.Scope, req.Car.EntityBytes); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// carOut writes CAR sections, once each unless dups, up to max bytes.
+type carOut struct {
+	w    io.Writer
+	dups bool
+	seen map[string]bool
+	n    int64
+	max  int64
+}
+
+func (o *carOut) raw(p []byte) error {
+	if o.max > 0 && o.n+int64(len(p)) > o.max {
+		return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, o.max)
+	}
+	o.n += int64(len(p))
+	_, err := o.w.Write(p)
+	return err
+}
+
+// block writes a block, or nothing when dups=n and it was written before.
+func (o *carOut) block(c cid.Cid, data []byte) error {
+	if !o.dups {
+		if o.seen[c.KeyString()] {
+			return nil
+		}
+		o.seen[c.KeyString()] = true
+	}
+	if o.max > 0 && o.n+int64(len(data))+64 > o.max {
+		return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, o.max)
+	}
+	cw := &counter{w: o.w}
+	err := pack.WriteSection(cw, c, data)
+	o.n += cw.n
+	return err
+}
+
+func (o *carOut) written(c cid.Cid) bool { return !o.dups && o.seen[c.KeyString()] }
+
+type counter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *counter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// walker writes DAGs depth first. The children of each node are read as one
+// planned stream (merged ranged reads, bounded read-ahead), so a level is
+// fetched with few reads once its parent is known.
+type walker struct {
+	ctx        context.Context
+	blocks     *streamer.Streamer
+	out        *carOut
+	containing multihash.Multihash
+	stats      *streamer.Stats
+}
+
+// scope writes the terminal block and what its dag-scope adds.
+func (wk *walker) scope(c cid.Cid, raw []byte, scope DagScope, eb *EntityBytes) error {
+	if err := wk.out.block(c, raw); err != nil {
+		return err
+	}
+	switch scope {
+	case ScopeBlock:
+		return nil
+	case ScopeAll:
+		return wk.all(c, raw)
+	}
+	// ScopeEntity: a UnixFS file whole (or its entity-bytes), a HAMT
+	// directory's shards; any other block alone.
+	if c.Prefix().Codec != cid.DagProtobuf {
+		return nil
+	}
+	pb, ufs, err := decodeUnixFS(c, raw)
+	if err != nil || ufs == nil {
+		return err
+	}
+	switch ufs.FieldDataType().Int() {
+	case data.Data_File, data.Data_Raw:
+		if eb == nil {
+			return wk.all(c, raw)
+		}
+		size := int64(ufs.FieldFileSize().Must().Int())
+		from, to, ok := eb.resolve(size)
+		if !ok {
+			return nil
+		}
+		return wk.fileRange(pb, ufs, 0, from, to)
+	case data.Data_HAMTShard:
+		return wk.shards(pb, ufs)
+	}
+	return nil
+}
+
+// all writes every block below a written block.
+func (wk *walker) all(c cid.Cid, raw []byte) error {
+	links, err := streamer.Links(c, raw)
+	if err != nil {
+		return err
+	}
+	return wk.children(links, func(_ int, b streamer.Block) error { return wk.all(b.CID, b.Data) })
+}
+
+// children streams links, writes each block, and calls visit for each
+// block that has links of its own, with the block's index in links.
+func (wk *walker) children(links []cid.Cid, visit func(i int, b streamer.Block) error) error {
+	want := make([]cid.Cid, 0, len(links))
+	idx := make([]int, 0, len(links))
+	queued := make(map[string]bool)
+	for i, l := range links {
+		if !wk.out.dups && (wk.out.written(l) || queued[l.KeyString()]) {
+			continue
+		}
+		queued[l.KeyString()] = true
+		want = append(want, l)
+		idx = append(idx, i)
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	st := wk.blocks.Stream(wk.ctx, want, wk.containing, wk.stats)
+	defer st.Close()
+	for k := 0; ; k++ {
+		b, err := st.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if wk.out.written(b.CID) {
+			continue // written inside an earlier sibling's DAG
+		}
+		if err := wk.out.block(b.CID, b.Data); err != nil {
+			return err
+		}
+		if b.CID.Prefix().Codec != cid.Raw {
+			if err := visit(idx[k], b); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// fileRange writes the blocks of a UnixFS file node (already written,
+// starting at byte offset of the file) that hold bytes from..to.
+func (wk *walker) fileRange(pb dagpb.PBNode, ufs data.UnixFSData, offset, from, to int64) error {
+	pos := offset
+	if ufs.FieldData().Exists() {
+		pos += int64(len(ufs.FieldData().Must().Bytes()))
+	}
+	sizes := ufs.FieldBlockSizes()
+	var links []cid.Cid
+	var starts []int64
+	i := int64(0)
+	for it := pb.FieldLinks().Iterator(); !it.Done(); i++ {
+		_, l := it.Next()
+		if i >= sizes.Length() {
+			return fmt.Errorf("gateway: file node has more links than block sizes")
+		}
+		bs, _ := sizes.LookupByIndex(i)
+		n, _ := bs.AsInt()
+		if pos <= to && pos+n-1 >= from {
+			links = append(links, l.FieldHash().Link().(cidlink.Link).Cid)
+			starts = append(starts, pos)
+		}
+		pos += n
+	}
+	return wk.children(links, func(k int, b streamer.Block) error {
+		if b.CID.Prefix().Codec != cid.DagProtobuf {
+			return nil
+		}
+		cpb, cufs, err := decodeUnixFS(b.CID, b.Data)
+		if err != nil || cufs == nil {
+			return err
+		}
+		return wk.fileRange(cpb, cufs, starts[k], from, to)
+	})
+}
+
+// shards writes the sub-shards of a HAMT directory shard (not its entries).
+func (wk *walker) shards(pb dagpb.PBNode, ufs data.UnixFSData) error {
+	if !ufs.FieldFanout().Exists() {
+		return fmt.Errorf("gateway: HAMT shard without fanout")
+	}
+	padLen := len(fmt.Sprintf("%X", ufs.FieldFanout().Must().Int()-1))
+	var links []cid.Cid
+	for it := pb.FieldLinks().Iterator(); !it.Done(); {
+		_, l := it.Next()
+		if l.FieldName().Exists() && len(l.FieldName().Must().String()) == padLen {
+			links = append(links, l.FieldHash().Link().(cidlink.Link).Cid)
+		}
+	}
+	return wk.children(links, func(_ int, b streamer.Block) error {
+		cpb, cufs, err := decodeUnixFS(b.CID, b.Data)
+		if err != nil || cufs == nil {
+			return err
+		}
+		return wk.shards(cpb, cufs)
+	})
+}
+
+// decodeUnixFS decodes a dag-pb block and its UnixFS data; ufs is nil for a
+// dag-pb node without UnixFS data.
+func decodeUnixFS(c cid.Cid, raw []byte) (dagpb.PBNode, data.UnixFSData, error) {
+	n, err := streamer.Decode(c, raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	pb, ok := n.(dagpb.PBNode)
+	if !ok || !pb.FieldData().Exists() {
+		return pb, nil, nil
+	}
+	ufs, err := data.DecodeUnixFSData(pb.FieldData().Must().Bytes())
+	if err != nil {
+		return nil, nil, fmt.Errorf("gateway: %s: UnixFS data: %w", c, err)
+	}
+	return pb, ufs, nil
+}
+
+// resolve returns the inclusive byte range of a size-byte file that eb
+// names, or ok false when it holds no byte.
+func (eb *EntityBytes) resolve(size int64) (from, to int64, ok bool) {
+	from, to = eb.From, eb.To
+	if from < 0 {
+		from = max(0, size+from)
+	}
+	if eb.ToEnd {
+		to = size - 1
+	} else if to < 0 {
+		to = size + to
+	}
+	to = min(to, size-1)
+	return from, to, from <= to
+}

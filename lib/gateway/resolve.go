@@ -1,0 +1,216 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/hash-stream/hash-stream-aws/lib/streamer"
+	"github.com/ipfs/go-cid"
+	"github.com/ipfs/go-unixfsnode/data"
+	"github.com/ipfs/go-unixfsnode/hamt"
+	dagpb "github.com/ipld/go-codec-dagpb"
+	"github.com/ipld/go-ipld-prime"
+	"github.com/ipld/go-ipld-prime/datamodel"
+	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
+	"github.com/multiformats/go-multihash"
+)
+
+// loadedBlock is a verified block read while resolving a path.
+type loadedBlock struct {
+	cid  cid.Cid
+	data []byte
+}
+
+// resolver loads blocks one at a time, verified, and remembers them in
+// load order: the blocks a path goes through, which a CAR response starts
+// with.
+type resolver struct {
+	ctx        context.Context
+	blocks     *streamer.Streamer
+	containing multihash.Multihash
+	loaded     []loadedBlock
+	stats      *streamer.Stats
+	lastErr    error
+}
+
+func (r *resolver) load(c cid.Cid) ([]byte, error) {
+	for _, b := range r.loaded {
+		if b.cid.Equals(c) {
+			return b.data, nil
+		}
+	}
+	data, err := r.blocks.Block(r.ctx, c.Hash(), r.containing)
+	if err != nil {
+		r.lastErr = err
+		return nil, err
+	}
+	if _, inline, _ := streamer.Inline(c.Hash()); !inline {
+		r.stats.Reads.Add(1)
+	}
+	r.stats.Blocks.Add(1)
+	r.loaded = append(r.loaded, loadedBlock{c, data})
+	return data, nil
+}
+
+// linkSystem serves go-ipld-prime (HAMT lookups) from r.load.
+func (r *resolver) linkSystem() *ipld.LinkSystem {
+	ls := cidlink.DefaultLinkSystem()
+	ls.StorageReadOpener = func(_ ipld.LinkContext, l ipld.Link) (io.Reader, error) {
+		cl, ok := l.(cidlink.Link)
+		if !ok {
+			return nil, fmt.Errorf("gateway: not a CID link: %v", l)
+		}
+		data, err := r.load(cl.Cid)
+		if err != nil {
+			return nil, err
+		}
+		return bytes.NewReader(data), nil
+	}
+	ls.TrustedStorage = true // r.load verified the bytes
+	return &ls
+}
+
+// resolve walks segments from root and returns the terminal CID and the
+// CIDs the walk went through (one per block where a segment was resolved,
+// then the terminal): X-Ipfs-Roots.
+func (r *resolver) resolve(root cid.Cid, segments []string) (cid.Cid, []cid.Cid, error) {
+	cur := root
+	roots := []cid.Cid{root}
+	for i := 0; i < len(segments); {
+		data, err := r.load(cur)
+		if err != nil {
+			return cid.Undef, nil, err
+		}
+		var next cid.Cid
+		var used int
+		switch cur.Prefix().Codec {
+		case cid.DagProtobuf:
+			next, err = r.resolveUnixFS(cur, data, segments[i])
+			used = 1
+		case cid.Raw:
+			return cid.Undef, nil, pathError(segments[:i+1], "a raw block has no path")
+		default:
+			next, used, err = r.resolveIPLD(cur, data, segments[i:])
+		}
+		if err != nil {
+			return cid.Undef, nil, err
+		}
+		i += used
+		cur = next
+		roots = append(roots, cur)
+	}
+	return cur, roots, nil
+}
+
+// resolveUnixFS finds name in a UnixFS directory or HAMT shard.
+func (r *resolver) resolveUnixFS(c cid.Cid, raw []byte, name string) (cid.Cid, error) {
+	node, err := streamer.Decode(c, raw)
+	if err != nil {
+		return cid.Undef, err
+	}
+	pb, ok := node.(dagpb.PBNode)
+	if !ok || !pb.FieldData().Exists() {
+		return cid.Undef, pathError([]string{name}, "%s is not a UnixFS directory", c)
+	}
+	ufs, err := data.DecodeUnixFSData(pb.FieldData().Must().Bytes())
+	if err != nil {
+		return cid.Undef, fmt.Errorf("gateway: %s: %w", c, err)
+	}
+	switch ufs.FieldDataType().Int() {
+	case data.Data_Directory:
+		for it := pb.FieldLinks().Iterator(); !it.Done(); {
+			_, l := it.Next()
+			if l.FieldName().Exists() && l.FieldName().Must().String() == name {
+				return l.FieldHash().Link().(cidlink.Link).Cid, nil
+			}
+		}
+		return cid.Undef, notFound("no %q in directory %s", name, c)
+	case data.Data_HAMTShard:
+		shard, err := hamt.AttemptHAMTShardFromNode(r.ctx, pb, r.linkSystem())
+		if err != nil {
+			if r.lastErr != nil {
+				return cid.Undef, r.lastErr
+			}
+			return cid.Undef, fmt.Errorf("gateway: HAMT %s: %w", c, err)
+		}
+		r.lastErr = nil
+		n, err := shard.LookupByString(name)
+		if err != nil {
+			if r.lastErr != nil { // a shard could not be read: not a missing name
+				return cid.Undef, r.lastErr
+			}
+			return cid.Undef, notFound("no %q in directory %s", name, c)
+		}
+		l, err := n.AsLink()
+		if err != nil {
+			return cid.Undef, fmt.Errorf("gateway: HAMT %s: %w", c, err)
+		}
+		return l.(cidlink.Link).Cid, nil
+	}
+	return cid.Undef, pathError([]string{name}, "%s is not a UnixFS directory", c)
+}
+
+// resolveIPLD walks segments inside a dag-cbor or dag-json block until a
+// link leaves it; it returns the link's CID and the segments used.
+func (r *resolver) resolveIPLD(c cid.Cid, raw []byte, segments []string) (cid.Cid, int, error) {
+	n, err := streamer.Decode(c, raw)
+	if err != nil {
+		return cid.Undef, 0, err
+	}
+	for i, seg := range segments {
+		var next datamodel.Node
+		switch n.Kind() {
+		case datamodel.Kind_Map:
+			next, err = n.LookupByString(seg)
+		case datamodel.Kind_List:
+			idx, perr := strconv.ParseInt(seg, 10, 64)
+			if perr != nil {
+				return cid.Undef, 0, pathError(segments[:i+1], "%q is not a list index", seg)
+			}
+			next, err = n.LookupByIndex(idx)
+		default:
+			return cid.Undef, 0, pathError(segments[:i+1], "cannot path into a %s", n.Kind())
+		}
+		if err != nil {
+			var notExist datamodel.ErrNotExists
+			if errors.As(err, &notExist) || errors.Is(err, datamodel.ErrNotExists{}) {
+				return cid.Undef, 0, notFound("no %q in %s", seg, c)
+			}
+			return cid.Undef, 0, notFound("no %q in %s: %v", seg, c, err)
+		}
+		if next.Kind() == datamodel.Kind_Link {
+			l, _ := next.AsLink()
+			cl, ok := l.(cidlink.Link)
+			if !ok {
+				return cid.Undef, 0, fmt.Errorf("gateway: non-CID link in %s", c)
+			}
+			return cl.Cid, i + 1, nil
+		}
+		n = next
+	}
+	// The path ends inside the block: the block is the terminal entity.
+	return c, len(segments), nil
+}
+
+func notFound(format string, args ...any) error {
+	return &RequestError{Status: 404, Message: fmt.Sprintf(format, args...), Err: ErrNotFound}
+}
+
+func pathError(segments []string, format string, args ...any) error {
+	return &RequestError{Status: 400, Message: fmt.Sprintf("path /%s: ", joinPath(segments)) + fmt.Sprintf(format, args...), Err: ErrBadRequest}
+}
+
+func joinPath(s []string) string {
+	var b bytes.Buffer
+	for i, p := range s {
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		b.WriteString(p)
+	}
+	return b.String()
+}
