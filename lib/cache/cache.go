@@ -1,0 +1,92 @@
+// Package cache is a size-bounded least-recently-used cache, safe for
+// concurrent use. Hash Stream keeps index records and learned blob
+// locations in it across requests (and warm Lambda invocations): index
+// files are immutable, so entries never go stale and only size evicts them.
+package cache
+
+import (
+	"container/list"
+	"sync"
+	"sync/atomic"
+)
+
+// Cache maps keys to values, evicting the least recently used entries when
+// the sum of their sizes passes the capacity.
+type Cache[K comparable, V any] struct {
+	mu       sync.Mutex
+	capacity int64
+	size     int64
+	sizeOf   func(K, V) int64
+	ll       *list.List // front = most recent
+	items    map[K]*list.Element
+
+	hits, misses atomic.Int64
+}
+
+type entry[K comparable, V any] struct {
+	key   K
+	value V
+	size  int64
+}
+
+// New returns a cache holding at most capacity bytes as sizeOf counts
+// them. A capacity of 0 or less caches nothing.
+func New[K comparable, V any](capacity int64, sizeOf func(K, V) int64) *Cache[K, V] {
+	return &Cache[K, V]{capacity: capacity, sizeOf: sizeOf, ll: list.New(), items: make(map[K]*list.Element)}
+}
+
+// Get returns the value of key and marks it recently used.
+func (c *Cache[K, V]) Get(key K) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.items[key]; ok {
+		c.ll.MoveToFront(el)
+		c.hits.Add(1)
+		return el.Value.(*entry[K, V]).value, true
+	}
+	c.misses.Add(1)
+	var zero V
+	return zero, false
+}
+
+// Add stores value under key. A value larger than the whole capacity is not
+// stored.
+func (c *Cache[K, V]) Add(key K, value V) {
+	size := c.sizeOf(key, value)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.items[key]; ok {
+		c.remove(el)
+	}
+	if size > c.capacity {
+		return
+	}
+	c.items[key] = c.ll.PushFront(&entry[K, V]{key, value, size})
+	c.size += size
+	for c.size > c.capacity {
+		c.remove(c.ll.Back())
+	}
+}
+
+func (c *Cache[K, V]) remove(el *list.Element) {
+	e := c.ll.Remove(el).(*entry[K, V])
+	delete(c.items, e.key)
+	c.size -= e.size
+}
+
+// Len returns the number of entries.
+func (c *Cache[K, V]) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ll.Len()
+}
+
+// Size returns the sum of the entries' sizes.
+func (c *Cache[K, V]) Size() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.size
+}
+
+// Stats returns the number of hits and misses of Get so far.
+func (c *Cache[K, V]) Stats() (hits, misses int64) { return c.hits.Load(), c.misses.Load() }
