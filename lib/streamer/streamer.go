@@ -11,8 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 
+	"github.com/hash-stream/hash-stream-aws/lib/cache"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
@@ -37,6 +37,19 @@ type Location struct {
 // Option configures a Streamer.
 type Option func(*Streamer)
 
+// DefaultLearnedBytes bounds the blob locations a Streamer remembers from
+// CONTAINING records (about 150 bytes each).
+const DefaultLearnedBytes = 32 << 20
+
+// WithLearnedBytes bounds the memory of learned blob locations.
+func WithLearnedBytes(n int64) Option {
+	return func(s *Streamer) { s.learned = cache.New(n, locationSize) }
+}
+
+func locationSize(k string, l Location) int64 {
+	return int64(len(k)+len(l.Pack.Multihash)+len(l.Pack.Path)) + 64
+}
+
 // WithLogger sets the logger for corruption and storage errors (default:
 // discard).
 func WithLogger(l *slog.Logger) Option { return func(s *Streamer) { s.log = l } }
@@ -50,14 +63,14 @@ type Streamer struct {
 	packs store.PackStore
 	log   *slog.Logger
 
-	mu      sync.Mutex
-	learned map[string]Location
+	learned *cache.Cache[string, Location]
 	plan    PlannerConfig
 }
 
 // New returns a Streamer.
 func New(idx *index.Reader, packs store.PackStore, opts ...Option) *Streamer {
-	s := &Streamer{index: idx, packs: packs, learned: make(map[string]Location), log: slog.New(slog.DiscardHandler), plan: DefaultPlannerConfig()}
+	s := &Streamer{index: idx, packs: packs, log: slog.New(slog.DiscardHandler), plan: DefaultPlannerConfig()}
+	s.learned = cache.New(DefaultLearnedBytes, locationSize)
 	for _, o := range opts {
 		o(s)
 	}
@@ -100,15 +113,13 @@ func (s *Streamer) Locate(ctx context.Context, mh, containing multihash.Multihas
 
 // learn remembers the location of every blob below CONTAINING records.
 func (s *Streamer) learn(records []index.Record) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	for i := range records {
 		if records[i].Type != index.Containing {
 			continue
 		}
 		records[i].Blobs(func(r *index.Record) bool {
 			if r.Type == index.Blob {
-				s.learned[string(r.Multihash)] = Location{Pack: r.Location, Offset: r.Offset, Length: r.Length}
+				s.learned.Add(string(r.Multihash), Location{Pack: r.Location, Offset: r.Offset, Length: r.Length})
 			}
 			return true
 		})
@@ -116,10 +127,7 @@ func (s *Streamer) learn(records []index.Record) {
 }
 
 func (s *Streamer) lookupLearned(mh multihash.Multihash) (Location, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	loc, ok := s.learned[string(mh)]
-	return loc, ok
+	return s.learned.Get(string(mh))
 }
 
 // Block returns the verified bytes of the blob mh.
