@@ -35,7 +35,7 @@ type acceptance struct {
 // unparsable entries are skipped, so a client can list a preferred
 // variant and a fallback. Wildcards (*/*, application/*) choose nothing:
 // the gateway has no default format. Unknown parameters are ignored.
-func negotiate(values []string, hasPath bool) (acceptance, error) {
+func negotiate(values []string, hasPath bool) acceptance {
 	var a acceptance
 	bestQ := 0.0
 	for _, v := range values {
@@ -72,7 +72,7 @@ func negotiate(values []string, hasPath bool) (acceptance, error) {
 			}
 		}
 	}
-	return a, nil
+	return a
 }
 
 // quality removes the q parameter from params and returns its value (1

@@ -140,15 +140,13 @@ func ParseRequest(r *http.Request) (*Request, error) {
 	if err := req.parsePath(r.URL); err != nil {
 		return nil, err
 	}
-	accept, err := negotiate(r.Header.Values("Accept"), len(req.Segments) > 0)
-	if err != nil {
-		return nil, err
-	}
+	accept := negotiate(r.Header.Values("Accept"), len(req.Segments) > 0)
 	if err := req.chooseFormat(accept, len(r.Header.Values("Accept")) > 0); err != nil {
 		return nil, err
 	}
 	req.Filename = req.Query.Get("filename")
 	if req.Format == FormatCAR {
+		var err error
 		if req.Car, err = carParams(req.Query, accept.car); err != nil {
 			return nil, err
 		}
