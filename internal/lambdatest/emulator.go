@@ -73,9 +73,11 @@ func StartEmulator(t testing.TB, binary string, env ...string) *Emulator {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	transport := &http.Transport{Proxy: nil}
+	t.Cleanup(transport.CloseIdleConnections)
 	return &Emulator{
 		url:    "http://" + invokeAddr + "/2015-03-31/functions/function/invocations",
-		client: &http.Client{Transport: &http.Transport{Proxy: nil}},
+		client: &http.Client{Transport: transport},
 	}
 }
 

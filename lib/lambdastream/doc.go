@@ -66,5 +66,5 @@
 // (the client went away): writes then fail and the handler should stop.
 // The response body's Close, which aws-lambda-go calls before the next
 // invocation, returns once the handler has returned, so no handler outlives
-// its invocation.
+// its invocation: handlers must stop when their context ends.
 package lambdastream

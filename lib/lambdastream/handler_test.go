@@ -538,14 +538,16 @@ func (nopWriter) WriteHeader(int)             {}
 
 // TestAbortFromAnotherGoroutine aborts while the handler is blocked writing.
 func TestAbortFromAnotherGoroutine(t *testing.T) {
+	aborted := make(chan struct{})
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "x")
 		w.(http.Flusher).Flush()
 		go func() {
-			time.Sleep(10 * time.Millisecond)
+			time.Sleep(10 * time.Millisecond) // let the write below block
 			lambdastream.Abort(w, errCorrupt)
+			close(aborted)
 		}()
-		_, err := w.Write(make([]byte, 1<<20)) // blocks: the reader waits
+		_, err := w.Write(make([]byte, 1<<20)) // blocks: nobody reads until the abort
 		if !errors.Is(err, errCorrupt) {
 			panic(fmt.Sprintf("blocked write error %v", err))
 		}
@@ -558,7 +560,7 @@ func TestAbortFromAnotherGoroutine(t *testing.T) {
 	if _, err := io.ReadFull(resp.Body, b); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond) // let the abort land before reading on
+	<-aborted
 	_, err = io.ReadAll(resp.Body)
 	if !errors.Is(err, errCorrupt) {
 		t.Fatalf("body error %v", err)

@@ -220,3 +220,35 @@ func readBody(t *testing.T, r *http.Request) string {
 	}
 	return string(b)
 }
+
+func FuzzNewRequest(f *testing.F) {
+	f.Add("/ipfs/bafy", "format=car", "", false)
+	f.Add("/a%2Fb%20c", "q=%26", "aGVsbG8=", true)
+	f.Add("", "", "body", false)
+	f.Add("relative", "x", "!!", true)
+	f.Fuzz(func(t *testing.T, rawPath, rawQuery, body string, b64 bool) {
+		ev := event("POST", rawPath, rawQuery)
+		ev.Body, ev.IsBase64Encoded = body, b64
+		r, err := lambdastream.NewRequest(context.Background(), ev)
+		if err != nil {
+			return
+		}
+		want := rawPath
+		if want == "" {
+			want = "/"
+		}
+		if rawQuery != "" {
+			want += "?" + rawQuery
+		}
+		if r.RequestURI != want {
+			t.Fatalf("RequestURI %q, want %q", r.RequestURI, want)
+		}
+		got := readBody(t, r)
+		if int64(len(got)) != r.ContentLength {
+			t.Fatalf("body %d bytes, ContentLength %d", len(got), r.ContentLength)
+		}
+		if !b64 && got != body {
+			t.Fatalf("body %q, want %q", got, body)
+		}
+	})
+}
