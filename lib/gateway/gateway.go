@@ -20,6 +20,7 @@ type Handler struct {
 	log    *slog.Logger
 	// maxCARBytes caps a CAR response (0: no cap). See WithMaxResponseBytes.
 	maxCARBytes int64
+	logAttrs    func(context.Context) []any
 }
 
 // Option configures a Handler.
@@ -33,6 +34,12 @@ func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
 // known from the index, and cut with an error at the cap otherwise, never
 // ended as if complete.
 func WithMaxResponseBytes(n int64) Option { return func(h *Handler) { h.maxCARBytes = n } }
+
+// WithLogAttrs adds attributes to each request's log line, computed when
+// the line is written (for example a Lambda request id, cache counters).
+func WithLogAttrs(fn func(context.Context) []any) Option {
+	return func(h *Handler) { h.logAttrs = fn }
+}
 
 // New returns a Handler reading blocks through s.
 func New(s *streamer.Streamer, opts ...Option) *Handler {
@@ -64,6 +71,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"blocks", rl.stats.Blocks.Load(), "storage_reads", rl.stats.Reads.Load(),
 			"index_lookups", rl.stats.Lookups.Load(),
 			"ttfb_ms", rl.ttfb.Milliseconds(), "duration_ms", time.Since(start).Milliseconds())
+		if h.logAttrs != nil {
+			attrs = append(attrs, h.logAttrs(r.Context())...)
+		}
 		if rl.aborted != nil {
 			attrs = append(attrs, "err", rl.aborted.Error())
 			h.log.ErrorContext(r.Context(), "response aborted", attrs...)

@@ -35,6 +35,9 @@ func (h *Handler) serveCAR(ctx context.Context, w http.ResponseWriter, r *http.R
 	if err != nil {
 		return err
 	}
+	if err := h.checkSize(terminal, termData, req); err != nil {
+		return err
+	}
 	SetHeaders(w.Header(), req, roots)
 	if NotModified(r, req.Etag()) {
 		WriteNotModified(w)
@@ -64,6 +67,32 @@ func (h *Handler) serveCAR(ctx context.Context, w http.ResponseWriter, r *http.R
 		return err
 	}
 	return bw.Flush()
+}
+
+// checkSize refuses, before the first byte, a CAR whose size the terminal
+// tells (a UnixFS file, or the part entity-bytes asks for) and which is
+// over the response cap. Other DAGs are cut at the cap while streaming.
+func (h *Handler) checkSize(c cid.Cid, raw []byte, req *Request) error {
+	if h.maxCARBytes <= 0 || req.Car.Scope == ScopeBlock || c.Prefix().Codec != cid.DagProtobuf {
+		return nil
+	}
+	_, ufs, err := decodeUnixFS(c, raw)
+	if err != nil || ufs == nil || ufs.FieldDataType().Int() != data.Data_File || !ufs.FieldFileSize().Exists() {
+		return nil
+	}
+	size := ufs.FieldFileSize().Must().Int()
+	if eb := req.Car.EntityBytes; eb != nil && req.Car.Scope == ScopeEntity {
+		from, to, ok := eb.Resolve(size)
+		if !ok {
+			return nil
+		}
+		size = to - from + 1
+	}
+	if size <= h.maxCARBytes {
+		return nil
+	}
+	return &RequestError{Status: http.StatusRequestEntityTooLarge, Err: ErrTooLarge, Message: fmt.Sprintf(
+		"the file is %d bytes, over this gateway's %d-byte response limit: fetch it in parts with ?format=car&dag-scope=entity&entity-bytes=from:to, or block by block with ?format=raw", size, h.maxCARBytes)}
 }
 
 // carOut writes CAR sections, once each unless dups, up to max bytes.
@@ -151,7 +180,7 @@ func (wk *walker) scope(c cid.Cid, raw []byte, scope DagScope, eb *EntityBytes) 
 			return wk.all(c, raw)
 		}
 		size := int64(ufs.FieldFileSize().Must().Int())
-		from, to, ok := eb.resolve(size)
+		from, to, ok := eb.Resolve(size)
 		if !ok {
 			return nil
 		}
@@ -286,20 +315,4 @@ func decodeUnixFS(c cid.Cid, raw []byte) (dagpb.PBNode, data.UnixFSData, error) 
 		return nil, nil, fmt.Errorf("gateway: %s: UnixFS data: %w", c, err)
 	}
 	return pb, ufs, nil
-}
-
-// resolve returns the inclusive byte range of a size-byte file that eb
-// names, or ok false when it holds no byte.
-func (eb *EntityBytes) resolve(size int64) (from, to int64, ok bool) {
-	from, to = eb.From, eb.To
-	if from < 0 {
-		from = max(0, size+from)
-	}
-	if eb.ToEnd {
-		to = size - 1
-	} else if to < 0 {
-		to = size + to
-	}
-	to = min(to, size-1)
-	return from, to, from <= to
 }

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hash-stream/hash-stream-aws/lib/streamer"
+)
+
+// Environment variables of the function. The bucket and prefix names are
+// the hash-stream CLI's.
+const (
+	envIndexBucket     = "HASH_STREAM_S3_INDEX_BUCKET"
+	envIndexPrefix     = "HASH_STREAM_S3_INDEX_PREFIX"
+	envPackBucket      = "HASH_STREAM_S3_PACK_BUCKET"
+	envPackPrefix      = "HASH_STREAM_S3_PACK_PREFIX"
+	envIndexCacheBytes = "HASH_STREAM_INDEX_CACHE_BYTES"
+	envMaxResponse     = "HASH_STREAM_MAX_RESPONSE_BYTES"
+	envReadGap         = "HASH_STREAM_READ_GAP_BYTES"
+	envReadMaxRange    = "HASH_STREAM_READ_MAX_RANGE_BYTES"
+	envReadConcurrency = "HASH_STREAM_READ_CONCURRENCY"
+	envReadAhead       = "HASH_STREAM_READ_AHEAD_BYTES"
+	envLogLevel        = "HASH_STREAM_LOG_LEVEL"
+)
+
+// Defaults of the function.
+const (
+	// DefaultIndexCacheBytes keeps index record sets across warm invocations.
+	DefaultIndexCacheBytes = 64 << 20
+	// DefaultMaxResponseBytes is Lambda's cap on a streamed response.
+	DefaultMaxResponseBytes = 200 << 20
+)
+
+// config is the function's configuration, read once at init.
+type config struct {
+	indexBucket, indexPrefix string
+	packBucket, packPrefix   string
+	indexCacheBytes          int64
+	maxResponseBytes         int64
+	planner                  streamer.PlannerConfig
+	logLevel                 slog.Level
+}
+
+// loadConfig reads the configuration from getenv; every problem is in the
+// error, so a bad deployment fails its init with one clear message.
+func loadConfig(getenv func(string) string) (config, error) {
+	c := config{
+		indexBucket: getenv(envIndexBucket), indexPrefix: getenv(envIndexPrefix),
+		packBucket: getenv(envPackBucket), packPrefix: getenv(envPackPrefix),
+		planner: streamer.DefaultPlannerConfig(),
+	}
+	var problems []string
+	for name, v := range map[string]string{envIndexBucket: c.indexBucket, envPackBucket: c.packBucket} {
+		if v == "" {
+			problems = append(problems, name+" is not set")
+		}
+	}
+	bytesVar := func(name string, def int64, min int64) int64 {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < min {
+			problems = append(problems, fmt.Sprintf("%s=%q: want an integer >= %d", name, v, min))
+			return def
+		}
+		return n
+	}
+	c.indexCacheBytes = bytesVar(envIndexCacheBytes, DefaultIndexCacheBytes, 0)
+	c.maxResponseBytes = bytesVar(envMaxResponse, DefaultMaxResponseBytes, 1)
+	c.planner.Gap = bytesVar(envReadGap, c.planner.Gap, 0)
+	c.planner.MaxRange = bytesVar(envReadMaxRange, c.planner.MaxRange, 1)
+	c.planner.Concurrency = int(bytesVar(envReadConcurrency, int64(c.planner.Concurrency), 1))
+	c.planner.ReadAhead = bytesVar(envReadAhead, c.planner.ReadAhead, 1)
+	if v := getenv(envLogLevel); v != "" {
+		if err := c.logLevel.UnmarshalText([]byte(strings.ToUpper(v))); err != nil {
+			problems = append(problems, fmt.Sprintf("%s=%q: want debug, info, warn or error", envLogLevel, v))
+		}
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return config{}, fmt.Errorf("gateway function configuration: %s", strings.Join(problems, "; "))
+	}
+	return c, nil
+}

@@ -1,0 +1,73 @@
+// Command gateway is the Hash Stream trustless gateway as an AWS Lambda
+// function (runtime provided.al2023, binary bootstrap) behind a Function URL
+// with response streaming. It reads index records and packs from S3, verifies
+// every block, and streams raw blocks or CARs.
+//
+// Build: make build-lambda (CGO_ENABLED=0, -tags lambda.norpc). The S3
+// client, the index cache and the handler are built once at init and reused
+// by warm invocations.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/hash-stream/hash-stream-aws/lib/gateway"
+	"github.com/hash-stream/hash-stream-aws/lib/index"
+	"github.com/hash-stream/hash-stream-aws/lib/lambdastream"
+	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
+	"github.com/hash-stream/hash-stream-aws/lib/streamer"
+)
+
+func main() {
+	ctx := context.Background()
+	cfg, err := loadConfig(os.Getenv)
+	if err != nil {
+		// The runtime reports an init error; the message says what to fix.
+		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("init failed", "err", err.Error())
+		os.Exit(1)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.logLevel}))
+	h, err := newHandler(ctx, cfg, log)
+	if err != nil {
+		log.Error("init failed", "err", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(h)
+}
+
+// newHandler wires the S3 stores, the caches and the gateway handler.
+func newHandler(ctx context.Context, cfg config, log *slog.Logger) (lambdastream.Handler, error) {
+	s3cfg, err := s3.ConfigFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	client, err := s3.NewClient(ctx, s3cfg)
+	if err != nil {
+		return nil, err
+	}
+	indexStore := s3.NewIndexStore(client, cfg.indexBucket, s3.WithPrefix(cfg.indexPrefix))
+	packStore := s3.NewPackStore(client, cfg.packBucket, s3.WithPrefix(cfg.packPrefix))
+	indexCache := index.NewCache(cfg.indexCacheBytes)
+	s := streamer.New(index.NewReader(indexStore, index.WithCache(indexCache)), packStore,
+		streamer.WithLogger(log), streamer.WithPlanner(cfg.planner))
+
+	// One request at a time runs in a Lambda instance, so the cache
+	// counters' change over a request is that request's.
+	var lastHits, lastMisses atomic.Int64
+	logAttrs := func(ctx context.Context) []any {
+		hits, misses := indexCache.Stats()
+		dh, dm := hits-lastHits.Swap(hits), misses-lastMisses.Swap(misses)
+		return []any{"request_id", lambdastream.RequestID(ctx), "index_cache_hits", dh, "index_cache_misses", dm}
+	}
+	handler := gateway.New(s, gateway.WithLogger(log), gateway.WithLogAttrs(logAttrs),
+		gateway.WithMaxResponseBytes(cfg.maxResponseBytes))
+	log.Info("init", "index_bucket", cfg.indexBucket, "pack_bucket", cfg.packBucket,
+		"index_cache_bytes", cfg.indexCacheBytes, "max_response_bytes", cfg.maxResponseBytes,
+		"planner", fmt.Sprintf("%+v", cfg.planner))
+	return lambdastream.New(handler, lambdastream.WithLogger(log), lambdastream.WithMaxBytes(cfg.maxResponseBytes)), nil
+}
