@@ -32,6 +32,32 @@ check:
 test: tools check
 	go test -race -timeout $(GO_TEST_TIMEOUT) ./...
 
+# The Lambda function: arm64 for AWS (what the CDK app deploys), amd64 for
+# local runs under the Runtime Interface Emulator.
+build-lambda:
+	mkdir -p $(LAMBDA_DIR) $(LAMBDA_LOCAL_DIR)
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build $(LAMBDA_FLAGS) -o $(LAMBDA_DIR)/bootstrap ./functions/gateway
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build $(LAMBDA_FLAGS) -o $(LAMBDA_LOCAL_DIR)/bootstrap ./functions/gateway
+	@ls -l $(LAMBDA_DIR)/bootstrap $(LAMBDA_LOCAL_DIR)/bootstrap
+
+# Invoke the real bootstrap locally: S3 server loaded with testdata/, the
+# Runtime Interface Emulator, one event. make invoke EVENT=events/car.json
+EVENT ?= events/car.json
+invoke: build-lambda tools
+	go run ./internal/invoke -bootstrap $(LAMBDA_LOCAL_DIR)/bootstrap -event $(EVENT)
+
+# The gateway over a store loaded from testdata/ (the quickest way to try it).
+SERVE_DIR ?= build/serve-store
+LISTEN ?= 127.0.0.1:3000
+serve: build
+	rm -rf $(SERVE_DIR)
+	build/hash-stream pack write testdata/hello.txt --dir $(SERVE_DIR) >/dev/null
+	for car in testdata/cars/*.car; do build/hash-stream pack import "$$car" --dir $(SERVE_DIR) >/dev/null; done
+	@echo "Loaded testdata/ into $(SERVE_DIR). Fetch a CAR with:"
+	@echo "  curl -H 'Accept: application/vnd.ipld.car' http://$(LISTEN)/ipfs/bafybeidh6k2vzukelqtrjsmd4p52cpmltd2ufqrdtdg6yigi73in672fwu -o dir.car"
+	@echo "  curl 'http://$(LISTEN)/ipfs/bafkreif5ua27xd3g3tch2ofq76ggzrevnh7x7fn6s3bqha66qvrnc352z4?format=raw'"
+	build/hash-stream serve --dir $(SERVE_DIR) --listen $(LISTEN)
+
 # The main job on the embedded default: load testdata/ into a store and dump it back.
 demo: build
 	bash .ci/demo.sh
