@@ -238,6 +238,7 @@ func (wk *walker) children(links []cid.Cid, visit func(i int, b streamer.Block) 
 				return err
 			}
 		}
+		st.Recycle(b.Data)
 	}
 }
 

@@ -239,11 +239,13 @@ func nextGroup(items []item, cfg PlannerConfig) *group {
 			break
 		}
 		off, end := int64(it.loc.Offset), int64(it.loc.Offset+it.loc.Length)
-		if off < g.start || off > g.end+cfg.Gap || max(end, g.end)-g.start > cfg.MaxRange {
+		// One forward pass over the range: a block before the end of the
+		// previous one (a repeat, or out of pack order) starts a new read.
+		if off < g.end || off > g.end+cfg.Gap || end-g.start > cfg.MaxRange {
 			break
 		}
 		g.items = g.items[:len(g.items)+1]
-		g.end = max(g.end, end)
+		g.end = end
 	}
 	// Buffer about ReadAhead bytes of this read's blocks.
 	avg := max(1, (g.end-g.start)/int64(len(g.items)))
@@ -280,11 +282,10 @@ func (s *Streamer) read(ctx context.Context, g *group, cfg PlannerConfig, stats 
 	}
 	defer rc.Close()
 	pos := g.start
-	var buf []byte // holds bytes read past pos when blocks overlap
 	for _, it := range g.items {
 		off, length := int64(it.loc.Offset), int64(it.loc.Length)
-		data := make([]byte, length)
-		if err := readAt(rc, &pos, &buf, off, data); err != nil {
+		data := getBuffer(int(length))
+		if err := readAt(rc, &pos, off, data); err != nil {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
@@ -304,20 +305,9 @@ func (s *Streamer) read(ctx context.Context, g *group, cfg PlannerConfig, stats 
 	}
 }
 
-// readAt fills data with the bytes at offset off of a sequential reader
-// positioned at *pos, skipping gaps. Blocks may overlap or repeat (a range
-// holds them in request order), so bytes before *pos are served from a
-// copy of the last block read.
-func readAt(r io.Reader, pos *int64, last *[]byte, off int64, data []byte) error {
-	lastStart := *pos - int64(len(*last))
-	if off < *pos {
-		// Overlap with the previous block: only supported when fully inside it.
-		if off < lastStart || off+int64(len(data)) > *pos {
-			return fmt.Errorf("blocks overlap in a way one read cannot serve")
-		}
-		copy(data, (*last)[off-lastStart:])
-		return nil
-	}
+// readAt fills data with the bytes at offset off (at or after *pos) of a
+// sequential reader positioned at *pos, skipping the gap.
+func readAt(r io.Reader, pos *int64, off int64, data []byte) error {
 	if gap := off - *pos; gap > 0 {
 		n, err := io.CopyN(io.Discard, r, gap)
 		*pos += n
@@ -327,9 +317,29 @@ func readAt(r io.Reader, pos *int64, last *[]byte, off int64, data []byte) error
 	}
 	n, err := io.ReadFull(r, data)
 	*pos += int64(n)
-	if err != nil {
-		return err
+	return err
+}
+
+// Blocks of the common UnixFS leaf sizes are read into pooled buffers,
+// which Recycle returns: serving a large file then allocates little.
+var bufferPools = map[int]*sync.Pool{
+	256 << 10: {New: func() any { return make([]byte, 256<<10) }},
+	1 << 20:   {New: func() any { return make([]byte, 1<<20) }},
+}
+
+func getBuffer(n int) []byte {
+	for size, p := range bufferPools {
+		if n <= size && n > size/2 {
+			return p.Get().([]byte)[:n]
+		}
 	}
-	*last = data
-	return nil
+	return make([]byte, n)
+}
+
+// Recycle hands back the data of a block the caller is done with (written
+// out, links decoded). The caller must not use it afterwards.
+func (st *Stream) Recycle(data []byte) {
+	if p, ok := bufferPools[cap(data)]; ok {
+		p.Put(data[:cap(data)])
+	}
 }

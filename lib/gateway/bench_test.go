@@ -1,0 +1,173 @@
+package gateway_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/lib/gateway"
+	"github.com/hash-stream/hash-stream-aws/lib/index"
+	"github.com/hash-stream/hash-stream-aws/lib/pack"
+	"github.com/hash-stream/hash-stream-aws/lib/store"
+	"github.com/hash-stream/hash-stream-aws/lib/store/fs"
+	"github.com/hash-stream/hash-stream-aws/lib/streamer"
+	"github.com/ipfs/go-cid"
+)
+
+// benchSize is the file served by BenchmarkServeCAR: 1 GiB by default,
+// HASH_STREAM_BENCH_BYTES to change it. Generated, never stored in the repo.
+func benchSize() int64 {
+	if v, err := strconv.ParseInt(os.Getenv("HASH_STREAM_BENCH_BYTES"), 10, 64); err == nil && v > 0 {
+		return v
+	}
+	return 1 << 30
+}
+
+var (
+	benchOnce sync.Once
+	benchDir  string
+	benchRoot cid.Cid
+	benchErr  error
+)
+
+// benchStore writes the benchmark file once per process into an fs store.
+func benchStore(b *testing.B) (string, cid.Cid) {
+	benchOnce.Do(func() {
+		benchDir, benchErr = os.MkdirTemp("", "hash-stream-bench-*")
+		if benchErr != nil {
+			return
+		}
+		ctx := context.Background()
+		var infos []pack.Info
+		benchRoot, infos, benchErr = pack.WriteFile(ctx, fs.NewPackStore(filepath.Join(benchDir, "pack")),
+			testdata.HashStreamReader("hash-stream bench ", benchSize()), pack.WithTempDir(benchDir))
+		if benchErr != nil {
+			return
+		}
+		var blobs []index.BlobLocation
+		for _, p := range infos {
+			blobs = append(blobs, p.Blobs...)
+		}
+		benchErr = index.NewMultipleLevelWriter(fs.NewIndexStore(filepath.Join(benchDir, "index"))).Add(ctx, blobs, benchRoot.Hash())
+	})
+	if benchErr != nil {
+		b.Fatal(benchErr)
+	}
+	return benchDir, benchRoot
+}
+
+// BenchmarkServeCAR serves the whole benchmark file as a CAR over loopback
+// HTTP and reports MB/s, storage reads per response and time to first byte.
+func BenchmarkServeCAR(b *testing.B) {
+	dir, root := benchStore(b)
+	packs := &countingPacks{PackStore: fs.NewPackStore(filepath.Join(dir, "pack"))}
+	s := streamer.New(index.NewReader(fs.NewIndexStore(filepath.Join(dir, "index"))), packs)
+	srv := httptest.NewServer(gateway.New(s))
+	defer srv.Close()
+	url := srv.URL + "/ipfs/" + root.String() + "?format=car"
+	b.SetBytes(benchSize())
+	b.ReportAllocs()
+	var ttfb time.Duration
+	for b.Loop() {
+		start := time.Now()
+		resp, err := http.Get(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		br := bufio.NewReaderSize(resp.Body, 1<<20)
+		if _, err := br.Peek(1); err != nil {
+			b.Fatal(err)
+		}
+		ttfb += time.Since(start)
+		n, err := io.Copy(io.Discard, br)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || n < benchSize() {
+			b.Fatalf("status %d, %d bytes, %v", resp.StatusCode, n, err)
+		}
+	}
+	b.ReportMetric(float64(packs.reads.Load())/float64(b.N), "reads/op")
+	b.ReportMetric(float64(ttfb.Microseconds())/float64(b.N)/1000, "ttfb-ms")
+}
+
+// BenchmarkConcurrentSmallCARs has 200 clients fetch a small directory CAR
+// at once, and reports p50 and p99 latency.
+func BenchmarkConcurrentSmallCARs(b *testing.B) {
+	dir := b.TempDir()
+	ctx := context.Background()
+	idx, packs := fs.NewIndexStore(filepath.Join(dir, "index")), fs.NewPackStore(filepath.Join(dir, "pack"))
+	f, err := os.Open(filepath.Join(testdata.RepoRoot(), "testdata", "cars", "subdir-with-mixed-block-files.car"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	info, err := pack.Import(ctx, packs, f)
+	f.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := index.NewMultipleLevelWriter(idx).Add(ctx, info.Blobs, info.Roots[0].Hash()); err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(gateway.New(streamer.New(index.NewReader(idx, index.WithCache(index.NewCache(16<<20))), packs)))
+	defer srv.Close()
+	url := srv.URL + "/ipfs/" + info.Roots[0].String() + "?format=car"
+	const clients = 200
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	var mu sync.Mutex
+	var lat []time.Duration
+	for b.Loop() {
+		var wg sync.WaitGroup
+		errs := make(chan error, clients)
+		for range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				start := time.Now()
+				resp, err := client.Get(url)
+				if err != nil {
+					errs <- err
+					return
+				}
+				n, err := io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 || n != 1973 {
+					errs <- fmt.Errorf("status %d, %d bytes, %v", resp.StatusCode, n, err)
+					return
+				}
+				mu.Lock()
+				lat = append(lat, time.Since(start))
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			b.Fatal(err)
+		}
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// countingPacks counts ranged reads.
+type countingPacks struct {
+	store.PackStore
+	reads atomic.Int64
+}
+
+func (c *countingPacks) GetRange(ctx context.Context, loc store.Location, off, n int64) (io.ReadCloser, error) {
+	c.reads.Add(1)
+	return c.PackStore.GetRange(ctx, loc, off, n)
+}
