@@ -31,6 +31,12 @@ func (h *Handler) serveCAR(ctx context.Context, w http.ResponseWriter, r *http.R
 		return err
 	}
 	pathBlocks := len(res.loaded)
+	if pathBlocks > 0 && res.loaded[pathBlocks-1].cid.Equals(terminal) {
+		// The path ended inside the last block it read (a dag-cbor or
+		// dag-json field): that block is the terminal, which the scope
+		// writes; as a path block too it would come twice with dups=y.
+		pathBlocks--
+	}
 	termData, err := res.load(terminal)
 	if err != nil {
 		return err
