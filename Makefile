@@ -31,6 +31,22 @@ check:
 
 test: tools check
 	go test -race -timeout $(GO_TEST_TIMEOUT) ./...
+	$(MAKE) --no-print-directory fuzz
+
+# A short run of every fuzz target (parsers and decoders of untrusted input).
+FUZZTIME ?= 10s
+fuzz:
+	go test -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $(FUZZTIME) ./lib/gateway
+	go test -run '^$$' -fuzz '^FuzzParseRange$$' -fuzztime $(FUZZTIME) ./lib/gateway
+	go test -run '^$$' -fuzz '^FuzzParseEntityBytes$$' -fuzztime $(FUZZTIME) ./lib/gateway
+	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./lib/index
+	go test -run '^$$' -fuzz '^FuzzNewRequest$$' -fuzztime $(FUZZTIME) ./lib/lambdastream
+
+# Benchmarks: pack write and gateway serving (1 GiB generated content, never
+# committed; HASH_STREAM_BENCH_BYTES to change), compare runs with benchstat.
+BENCHTIME ?= 3x
+bench:
+	go test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 60m ./lib/pack ./lib/gateway ./lib/streamer ./lib/unixfs
 
 # The Lambda function: arm64 for AWS (what the CDK app deploys), amd64 for
 # local runs under the Runtime Interface Emulator.
