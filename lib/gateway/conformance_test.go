@@ -598,25 +598,34 @@ type response struct {
 }
 
 // fetch sends one request (header: key, value pairs) and reads the whole
-// body, within a bounded time.
+// body, within a bounded time. A request that gets no response fails t.
 func fetch(t testing.TB, srv *httptest.Server, method, target string, header ...string) response {
 	t.Helper()
+	r, err := try(srv, method, target, header...)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, target, err)
+	}
+	return r
+}
+
+// try is fetch returning the error of a request that got no response.
+func try(srv *httptest.Server, method, target string, header ...string) (response, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, srv.URL+target, nil)
 	if err != nil {
-		t.Fatal(err)
+		return response{}, err
 	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Add(header[i], header[i+1])
 	}
 	resp, err := srv.Client().Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, target, err)
+		return response{}, err
 	}
 	defer resp.Body.Close()
 	body, rerr := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, header: resp.Header, body: body, readErr: rerr}
+	return response{status: resp.StatusCode, header: resp.Header, body: body, readErr: rerr}, nil
 }
 
 type carBlock struct {
@@ -775,8 +784,9 @@ type packHooks struct {
 	open     atomic.Int64 // readers returned and not closed
 	bytes    atomic.Int64 // bytes read through returned readers
 	getRange func(ctx context.Context, n int64, loc store.Location, off, length int64) (io.ReadCloser, error)
-	// readErr, when set, fails a reader after it returned that many bytes.
-	readErr func(n int64) (after int64, err error)
+	// readErr, when set, makes the reader of a range fail with err once it
+	// returned after bytes (after < 0: never).
+	readErr func(loc store.Location, off, length int64) (after int64, err error)
 }
 
 func (p *packHooks) GetRange(ctx context.Context, loc store.Location, off, length int64) (io.ReadCloser, error) {
@@ -794,7 +804,7 @@ func (p *packHooks) GetRange(ctx context.Context, loc store.Location, off, lengt
 	p.open.Add(1)
 	tr := &trackedReader{rc: rc, p: p, failAt: -1}
 	if p.readErr != nil {
-		tr.failAt, tr.failErr = p.readErr(n)
+		tr.failAt, tr.failErr = p.readErr(loc, off, length)
 	}
 	return tr, nil
 }
@@ -1355,23 +1365,7 @@ func testMissingBlock(t *testing.T, e *env) {
 		"format=car&car-dups=y",
 	} {
 		t.Run(q, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.srv.URL+"/ipfs/"+v0Root+"?"+q, nil)
-			resp, err := e.srv.Client().Do(req)
-			if err != nil {
-				return // cut before the status line: a failure, as required
-			}
-			defer resp.Body.Close()
-			body, rerr := io.ReadAll(resp.Body)
-			switch {
-			case resp.StatusCode == 404 || resp.StatusCode == 502:
-			case resp.StatusCode != 200:
-				t.Errorf("status %d", resp.StatusCode)
-			case rerr == nil:
-				b, err := parseCAR(body)
-				t.Errorf("a complete response (%d bytes, %d blocks, parse error %v) for a DAG that lacks %s", len(body), len(b.blocks), err, missing)
-			}
+			checkFailed(t, e.srv, "/ipfs/"+v0Root+"?"+q)
 		})
 	}
 	t.Run("raw", func(t *testing.T) {
@@ -1389,6 +1383,24 @@ func testMissingBlock(t *testing.T, e *env) {
 			t.Errorf("leaf labelled %s, want the CIDv0 of the link", got)
 		}
 	})
+}
+
+// checkFailed checks that a CAR request ends as a failure: no response
+// (cut before the status line), a 404 or 502, or a 200 whose body cannot
+// be read to its end.
+func checkFailed(t testing.TB, srv *httptest.Server, target string) {
+	t.Helper()
+	r, err := try(srv, http.MethodGet, target)
+	switch {
+	case err != nil: // cut before the status line
+	case r.status == 404 || r.status == 502:
+		checkError(t, r, r.status)
+	case r.status != 200:
+		t.Errorf("status %d", r.status)
+	case r.readErr == nil:
+		b, err := parseCAR(r.body)
+		t.Errorf("a complete response (%d bytes, %d blocks, parse error %v)", len(r.body), len(b.blocks), err)
+	}
 }
 
 // testIdentity checks identity CIDs: served from the CID, no storage read.
