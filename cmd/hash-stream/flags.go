@@ -42,6 +42,18 @@ func (fs *flagSet) stringVar(p *string, names []string, value, usage string) {
 	}
 }
 
+// boolVar defines a boolean flag under several names.
+func (fs *flagSet) boolVar(p *bool, names []string, value bool, usage string) {
+	*p = value
+	for i, n := range names {
+		u := usage
+		if i > 0 {
+			u = "alias of --" + names[0]
+		}
+		fs.BoolVar(p, n, value, u)
+	}
+}
+
 // parse parses flags anywhere in args and returns the positional
 // arguments, checking their count is within [min, max].
 func (fs *flagSet) parse(args []string, min, max int) ([]string, error) {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/multiformats/go-multihash"
+	"golang.org/x/sync/errgroup"
 )
 
 // BlobLocation says where one blob is stored: length bytes at offset of
@@ -42,26 +43,36 @@ func NewSingleLevelWriter(s store.IndexStore) *SingleLevelWriter {
 	return &SingleLevelWriter{store: s}
 }
 
-// Add implements Writer. containing is not used by this writer.
+// Add implements Writer. containing is not used by this writer. The
+// files are independent, so they are written concurrently
+// (WriteConcurrency at a time): a store that syncs each file then shares
+// its disk flushes.
 func (w *SingleLevelWriter) Add(ctx context.Context, blobs []BlobLocation, _ multihash.Multihash) error {
 	var packs []multihash.Multihash
 	seen := make(map[string]bool)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(WriteConcurrency)
 	for _, b := range blobs {
-		if err := put(ctx, w.store, TypeBlob, NewBlob(b.Multihash, b.Pack, b.Offset, b.Length)); err != nil {
-			return err
-		}
+		g.Go(func() error { return put(gctx, w.store, TypeBlob, NewBlob(b.Multihash, b.Pack, b.Offset, b.Length)) })
 		if !seen[string(b.Pack)] {
 			seen[string(b.Pack)] = true
 			packs = append(packs, b.Pack)
 		}
 	}
-	for _, p := range packs {
-		if err := put(ctx, w.store, TypeBlob, NewPack(p, nil)); err != nil {
-			return err
-		}
+	// PACK records after all BLOB records, as the JavaScript writer orders them.
+	if err := g.Wait(); err != nil {
+		return err
 	}
-	return nil
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(WriteConcurrency)
+	for _, p := range packs {
+		g.Go(func() error { return put(gctx, w.store, TypeBlob, NewPack(p, nil)) })
+	}
+	return g.Wait()
 }
+
+// WriteConcurrency is how many index files SingleLevelWriter writes at once.
+const WriteConcurrency = 16
 
 // MultipleLevelWriter writes one CONTAINING record for a DAG, under its
 // root multihash, whose sub-records are the PACK records of the packs

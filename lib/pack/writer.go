@@ -105,7 +105,7 @@ func (w *Writer) Add(ctx context.Context, c cid.Cid, data []byte) error {
 			return w.fail(err)
 		}
 	}
-	// Offsets are relative to the end of emptyHeader until the header is known.
+	// Offsets are relative to the end of the header until it is known.
 	w.blobs = append(w.blobs, index.BlobLocation{
 		Multihash: c.Hash(),
 		Offset:    uint64(w.size - int64(len(w.emptyHeader)) + int64(len(head))),
@@ -179,9 +179,9 @@ func (w *Writer) fail(err error) error {
 }
 
 func (w *Writer) openSpool() error {
-	f, err := os.CreateTemp(w.tempDir, "hash-stream-pack-*")
+	f, err := w.createSpool()
 	if err != nil {
-		return fmt.Errorf("pack: spool: %w", err)
+		return err
 	}
 	w.spool = f
 	if w.buf == nil {
@@ -189,12 +189,28 @@ func (w *Writer) openSpool() error {
 	} else {
 		w.buf.Reset(f)
 	}
-	// The spool holds the sections only; the header is chosen at the end.
+	// The spool is the pack as it will be when it has no roots: the header
+	// without roots, then the sections. Only a last pack with a root gets
+	// another header (see storePack).
+	w.buf.Write(w.emptyHeader)
 	w.sum.Reset()
 	w.sum.Write(w.emptyHeader)
 	w.size = int64(len(w.emptyHeader))
 	w.blobs = nil
 	return nil
+}
+
+// createSpool creates a spool file: in the store when it can take the file
+// as it is (no copy), else in the temporary folder.
+func (w *Writer) createSpool() (*os.File, error) {
+	if sps, ok := w.store.(store.SpoolingPackStore); ok {
+		return sps.CreateSpool()
+	}
+	f, err := os.CreateTemp(w.tempDir, "hash-stream-pack-*")
+	if err != nil {
+		return nil, fmt.Errorf("pack: spool: %w", err)
+	}
+	return f, nil
 }
 
 func (w *Writer) dropSpool() {
@@ -205,40 +221,54 @@ func (w *Writer) dropSpool() {
 	}
 }
 
-// storePack finishes the spooled pack with a header naming roots and
-// starts storing it in the background, after the previous pack is stored.
+// storePack finishes the spooled pack, with a header naming roots, and
+// starts storing it in the background once the previous pack is stored.
 func (w *Writer) storePack(ctx context.Context, roots []cid.Cid) error {
 	if err := w.buf.Flush(); err != nil {
 		w.dropSpool()
 		return fmt.Errorf("pack: spool: %w", err)
 	}
-	header := w.emptyHeader
-	bodySize := w.size - int64(len(w.emptyHeader))
+	headerLen := int64(len(w.emptyHeader))
+	size := w.size
 	digest := w.sum.Sum(nil)
 	if len(roots) > 0 {
-		var err error
-		if header, err = CARHeader(roots...); err != nil {
+		// The spool has the header without roots: write the pack again
+		// with the roots' header, hashing it on the way.
+		header, err := CARHeader(roots...)
+		if err != nil {
 			w.dropSpool()
 			return err
 		}
-		// The running hash assumed no roots: hash the pack again.
+		f, err := w.createSpool()
+		if err != nil {
+			w.dropSpool()
+			return err
+		}
 		h := sha256.New()
 		h.Write(header)
-		if _, err := io.Copy(h, io.NewSectionReader(w.spool, 0, bodySize)); err != nil {
+		_, err = f.Write(header)
+		if err == nil {
+			_, err = io.Copy(io.MultiWriter(f, h), io.NewSectionReader(w.spool, headerLen, size-headerLen))
+		}
+		w.dropSpool()
+		w.spool = f
+		if err != nil {
 			w.dropSpool()
 			return fmt.Errorf("pack: spool: %w", err)
 		}
 		digest = h.Sum(nil)
+		size += int64(len(header)) - headerLen
+		headerLen = int64(len(header))
 	}
 	mh, err := multihash.Encode(digest, multihash.SHA2_256)
 	if err != nil {
 		w.dropSpool()
 		return err
 	}
-	info := Info{Multihash: mh, Size: int64(len(header)) + bodySize, Roots: roots, Blobs: w.blobs}
+	info := Info{Multihash: mh, Size: size, Roots: roots, Blobs: w.blobs}
 	for i := range info.Blobs {
 		info.Blobs[i].Pack = mh
-		info.Blobs[i].Offset += uint64(len(header))
+		info.Blobs[i].Offset += uint64(headerLen)
 	}
 	w.blobs = nil
 	if err := w.waitPut(); err != nil {
@@ -249,60 +279,22 @@ func (w *Writer) storePack(ctx context.Context, roots []cid.Cid) error {
 	w.spool = nil
 	p := &pendingPut{info: info, done: make(chan error, 1)}
 	w.putting = p
-	go func() {
-		defer os.Remove(spool.Name())
-		defer spool.Close()
-		body := newConcatReader(header, io.NewSectionReader(spool, 0, bodySize))
-		if err := w.store.Put(ctx, mh, body, info.Size); err != nil {
-			p.done <- fmt.Errorf("pack: store %s: %w", store.Key(mh), err)
-			return
-		}
-		p.done <- nil
-	}()
+	go func() { p.done <- w.put(ctx, mh, spool, size) }()
 	return nil
 }
 
-// concatReader is a header followed by a section of the spool file; it
-// seeks, so stores can send it with a known length and retry.
-type concatReader struct {
-	header []byte
-	body   *io.SectionReader
-	off    int64
-}
-
-func newConcatReader(header []byte, body *io.SectionReader) *concatReader {
-	return &concatReader{header: header, body: body}
-}
-
-func (r *concatReader) size() int64 { return int64(len(r.header)) + r.body.Size() }
-
-func (r *concatReader) Read(p []byte) (int, error) {
-	if r.off < int64(len(r.header)) {
-		n := copy(p, r.header[r.off:])
-		r.off += int64(n)
-		return n, nil
+// put stores the spool file as the pack mh and disposes of the file.
+func (w *Writer) put(ctx context.Context, mh multihash.Multihash, spool *os.File, size int64) error {
+	if sps, ok := w.store.(store.SpoolingPackStore); ok {
+		if err := sps.Adopt(ctx, mh, spool, size); err != nil {
+			return fmt.Errorf("pack: store %s: %w", store.Key(mh), err)
+		}
+		return nil
 	}
-	n, err := r.body.ReadAt(p, r.off-int64(len(r.header)))
-	r.off += int64(n)
-	if err == io.EOF && n > 0 {
-		err = nil
+	defer os.Remove(spool.Name())
+	defer spool.Close()
+	if err := w.store.Put(ctx, mh, io.NewSectionReader(spool, 0, size), size); err != nil {
+		return fmt.Errorf("pack: store %s: %w", store.Key(mh), err)
 	}
-	return n, err
-}
-
-func (r *concatReader) Seek(offset int64, whence int) (int64, error) {
-	switch whence {
-	case io.SeekStart:
-	case io.SeekCurrent:
-		offset += r.off
-	case io.SeekEnd:
-		offset += r.size()
-	default:
-		return 0, errors.New("pack: bad whence")
-	}
-	if offset < 0 {
-		return 0, errors.New("pack: negative position")
-	}
-	r.off = offset
-	return offset, nil
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
@@ -74,6 +75,22 @@ type PackStore interface {
 	// callers detect as io.ErrUnexpectedEOF. A missing pack is an error
 	// wrapping ErrNotFound.
 	GetRange(ctx context.Context, loc Location, offset, length int64) (io.ReadCloser, error)
+}
+
+// SpoolingPackStore is a PackStore on a local file system that lets a
+// writer build a pack in a file of the store's own and then take that file
+// as it is (a rename), instead of copying it through Put.
+type SpoolingPackStore interface {
+	PackStore
+
+	// CreateSpool creates an empty temporary file in the store, ignored by
+	// readers until adopted.
+	CreateSpool() (*os.File, error)
+
+	// Adopt makes the first size bytes of f, a file from CreateSpool, the
+	// pack mh, and closes f. The pack appears whole or not at all; on error
+	// f is removed.
+	Adopt(ctx context.Context, mh multihash.Multihash, f *os.File, size int64) error
 }
 
 // Key returns the storage key of a multihash: the base32 string of a CIDv1

@@ -60,9 +60,9 @@ func checkName(name string) error {
 }
 
 // writeTemp writes everything r yields into a new temporary file in the
-// folder dir of root, syncs and closes it, and returns its name. On error
-// it removes the file.
-func writeTemp(ctx context.Context, root *os.Root, dir string, r io.Reader) (_ string, err error) {
+// folder dir of root, syncs it (when sync) and closes it, and returns its
+// name. On error it removes the file.
+func writeTemp(ctx context.Context, root *os.Root, dir string, r io.Reader, sync bool) (_ string, err error) {
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
 	name := path.Join(dir, tempPrefix+hex.EncodeToString(rnd[:]))
@@ -79,8 +79,10 @@ func writeTemp(ctx context.Context, root *os.Root, dir string, r io.Reader) (_ s
 	if _, err = io.Copy(f, &ctxReader{ctx: ctx, r: r}); err != nil {
 		return "", err
 	}
-	if err = f.Sync(); err != nil {
-		return "", err
+	if sync {
+		if err = f.Sync(); err != nil {
+			return "", err
+		}
 	}
 	if err = f.Close(); err != nil {
 		return "", err

@@ -106,7 +106,7 @@ func (s *IndexStore) put(ctx context.Context, key string, sub multihash.Multihas
 	if err := root.MkdirAll(key, 0o755); err != nil {
 		return err
 	}
-	tmp, err := writeTemp(ctx, root, key, bytes.NewReader(data))
+	tmp, err := writeTemp(ctx, root, key, bytes.NewReader(data), true)
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path"
+	"path/filepath"
 
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/multiformats/go-multihash"
@@ -19,6 +21,7 @@ type PackStore struct {
 	dir    string
 	prefix string
 	ext    string
+	noSync bool
 }
 
 // Option configures a PackStore.
@@ -35,6 +38,14 @@ func WithPrefix(prefix string) Option {
 // store.DefaultPackExtension (".car"); "" means none.
 func WithExtension(ext string) Option {
 	return func(s *PackStore) { s.ext = ext }
+}
+
+// WithSync says whether Put syncs a pack to disk before renaming it into
+// place (default true): then a pack the index points at survives a crash.
+// Without it, writing is bound by the page cache rather than the disk; use
+// it for scratch stores or file systems that sync otherwise.
+func WithSync(sync bool) Option {
+	return func(s *PackStore) { s.noSync = !sync }
 }
 
 // NewPackStore returns a pack store in the folder dir.
@@ -93,7 +104,7 @@ func (s *PackStore) put(ctx context.Context, name string, r io.Reader, size int6
 	if err := root.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	tmp, err := writeTemp(ctx, root, dir, store.ExactReader(r, size))
+	tmp, err := writeTemp(ctx, root, dir, store.ExactReader(r, size), !s.noSync)
 	if err != nil {
 		return err
 	}
@@ -144,4 +155,61 @@ func (s *PackStore) GetRange(ctx context.Context, loc store.Location, offset, le
 		r = io.LimitReader(f, length)
 	}
 	return readCloser{Reader: &ctxReader{ctx: ctx, r: r}, Closer: f}, nil
+}
+
+var _ store.SpoolingPackStore = (*PackStore)(nil)
+
+// CreateSpool implements store.SpoolingPackStore: a temporary file at the
+// top of the store folder, skipped by readers.
+func (s *PackStore) CreateSpool() (*os.File, error) {
+	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("fs: %w", err)
+	}
+	f, err := os.CreateTemp(s.dir, tempPrefix+"spool-*")
+	if err != nil {
+		return nil, fmt.Errorf("fs: spool: %w", err)
+	}
+	return f, nil
+}
+
+// Adopt implements store.SpoolingPackStore: it cuts f to size bytes, syncs
+// it (see WithSync) and renames it to the pack's name.
+func (s *PackStore) Adopt(ctx context.Context, mh multihash.Multihash, f *os.File, size int64) (err error) {
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(f.Name())
+			err = fmt.Errorf("fs: adopt pack %s: %w", store.Key(mh), err)
+		}
+	}()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if filepath.Dir(f.Name()) != filepath.Clean(s.dir) || !isTemp(filepath.Base(f.Name())) {
+		return fmt.Errorf("%s is not a spool file of this store", f.Name())
+	}
+	name, err := s.name(store.Location{Multihash: mh})
+	if err != nil {
+		return err
+	}
+	if err := f.Truncate(size); err != nil {
+		return err
+	}
+	if !s.noSync {
+		if err := f.Sync(); err != nil {
+			return err
+		}
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	root, err := openRoot(s.dir, true)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	if err := root.MkdirAll(path.Dir(name), 0o755); err != nil {
+		return err
+	}
+	return root.Rename(filepath.Base(f.Name()), name)
 }
