@@ -54,7 +54,7 @@ func indexAdd(ctx context.Context, env *cliEnv, args []string) error {
 		// The records must point at the bytes this file has.
 		return fmt.Errorf("%s hashes to %s, not to the pack %s", pos[1], store.Key(info.Multihash), store.Key(packMH))
 	}
-	if err := addIndex(ctx, writers, []pack.Info{info}, containing); err != nil {
+	if err := pack.AddToIndex(ctx, writers, []pack.Info{info}, containing); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.stdout, "\nIndexed %d blobs of pack %s (%s)\n", len(info.Blobs), store.Key(packMH), writer)

@@ -89,23 +89,10 @@ func packWrite(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := addIndex(ctx, writers, packs, root.Hash()); err != nil {
+	if err := pack.AddToIndex(ctx, writers, packs, root.Hash()); err != nil {
 		return err
 	}
 	printPacks(env.stdout, root, packs)
-	return nil
-}
-
-func addIndex(ctx context.Context, writers []index.Writer, packs []pack.Info, containing multihash.Multihash) error {
-	var blobs []index.BlobLocation
-	for _, p := range packs {
-		blobs = append(blobs, p.Blobs...)
-	}
-	for _, w := range writers {
-		if err := w.Add(ctx, blobs, containing); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
@@ -159,7 +146,7 @@ func packImport(ctx context.Context, env *cliEnv, args []string) error {
 	if len(info.Roots) == 1 {
 		root, containing = info.Roots[0], info.Roots[0].Hash()
 	}
-	if err := addIndex(ctx, writers, []pack.Info{info}, containing); err != nil {
+	if err := pack.AddToIndex(ctx, writers, []pack.Info{info}, containing); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.stdout, "\nImported: %s (%d bytes, %d blocks)\n", filepath.Base(pos[0]), info.Size, len(info.Blobs))

@@ -4,9 +4,11 @@ import (
 	"context"
 	"io"
 
+	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/hash-stream/hash-stream-aws/lib/unixfs"
 	"github.com/ipfs/go-cid"
+	"github.com/multiformats/go-multihash"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -75,4 +77,19 @@ func WriteFile(ctx context.Context, s store.PackStore, r io.Reader, opts ...Writ
 		return cid.Undef, nil, err
 	}
 	return root, packs, nil
+}
+
+// AddToIndex indexes the blobs of packs with every writer, under
+// containing when not nil.
+func AddToIndex(ctx context.Context, writers []index.Writer, packs []Info, containing multihash.Multihash) error {
+	var blobs []index.BlobLocation
+	for _, p := range packs {
+		blobs = append(blobs, p.Blobs...)
+	}
+	for _, w := range writers {
+		if err := w.Add(ctx, blobs, containing); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -52,14 +52,8 @@ func TestWriteFileMatchesJavaScriptStore(t *testing.T) {
 		if root.String() != f.Containing.CID {
 			t.Errorf("%s: root %s, want %s", f.Name, root, f.Containing.CID)
 		}
-		var blobs []index.BlobLocation
-		for _, p := range infos {
-			blobs = append(blobs, p.Blobs...)
-		}
-		for _, w := range writers {
-			if err := w.Add(ctx, blobs, root.Hash()); err != nil {
-				t.Fatal(err)
-			}
+		if err := pack.AddToIndex(ctx, writers, infos, root.Hash()); err != nil {
+			t.Fatal(err)
 		}
 	}
 	js := filepath.Join(interop, "js-fs-store")

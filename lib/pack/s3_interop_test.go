@@ -58,14 +58,8 @@ func TestWriteFileMatchesJavaScriptStoreOnS3(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var blobs []index.BlobLocation
-		for _, p := range infos {
-			blobs = append(blobs, p.Blobs...)
-		}
-		for _, w := range writers {
-			if err := w.Add(ctx, blobs, root.Hash()); err != nil {
-				t.Fatal(err)
-			}
+		if err := pack.AddToIndex(ctx, writers, infos, root.Hash()); err != nil {
+			t.Fatal(err)
 		}
 	}
 	js := filepath.Join(interop, "js-fs-store")
