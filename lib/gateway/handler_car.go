@@ -14,6 +14,7 @@ import (
 	dagpb "github.com/ipld/go-codec-dagpb"
 	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
 	"github.com/multiformats/go-multihash"
+	"github.com/multiformats/go-varint"
 )
 
 // ErrTooLarge is returned (wrapped) when a CAR response reaches the cap set
@@ -41,7 +42,19 @@ func (h *Handler) serveCAR(ctx context.Context, w http.ResponseWriter, r *http.R
 	if err != nil {
 		return err
 	}
-	if err := h.checkSize(terminal, termData, req); err != nil {
+	header, err := pack.CARHeader(terminal)
+	if err != nil {
+		return err
+	}
+	before := int64(len(header)) // the header and the path blocks, as carOut counts them
+	seen := make(map[string]bool)
+	for _, b := range res.loaded[:pathBlocks] {
+		if req.Car.Dups || !seen[b.cid.KeyString()] {
+			seen[b.cid.KeyString()] = true
+			before += sectionLen(b.cid, len(b.data))
+		}
+	}
+	if err := h.checkSize(terminal, termData, req, before); err != nil {
 		return err
 	}
 	SetHeaders(w.Header(), req, roots)
@@ -55,10 +68,6 @@ func (h *Handler) serveCAR(ctx context.Context, w http.ResponseWriter, r *http.R
 	}
 	bw := newBodyWriter(w)
 	out := &carOut{w: bw, dups: req.Car.Dups, seen: make(map[string]bool), max: h.maxCARBytes}
-	header, err := pack.CARHeader(terminal)
-	if err != nil {
-		return err
-	}
 	if err := out.raw(header); err != nil {
 		return err
 	}
@@ -75,30 +84,74 @@ func (h *Handler) serveCAR(ctx context.Context, w http.ResponseWriter, r *http.R
 	return bw.Flush()
 }
 
-// checkSize refuses, before the first byte, a CAR whose size the terminal
-// tells (a UnixFS file, or the part entity-bytes asks for) and which is
-// over the response cap. Other DAGs are cut at the cap while streaming.
-func (h *Handler) checkSize(c cid.Cid, raw []byte, req *Request) error {
+// checkSize refuses, before the first byte, the CAR of a UnixFS file (or
+// of the part entity-bytes asks for) that would be over the response cap.
+// before is what the CAR holds ahead of the file node: header and path
+// blocks. The size checked is what carOut will count: the file node, and
+// the leaves holding the bytes asked for, whole and with their section
+// framing, when the node links to raw leaves (files of up to Width chunks);
+// a deeper file counts the bytes asked for of its inner nodes' subtrees,
+// without framing. Other DAGs are cut at the cap while streaming.
+func (h *Handler) checkSize(c cid.Cid, raw []byte, req *Request, before int64) error {
 	if h.maxCARBytes <= 0 || req.Car.Scope == ScopeBlock || c.Prefix().Codec != cid.DagProtobuf {
 		return nil
 	}
-	_, ufs, err := decodeUnixFS(c, raw)
+	pb, ufs, err := decodeUnixFS(c, raw)
 	if err != nil || ufs == nil || ufs.FieldDataType().Int() != data.Data_File || !ufs.FieldFileSize().Exists() {
 		return nil
 	}
 	size := ufs.FieldFileSize().Must().Int()
+	from, to := int64(0), size-1
 	if eb := req.Car.EntityBytes; eb != nil && req.Car.Scope == ScopeEntity {
-		from, to, ok := eb.Resolve(size)
-		if !ok {
+		var ok bool
+		if from, to, ok = eb.Resolve(size); !ok {
 			return nil
 		}
-		size = to - from + 1
 	}
-	if size <= h.maxCARBytes {
+	n := before + sectionLen(c, len(raw)) + fileBytes(pb, ufs, from, to, req.Car.Dups)
+	if n <= h.maxCARBytes {
 		return nil
 	}
 	return &RequestError{Status: http.StatusRequestEntityTooLarge, Err: ErrTooLarge, Message: fmt.Sprintf(
-		"the file is %d bytes, over this gateway's %d-byte response limit: fetch it in parts with ?format=car&dag-scope=entity&entity-bytes=from:to, or block by block with ?format=raw", size, h.maxCARBytes)}
+		"the CAR of the %d bytes asked for would be at least %d bytes, over this gateway's %d-byte response limit: fetch the file in smaller parts with ?format=car&dag-scope=entity&entity-bytes=from:to, or block by block with ?format=raw", to-from+1, n, h.maxCARBytes)}
+}
+
+// fileBytes returns how many CAR bytes at least the children of a file
+// node add for its bytes from..to: each raw leaf holding some of them as
+// its whole section (once unless dups, as carOut writes it), the bytes
+// asked for of any other child.
+func fileBytes(pb dagpb.PBNode, ufs data.UnixFSData, from, to int64, dups bool) int64 {
+	pos := int64(0)
+	if ufs.FieldData().Exists() {
+		pos += int64(len(ufs.FieldData().Must().Bytes()))
+	}
+	sizes := ufs.FieldBlockSizes()
+	seen := make(map[string]bool)
+	var n int64
+	i := int64(0)
+	for it := pb.FieldLinks().Iterator(); !it.Done() && i < sizes.Length(); i++ {
+		_, l := it.Next()
+		bs, _ := sizes.LookupByIndex(i)
+		size, _ := bs.AsInt()
+		if pos <= to && pos+size-1 >= from {
+			c := l.FieldHash().Link().(cidlink.Link).Cid
+			switch {
+			case c.Prefix().Codec != cid.Raw:
+				n += min(to, pos+size-1) - max(from, pos) + 1
+			case dups || !seen[c.KeyString()]:
+				seen[c.KeyString()] = true
+				n += sectionLen(c, int(size))
+			}
+		}
+		pos += size
+	}
+	return n
+}
+
+// sectionLen is the size of a CAR section: length prefix, CID, data.
+func sectionLen(c cid.Cid, dataLen int) int64 {
+	n := c.ByteLen() + dataLen
+	return int64(varint.UvarintSize(uint64(n)) + n)
 }
 
 // carOut writes CAR sections, once each unless dups, up to max bytes.
@@ -127,7 +180,7 @@ func (o *carOut) block(c cid.Cid, data []byte) error {
 		}
 		o.seen[c.KeyString()] = true
 	}
-	if o.max > 0 && o.n+int64(len(data))+64 > o.max {
+	if o.max > 0 && o.n+sectionLen(c, len(data)) > o.max {
 		return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, o.max)
 	}
 	cw := &counter{w: o.w}
