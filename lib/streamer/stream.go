@@ -68,12 +68,18 @@ type Stats struct {
 // reading ahead with merged ranged reads. Next returns io.EOF at the end;
 // Close must be called to release its goroutines.
 type Stream struct {
+	ctx    context.Context
 	cancel context.CancelFunc
 	groups chan *group
 	cur    *group
+	got    int // results received from cur
 	err    error
 	wg     sync.WaitGroup
 	stats  *Stats
+	// planned is set by the planner, before it closes groups, when every
+	// block was handed on in a group: only then is the end of groups the
+	// end of the stream.
+	planned bool
 }
 
 // group is one ranged read of consecutive blocks of one pack (or one
@@ -108,7 +114,7 @@ func (s *Streamer) Stream(ctx context.Context, cids []cid.Cid, containing multih
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	cfg := s.plan
-	st := &Stream{cancel: cancel, groups: make(chan *group, cfg.Concurrency), stats: stats}
+	st := &Stream{ctx: ctx, cancel: cancel, groups: make(chan *group, cfg.Concurrency), stats: stats}
 	st.wg.Add(1)
 	go func() {
 		defer st.wg.Done()
@@ -118,7 +124,9 @@ func (s *Streamer) Stream(ctx context.Context, cids []cid.Cid, containing multih
 }
 
 // Next returns the next block, io.EOF after the last one, or the error
-// that stopped the stream.
+// that stopped the stream. A stream stopped early by its context (the
+// reads and the planner quit without a word once it is done) returns the
+// context's error, never io.EOF: a cut stream must not look complete.
 func (st *Stream) Next() (Block, error) {
 	if st.err != nil {
 		return Block{}, st.err
@@ -127,13 +135,19 @@ func (st *Stream) Next() (Block, error) {
 		if st.cur == nil {
 			g, ok := <-st.groups
 			if !ok {
+				if !st.planned {
+					return st.stop()
+				}
 				st.err = io.EOF
 				return Block{}, io.EOF
 			}
-			st.cur = g
+			st.cur, st.got = g, 0
 		}
 		r, ok := <-st.cur.results
 		if !ok {
+			if st.got < len(st.cur.items) {
+				return st.stop()
+			}
 			st.cur = nil
 			continue
 		}
@@ -142,9 +156,20 @@ func (st *Stream) Next() (Block, error) {
 			st.cancel()
 			return Block{}, r.err
 		}
+		st.got++
 		st.stats.Blocks.Add(1)
 		return r.block, nil
 	}
+}
+
+// stop ends a stream whose blocks stopped coming before the last one.
+func (st *Stream) stop() (Block, error) {
+	st.err = st.ctx.Err()
+	if st.err == nil {
+		st.err = errors.New("streamer: stream ended before its last block")
+	}
+	st.cancel()
+	return Block{}, st.err
 }
 
 // Close stops the stream and waits for its reads to end.
@@ -166,6 +191,9 @@ func (s *Streamer) plan1(ctx context.Context, st *Stream, cids []cid.Cid, contai
 	defer close(st.groups)
 	slots := make(chan struct{}, cfg.Concurrency)
 	for len(cids) > 0 {
+		if ctx.Err() != nil {
+			return
+		}
 		n := min(len(cids), cfg.Lookahead)
 		items := s.locateAll(ctx, cids[:n], containing, st.stats)
 		cids = cids[n:]
@@ -175,6 +203,12 @@ func (s *Streamer) plan1(ctx context.Context, st *Stream, cids []cid.Cid, contai
 			select {
 			case slots <- struct{}{}:
 			case <-ctx.Done():
+				return
+			}
+			// With a free slot and a done context both ready, select
+			// picks either: once the consumer is gone, start no read.
+			if ctx.Err() != nil {
+				<-slots
 				return
 			}
 			st.wg.Add(1)
@@ -193,6 +227,7 @@ func (s *Streamer) plan1(ctx context.Context, st *Stream, cids []cid.Cid, contai
 			}
 		}
 	}
+	st.planned = true
 }
 
 // locateAll locates cids concurrently.
@@ -273,9 +308,15 @@ func (s *Streamer) read(ctx context.Context, g *group, cfg PlannerConfig, stats 
 		send(result{block: Block{CID: first.cid, Data: first.inline}})
 		return
 	}
+	if ctx.Err() != nil {
+		return // the stream was closed before this read started
+	}
 	rc, err := s.packs.GetRange(ctx, g.pack, g.start, g.end-g.start)
 	stats.Reads.Add(1)
 	if err != nil {
+		if ctx.Err() != nil {
+			return // closed while the read started: not a storage failure
+		}
 		s.log.ErrorContext(ctx, "storage read failed", "cid", first.cid.String(), "pack", g.pack.String(), "offset", g.start, "length", g.end-g.start, "err", err)
 		send(result{err: fmt.Errorf("read pack %s [%d, %d): %w", g.pack, g.start, g.end, err)})
 		return
