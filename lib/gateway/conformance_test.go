@@ -871,6 +871,7 @@ func TestConformance(t *testing.T) {
 	c := loadCorpus(t)
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
 			idx, packs := b.stores(t)
 			for _, f := range conformanceFiles(t) {
 				importCAR(t, idx, packs, f)

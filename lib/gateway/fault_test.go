@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
@@ -117,6 +119,7 @@ func checkCutMidStream(t *testing.T, r response, f faultFile, bad cid.Cid) {
 func TestFaults(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
 			for _, tc := range []struct {
 				name string
 				// inject breaks the stores, or returns a wrapper to serve
@@ -180,6 +183,7 @@ func TestFaults(t *testing.T) {
 				}},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
+					t.Parallel()
 					idx, packs := b.stores(t)
 					f := writeFaultFile(t, idx, packs)
 					// The intact file streams whole first.
@@ -217,6 +221,100 @@ func TestFaults(t *testing.T) {
 				rewritePack(t, packs, l.Pack, func(b []byte) []byte { b[l.Offset] ^= 0xff; return b })
 				checkFailed(t, newServer(t, idx, packs, nil), "/ipfs/"+f.root.String()+"?format=car")
 			})
+		})
+	}
+}
+
+// lateDeadline is a context whose deadline passes when expire is called
+// (Err is then context.DeadlineExceeded), or when its parent ends.
+type lateDeadline struct {
+	context.Context
+	done chan struct{}
+	once sync.Once
+	stop func() bool
+}
+
+func newLateDeadline(parent context.Context) *lateDeadline {
+	c := &lateDeadline{Context: parent, done: make(chan struct{})}
+	c.stop = context.AfterFunc(parent, c.expire)
+	return c
+}
+
+func (c *lateDeadline) expire()                     { c.once.Do(func() { close(c.done) }) }
+func (c *lateDeadline) Done() <-chan struct{}       { return c.done }
+func (c *lateDeadline) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (c *lateDeadline) Err() error {
+	select {
+	case <-c.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
+
+// firstWrite calls fn once, at the first body write.
+type firstWrite struct {
+	http.ResponseWriter
+	fn   func()
+	once sync.Once
+}
+
+func (w *firstWrite) Write(p []byte) (int, error) {
+	w.once.Do(w.fn)
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *firstWrite) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// TestDeadlineMidStream gives the handler a context whose deadline passes
+// 100 ms after the first body bytes, while slow storage is still being
+// read: the client (still connected) must see the response fail, never a
+// clean end.
+func TestDeadlineMidStream(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			idx, packs := b.stores(t)
+			f := writeFaultFile(t, idx, packs)
+			slow := &packHooks{PackStore: packs, getRange: func(ctx context.Context, _ int64, loc store.Location, off, length int64) (io.ReadCloser, error) {
+				rc, err := packs.GetRange(ctx, loc, off, length)
+				if err != nil {
+					return nil, err
+				}
+				return &slowReader{ctx: ctx, rc: rc, delay: 10 * time.Millisecond}, nil
+			}}
+			srv := newServer(t, idx, slow, func(h http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					ctx := newLateDeadline(r.Context())
+					defer ctx.stop()
+					fw := &firstWrite{ResponseWriter: w, fn: func() { time.AfterFunc(100*time.Millisecond, ctx.expire) }}
+					h.ServeHTTP(fw, r.WithContext(ctx))
+				})
+			})
+			midStream := 0
+			for i := range 4 {
+				r, err := try(srv, http.MethodGet, "/ipfs/"+f.root.String()+"?format=car")
+				switch {
+				case err != nil: // cut before the status line went out
+				case r.status == http.StatusGatewayTimeout: // before the status line
+					checkError(t, r, r.status)
+				case r.status != http.StatusOK:
+					t.Fatalf("try %d: status %d", i, r.status)
+				case r.readErr == nil:
+					got, err := parseCAR(r.body)
+					t.Fatalf("try %d: the response ended cleanly after %d bytes (%d blocks of %d, parse error %v)",
+						i, len(r.body), len(got.blocks), len(f.blobs), err)
+				default:
+					midStream++
+				}
+			}
+			if midStream == 0 {
+				t.Error("the deadline never came mid-stream: the test does not test it")
+			}
 		})
 	}
 }
