@@ -1030,13 +1030,65 @@ func testCARWholeDAG(t *testing.T, e *env) {
 				}
 				t.Run(root[len(root)-8:]+"/dups="+d+"/"+via.name, func(t *testing.T) {
 					r := fetch(t, e.srv, http.MethodGet, "/ipfs/"+root+via.query, via.header...)
-					checkCARResponse(t, r, dups, cid.MustParse(root), want)
+					body := checkCARResponse(t, r, dups, cid.MustParse(root), want)
 					checkHeader(t, r.header, "Content-Disposition", `attachment; filename="`+root+`.car"`)
 					checkCommon(t, r, "/ipfs/"+root, []cid.Cid{cid.MustParse(root)})
+					e.checkFiles(t, body, cid.MustParse(root))
+					if root == dupsRoot {
+						// ascii.txt and ascii-copy.txt are one block.
+						dup := cid.MustParse("bafkreifkam6ns4aoolg3wedr4uzrs3kvq66p4pecirz6y2vlrngla62mxm")
+						n := 0
+						for _, b := range body.blocks {
+							if b.cid.Equals(dup) {
+								n++
+							}
+						}
+						if wantN := map[bool]int{false: 1, true: 2}[dups]; n != wantN {
+							t.Errorf("the duplicate block came %d times, want %d", n, wantN)
+						}
+					}
 				})
 			}
 		}
 	}
+}
+
+// checkFiles rebuilds every UnixFS file below x (directories, HAMT
+// shards and dag-cbor links followed) from the blocks of a CAR and
+// compares it with the fixture's file.
+func (e *env) checkFiles(t testing.TB, body carBody, x cid.Cid) {
+	t.Helper()
+	blocks := body.byHash()
+	done := make(map[string]bool)
+	var visit func(x cid.Cid)
+	visit = func(x cid.Cid) {
+		if done[x.KeyString()] {
+			return
+		}
+		done[x.KeyString()] = true
+		raw, ok := blocks[string(x.Hash())]
+		if !ok {
+			t.Errorf("block %s is not in the CAR", x)
+			return
+		}
+		isFile := x.Prefix().Codec == cid.Raw
+		if x.Prefix().Codec == cid.DagProtobuf {
+			_, ufs := e.c.unixfs(t, raw)
+			isFile = ufs != nil && (ufs.FieldDataType().Int() == data.Data_File || ufs.FieldDataType().Int() == data.Data_Raw)
+		}
+		if !isFile {
+			for _, l := range e.c.links(t, x, raw) {
+				visit(l)
+			}
+			return
+		}
+		got, ok := fileBytes(t, blocks, x)
+		want, _ := fileBytes(t, e.c.blocks, x)
+		if !ok || !bytes.Equal(got, want) {
+			t.Errorf("file %s: rebuilt %d bytes from the CAR (complete %v), want %d", x, len(got), ok, len(want))
+		}
+	}
+	visit(x)
 }
 
 type carCase struct {
@@ -1584,31 +1636,26 @@ func TestInteropJSStore(t *testing.T) {
 					t.Errorf("%s: rebuilt %d bytes (complete %v), want the %d-byte original", q, len(got), ok, len(original))
 				}
 			}
-			// Block by block on a fresh handler, which has learned nothing
-			// from CONTAINING records: each block through its own record.
-			rawSrv := newServer(t, idx, packs, nil)
+			// Block by block, each on a fresh handler that has learned
+			// nothing from CONTAINING records: every block is found through
+			// its own single-level record. The file is rebuilt from them.
+			blocks := make(map[string][]byte)
 			var leaves []cid.Cid
 			for _, p := range f.Packs {
 				for _, b := range p.Blobs {
 					c := cid.MustParse(b.BlockCID)
-					r := fetch(t, rawSrv, http.MethodGet, "/ipfs/"+c.String(), "Accept", rawContentType)
+					r := fetch(t, newServer(t, idx, packs, nil), http.MethodGet, "/ipfs/"+c.String(), "Accept", rawContentType)
 					if r.status != 200 {
 						t.Fatalf("raw %s: status %d %q", c, r.status, r.body)
 					}
+					checkHeader(t, r.header, "Content-Type", rawContentType)
 					if sum, err := c.Prefix().Sum(r.body); err != nil || !sum.Equals(c) {
 						t.Fatalf("raw %s: body does not hash to the CID", c)
 					}
 					if c.Prefix().Codec == cid.Raw {
 						leaves = append(leaves, c)
 					}
-				}
-			}
-			// Rebuild from the raw blocks in the root's link order.
-			blocks := make(map[string][]byte)
-			for _, p := range f.Packs {
-				for _, b := range p.Blobs {
-					c := cid.MustParse(b.BlockCID)
-					blocks[string(c.Hash())] = fetch(t, rawSrv, http.MethodGet, "/ipfs/"+c.String()+"?format=raw").body
+					blocks[string(c.Hash())] = r.body
 				}
 			}
 			got, ok := fileBytes(t, blocks, root)
