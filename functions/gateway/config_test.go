@@ -1,0 +1,243 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hash-stream/hash-stream-aws/internal/fixture"
+	"github.com/hash-stream/hash-stream-aws/internal/lambdatest"
+	"github.com/hash-stream/hash-stream-aws/lib/streamer"
+)
+
+// env is a getenv over a map.
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+// withBuckets returns the two required variables plus extra.
+func withBuckets(extra map[string]string) map[string]string {
+	m := map[string]string{envIndexBucket: "idx", envPackBucket: "packs"}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return m
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	c, err := loadConfig(env(withBuckets(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config{
+		indexBucket:      "idx",
+		packBucket:       "packs",
+		indexCacheBytes:  DefaultIndexCacheBytes,
+		maxResponseBytes: DefaultMaxResponseBytes,
+		planner:          streamer.DefaultPlannerConfig(),
+		logLevel:         slog.LevelInfo,
+	}
+	if c != want {
+		t.Fatalf("config\n got %+v\nwant %+v", c, want)
+	}
+	// Empty values mean unset, as Lambda shows a variable removed from the
+	// configuration.
+	vars := withBuckets(nil)
+	for _, k := range []string{envIndexPrefix, envPackPrefix, envIndexCacheBytes, envMaxResponse,
+		envReadGap, envReadMaxRange, envReadConcurrency, envReadAhead, envLogLevel} {
+		vars[k] = ""
+	}
+	if c, err := loadConfig(env(vars)); err != nil || c != want {
+		t.Fatalf("empty variables: %+v, %v", c, err)
+	}
+}
+
+func TestLoadConfigAll(t *testing.T) {
+	c, err := loadConfig(env(map[string]string{
+		envIndexBucket:     "idx",
+		envIndexPrefix:     "index/",
+		envPackBucket:      "packs",
+		envPackPrefix:      "packs/",
+		envIndexCacheBytes: "0", // no cache is allowed
+		envMaxResponse:     "1048576",
+		envReadGap:         "0",
+		envReadMaxRange:    "2097152",
+		envReadConcurrency: "2",
+		envReadAhead:       "1",
+		envLogLevel:        "debug",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	planner := streamer.DefaultPlannerConfig()
+	planner.Gap, planner.MaxRange, planner.Concurrency, planner.ReadAhead = 0, 2<<20, 2, 1
+	want := config{
+		indexBucket: "idx", indexPrefix: "index/",
+		packBucket: "packs", packPrefix: "packs/",
+		indexCacheBytes:  0,
+		maxResponseBytes: 1 << 20,
+		planner:          planner,
+		logLevel:         slog.LevelDebug,
+	}
+	if c != want {
+		t.Fatalf("config\n got %+v\nwant %+v", c, want)
+	}
+}
+
+func TestLoadConfigLogLevels(t *testing.T) {
+	for in, want := range map[string]slog.Level{
+		"debug": slog.LevelDebug, "DEBUG": slog.LevelDebug, "Info": slog.LevelInfo,
+		"warn": slog.LevelWarn, "error": slog.LevelError, "warn+2": slog.LevelWarn + 2,
+	} {
+		c, err := loadConfig(env(withBuckets(map[string]string{envLogLevel: in})))
+		if err != nil {
+			t.Errorf("%s=%q: %v", envLogLevel, in, err)
+			continue
+		}
+		if c.logLevel != want {
+			t.Errorf("%s=%q: level %v, want %v", envLogLevel, in, c.logLevel, want)
+		}
+	}
+	for _, in := range []string{"verbose", "trace", "1", "info "} {
+		_, err := loadConfig(env(withBuckets(map[string]string{envLogLevel: in})))
+		if err == nil || !strings.Contains(err.Error(), envLogLevel+"=") || !strings.Contains(err.Error(), "want debug, info, warn or error") {
+			t.Errorf("%s=%q: error %v", envLogLevel, in, err)
+		}
+	}
+}
+
+func TestLoadConfigErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		vars map[string]string
+		want []string // every one must be in the message
+	}{
+		{
+			name: "nothing set",
+			vars: map[string]string{},
+			want: []string{envIndexBucket + " is not set", envPackBucket + " is not set"},
+		},
+		{
+			name: "no index bucket",
+			vars: map[string]string{envPackBucket: "packs", envIndexPrefix: "p/"},
+			want: []string{envIndexBucket + " is not set"},
+		},
+		{
+			name: "no pack bucket",
+			vars: map[string]string{envIndexBucket: "idx"},
+			want: []string{envPackBucket + " is not set"},
+		},
+		{
+			name: "not a number",
+			vars: withBuckets(map[string]string{envIndexCacheBytes: "64MiB"}),
+			want: []string{envIndexCacheBytes + `="64MiB": want an integer >= 0`},
+		},
+		{
+			name: "negative cache",
+			vars: withBuckets(map[string]string{envIndexCacheBytes: "-1"}),
+			want: []string{envIndexCacheBytes + `="-1": want an integer >= 0`},
+		},
+		{
+			name: "zero cap",
+			vars: withBuckets(map[string]string{envMaxResponse: "0"}),
+			want: []string{envMaxResponse + `="0": want an integer >= 1`},
+		},
+		{
+			name: "overflow",
+			vars: withBuckets(map[string]string{envMaxResponse: "99999999999999999999"}),
+			want: []string{envMaxResponse + `="99999999999999999999"`},
+		},
+		{
+			name: "float and spaces",
+			vars: withBuckets(map[string]string{envReadGap: "1e6", envReadAhead: " 5"}),
+			want: []string{envReadGap + `="1e6"`, envReadAhead + `=" 5"`},
+		},
+		{
+			name: "zero concurrency and range",
+			vars: withBuckets(map[string]string{envReadConcurrency: "0", envReadMaxRange: "0"}),
+			want: []string{envReadConcurrency + `="0": want an integer >= 1`, envReadMaxRange + `="0": want an integer >= 1`},
+		},
+		{
+			name: "every problem at once",
+			vars: map[string]string{envReadAhead: "x", envLogLevel: "loud"},
+			want: []string{envIndexBucket, envPackBucket, envReadAhead + `="x"`, envLogLevel + `="loud"`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := loadConfig(env(tt.vars))
+			if err == nil {
+				t.Fatalf("no error; config %+v", c)
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, "gateway function configuration: ") {
+				t.Errorf("message %q does not say what it is about", msg)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("message %q lacks %q", msg, w)
+				}
+			}
+			if got := strings.Count(msg, ";") + 1; got != len(tt.want) {
+				t.Errorf("message %q lists %d problems, want %d", msg, got, len(tt.want))
+			}
+			if c != (config{}) {
+				t.Errorf("config %+v returned with an error", c)
+			}
+		})
+	}
+	// The order of problems does not depend on map iteration.
+	_, first := loadConfig(env(map[string]string{}))
+	for range 20 {
+		if _, err := loadConfig(env(map[string]string{})); err.Error() != first.Error() {
+			t.Fatalf("message changes between calls: %q vs %q", err, first)
+		}
+	}
+}
+
+// TestInitFailure runs the real bootstrap without its required variables:
+// it must exit at init with a message naming them, never poll for events.
+func TestInitFailure(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the function")
+	}
+	bin := bootstrap(t)
+	rt := lambdatest.NewRuntime(t)
+	inv := rt.Invoke(lambdatest.FunctionURLEvent("GET", "/ipfs/"+fixture.HelloCID, "format=raw"))
+	cmd := exec.Command(bin)
+	cmd.Env = append(isolatedEnv(t), "AWS_LAMBDA_RUNTIME_API="+rt.Addr(), envLogLevel+"=loud")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Fatalf("exit: %v, want status 1; output %s", err, out.String())
+		}
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("still running 10s after start without configuration; output %s", out.String())
+	}
+	msg := out.String()
+	for _, w := range []string{"init failed", envIndexBucket + " is not set", envPackBucket + " is not set", envLogLevel + `=\"loud\"`} {
+		if !strings.Contains(msg, w) {
+			t.Errorf("output %q lacks %q", msg, w)
+		}
+	}
+	select {
+	case <-inv.Done():
+		t.Error("the function answered an event without configuration")
+	default:
+	}
+	t.Logf("init failure output: %s", strings.TrimSpace(msg))
+}
