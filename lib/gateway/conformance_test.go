@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -431,6 +432,12 @@ func (w *walk) hamtShards(x cid.Cid) {
 func (c *corpus) resolve(t testing.TB, root cid.Cid, path string) (through []cid.Cid, terminal cid.Cid) {
 	cur := root
 	segs := strings.FieldsFunc(path, func(r rune) bool { return r == '/' })
+	for i, seg := range segs {
+		var err error
+		if segs[i], err = url.PathUnescape(seg); err != nil {
+			t.Fatalf("model: %v", err)
+		}
+	}
 	for len(segs) > 0 {
 		raw := c.data(t, cur)
 		switch cur.Prefix().Codec {
@@ -1164,6 +1171,14 @@ func carCases() []carCase {
 		{name: "v0/last byte", root: v0Root, entityBytes: "-1:*"},
 		{name: "v0/beyond end", root: v0Root, entityBytes: "5000:*"},
 		{name: "v0/first/dups=y", root: v0Root, entityBytes: "0:1023", dups: true},
+		// entity-bytes on what is not a byte array is ignored (dag-scope=entity).
+		{name: "entity-bytes on a directory", root: twoFilesRoot, path: "/subdir", entityBytes: "0:10"},
+		{name: "entity-bytes on a HAMT", root: hamtRoot, entityBytes: "0:10"},
+		{name: "entity-bytes on dag-cbor", root: cborRoot, path: "/document", entityBytes: "0:10"},
+		{name: "entity-bytes on a raw file", root: twoFilesRoot, path: "/subdir/hello.txt", entityBytes: "2:4"},
+		// Escaped path segments are unescaped before lookup.
+		{name: "escaped segment", root: hamtRoot, path: "/%34%37%30.txt", scope: "block"},
+		{name: "trailing slash", root: twoFilesRoot, path: "/subdir/", scope: "entity"},
 	}
 	// entity-bytes on the multi-block file of subdir-with-mixed-block-files.
 	for _, eb := range []string{"0:255", "0:0", "255:256", "256:511", "300:*", "0:*", "-2:*", "-3:-1",
@@ -1198,12 +1213,18 @@ func testCARPathsAndScopes(t *testing.T, e *env) {
 			terminal, want := e.model(t, tc.root, tc.path, scope, tc.entityBytes, tc.dups)
 			r := fetch(t, e.srv, http.MethodGet, tc.target())
 			body := checkCARResponse(t, r, tc.dups, terminal, want)
-			checkHeader(t, r.header, "X-Ipfs-Path", "/ipfs/"+tc.root+tc.path)
+			unescaped, _ := url.PathUnescape(tc.path)
+			checkHeader(t, r.header, "X-Ipfs-Path", "/ipfs/"+tc.root+unescaped)
 			if tc.roots != nil {
 				checkHeader(t, r.header, "X-Ipfs-Roots", strings.Join(tc.roots, ","))
 			}
 			// The blocks of a byte range rebuild those bytes of the file.
-			if eb := parseEntityRange(t, tc.entityBytes); eb != nil && terminal.Prefix().Codec == cid.DagProtobuf {
+			isFile := false
+			if terminal.Prefix().Codec == cid.DagProtobuf {
+				_, ufs := e.c.unixfs(t, e.c.data(t, terminal))
+				isFile = ufs != nil && ufs.FieldDataType().Int() == data.Data_File
+			}
+			if eb := parseEntityRange(t, tc.entityBytes); eb != nil && isFile {
 				whole, _ := fileBytes(t, e.c.blocks, terminal)
 				if whole == nil { // the CIDv0 fixture lacks a block: use its size
 					_, ufs := e.c.unixfs(t, e.c.data(t, terminal))
