@@ -92,6 +92,10 @@ func ErrorStatus(err error) (int, string) {
 		return http.StatusRequestedRangeNotSatisfiable, "range not satisfiable"
 	case errors.Is(err, streamer.ErrCorrupt):
 		return http.StatusBadGateway, "storage returned a block that failed verification"
+	case errors.Is(err, streamer.ErrDecode):
+		// The bytes match the CID, but its codec cannot read them (a CID
+		// with the wrong codec, or an unsupported one).
+		return http.StatusBadGateway, "a block does not decode with its CID's codec"
 	case errors.Is(err, ErrNotFound), errors.Is(err, streamer.ErrNotFound),
 		errors.Is(err, index.ErrNotFound), errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound, "not found"

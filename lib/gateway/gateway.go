@@ -96,9 +96,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = h.serveCAR(r.Context(), cw, r, req, rl)
 	}
 	if err == nil {
+		cw.commit() // a response without a body (HEAD, 304)
 		return
 	}
-	if !cw.wroteHeader {
+	if !cw.committed {
+		// Nothing reached the client yet: answer with the error's status.
+		cw.status = 0
 		h.fail(cw, rl, err)
 		return
 	}
@@ -120,34 +123,47 @@ func (h *Handler) fail(w *countingWriter, rl *requestLog, err error) {
 	writeError(w, err)
 }
 
-// countingWriter records the status, the bytes written and the time to the
-// first byte.
+// countingWriter holds the status back until the first body bytes go out,
+// so that a failure while the first buffer fills still gets its own status
+// instead of a cut 200; it records the status, the bytes written and the
+// time to the first byte.
 type countingWriter struct {
 	http.ResponseWriter
-	rl          *requestLog
-	start       time.Time
-	wroteHeader bool
+	rl        *requestLog
+	start     time.Time
+	status    int  // set by WriteHeader, sent by commit
+	committed bool // the status went to the ResponseWriter
 }
 
 func (c *countingWriter) WriteHeader(status int) {
-	if !c.wroteHeader {
-		c.wroteHeader = true
-		c.rl.status = status
-		c.rl.ttfb = time.Since(c.start)
+	if !c.committed && c.status == 0 {
+		c.status = status
 	}
-	c.ResponseWriter.WriteHeader(status)
+}
+
+// commit sends the status (200 when none was set).
+func (c *countingWriter) commit() {
+	if c.committed {
+		return
+	}
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	c.committed = true
+	c.rl.status = c.status
+	c.rl.ttfb = time.Since(c.start)
+	c.ResponseWriter.WriteHeader(c.status)
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
-	if !c.wroteHeader {
-		c.WriteHeader(http.StatusOK)
-	}
+	c.commit()
 	n, err := c.ResponseWriter.Write(p)
 	c.rl.bytes += int64(n)
 	return n, err
 }
 
 func (c *countingWriter) Flush() {
+	c.commit()
 	if f, ok := c.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}

@@ -372,7 +372,7 @@ func decodeUnixFS(c cid.Cid, raw []byte) (dagpb.PBNode, data.UnixFSData, error) 
 	}
 	ufs, err := data.DecodeUnixFSData(pb.FieldData().Must().Bytes())
 	if err != nil {
-		return nil, nil, fmt.Errorf("gateway: %s: UnixFS data: %w", c, err)
+		return nil, nil, fmt.Errorf("%w: %s: UnixFS data: %v", streamer.ErrDecode, c, err)
 	}
 	return pb, ufs, nil
 }

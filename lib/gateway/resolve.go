@@ -118,7 +118,7 @@ func (r *resolver) resolveUnixFS(c cid.Cid, raw []byte, name string) (cid.Cid, e
 	}
 	ufs, err := data.DecodeUnixFSData(pb.FieldData().Must().Bytes())
 	if err != nil {
-		return cid.Undef, fmt.Errorf("gateway: %s: %w", c, err)
+		return cid.Undef, fmt.Errorf("%w: %s: UnixFS data: %v", streamer.ErrDecode, c, err)
 	}
 	switch ufs.FieldDataType().Int() {
 	case data.Data_Directory:

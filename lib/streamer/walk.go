@@ -3,6 +3,7 @@ package streamer
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/ipfs/go-cid"
@@ -20,6 +21,10 @@ import (
 	_ "github.com/ipld/go-ipld-prime/codec/raw"
 )
 
+// ErrDecode is returned (wrapped) for a verified block that does not decode
+// with its CID's codec.
+var ErrDecode = errors.New("block does not decode as its codec")
+
 // Links decodes a block with its CID's codec and returns its links in
 // order. Raw blocks have none.
 func Links(c cid.Cid, data []byte) ([]cid.Cid, error) {
@@ -32,7 +37,7 @@ func Links(c cid.Cid, data []byte) ([]cid.Cid, error) {
 	}
 	links, err := traversal.SelectLinks(n)
 	if err != nil {
-		return nil, fmt.Errorf("streamer: links of %s: %w", c, err)
+		return nil, fmt.Errorf("%w: links of %s: %v", ErrDecode, c, err)
 	}
 	out := make([]cid.Cid, 0, len(links))
 	for _, l := range links {
@@ -54,11 +59,11 @@ func Decode(c cid.Cid, data []byte) (datamodel.Node, error) {
 	}
 	dec, err := multicodec.LookupDecoder(codec)
 	if err != nil {
-		return nil, fmt.Errorf("streamer: %s: unsupported codec 0x%x", c, codec)
+		return nil, fmt.Errorf("%w: %s: unsupported codec 0x%x", ErrDecode, c, codec)
 	}
 	nb := proto.NewBuilder()
 	if err := dec(nb, bytes.NewReader(data)); err != nil {
-		return nil, fmt.Errorf("streamer: decode %s: %w", c, err)
+		return nil, fmt.Errorf("%w: %s: %v", ErrDecode, c, err)
 	}
 	return nb.Build(), nil
 }
