@@ -166,10 +166,12 @@ func BenchmarkColdStart(b *testing.B) {
 		envIndexBucket+"=index", envPackBucket+"=packs",
 	)
 	event := lambdatest.FunctionURLEvent(http.MethodGet, "/ipfs/not-a-cid", "format=raw")
-	rt := lambdatest.NewRuntime(b)
 	var next, answer time.Duration
 	for b.Loop() {
-		inv := rt.Invoke(event) // the previous process is gone: this one takes it
+		// A Runtime per start: a killed process's pending GET /next could
+		// take the next event from a shared one.
+		rt := lambdatest.NewRuntime(b)
+		inv := rt.Invoke(event)
 		f := startFunction(b, rt, env...)
 		res := wait(b, inv)
 		next += res.Fetched.Sub(f.started)
