@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hash-stream/hash-stream-aws/lib/lambdastream"
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 )
 
@@ -30,8 +31,9 @@ const (
 const (
 	// DefaultIndexCacheBytes keeps index record sets across warm invocations.
 	DefaultIndexCacheBytes = 64 << 20
-	// DefaultMaxResponseBytes is Lambda's cap on a streamed response.
-	DefaultMaxResponseBytes = 200 << 20
+	// DefaultMaxResponseBytes keeps under Lambda's 200 MB cap on a streamed
+	// response, whichever way the MB is counted (the adapter's own cap).
+	DefaultMaxResponseBytes = lambdastream.DefaultMaxBytes
 )
 
 // config is the function's configuration, read once at init.

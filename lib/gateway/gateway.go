@@ -106,9 +106,33 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The status line is out: the response must end as a failure, never as
-	// a clean (and therefore seemingly complete) end of stream.
+	// a clean (and therefore seemingly complete) end of stream. A writer
+	// that can carry the cause (the Lambda streaming adapter) gets it;
+	// net/http's server cuts the connection on this panic.
 	rl.aborted = err
+	if abort(w, err) {
+		return
+	}
 	panic(http.ErrAbortHandler)
+}
+
+// aborter is a ResponseWriter that can end a response with an error.
+type aborter interface{ Abort(err error) }
+
+// abort ends the response with err through w, or a writer w wraps, when
+// one can; it reports whether one did.
+func abort(w http.ResponseWriter, err error) bool {
+	for {
+		switch t := w.(type) {
+		case aborter:
+			t.Abort(err)
+			return true
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return false
+		}
+	}
 }
 
 func (h *Handler) fail(w *countingWriter, rl *requestLog, err error) {
