@@ -34,7 +34,9 @@ test: tools check
 	$(MAKE) --no-print-directory fuzz
 
 # A short run of every fuzz target (parsers and decoders of untrusted input).
-FUZZTIME ?= 10s
+# A count, not a duration: Go 1.26's fuzz coordinator can fail a clean run
+# with "context deadline exceeded" at the end of a timed run (go.dev/issue/75804).
+FUZZTIME ?= 50000x
 fuzz:
 	go test -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $(FUZZTIME) ./lib/gateway
 	go test -run '^$$' -fuzz '^FuzzParseRange$$' -fuzztime $(FUZZTIME) ./lib/gateway
