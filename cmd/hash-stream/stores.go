@@ -31,7 +31,7 @@ type storeFlags struct {
 func (s *storeFlags) register(fs *flagSet, env *cliEnv) {
 	fs.stringVar(&s.backend, []string{"store-backend", "sb"}, env.getenv(envBackend), `storage backend: "fs" or "s3" (env `+envBackend+`, default fs)`)
 	fs.stringVar(&s.dir, []string{"dir"}, env.getenv(envDir), "folder of the fs store, holding index/ and pack/ (env "+envDir+", default ~/.hash-stream)")
-	fs.boolVar(&s.fsync, []string{"fsync"}, true, "fs store: sync each pack to disk before it is indexed (--fsync=false writes at page-cache speed, without that crash safety)")
+	fs.boolVar(&s.fsync, []string{"fsync"}, true, "fs store: sync each pack and index file to disk as it is written (--fsync=false writes at page-cache speed, without that crash safety)")
 }
 
 // stores are the opened index and pack stores, and a description for output.
@@ -59,7 +59,7 @@ func (s *storeFlags) open(ctx context.Context, env *cliEnv, create bool) (*store
 			}
 		}
 		return &stores{
-			index:   fs.NewIndexStore(filepath.Join(dir, "index")),
+			index:   fs.NewIndexStore(filepath.Join(dir, "index"), fs.WithIndexSync(s.fsync)),
 			packs:   fs.NewPackStore(filepath.Join(dir, "pack"), fs.WithSync(s.fsync)),
 			backend: "fs",
 			where:   dir,

@@ -23,13 +23,27 @@ const maxTimestampTries = 10000
 // IndexStore is an index store in a folder: <dir>/k(mh)/<file>. The folder
 // is made on the first Put.
 type IndexStore struct {
-	dir string
-	now func() time.Time
+	dir    string
+	now    func() time.Time
+	noSync bool
+}
+
+// IndexOption configures an IndexStore.
+type IndexOption func(*IndexStore)
+
+// WithIndexSync says whether Put syncs each index file before it becomes
+// visible (default true). See WithSync.
+func WithIndexSync(sync bool) IndexOption {
+	return func(s *IndexStore) { s.noSync = !sync }
 }
 
 // NewIndexStore returns an index store in the folder dir.
-func NewIndexStore(dir string) *IndexStore {
-	return &IndexStore{dir: dir, now: time.Now}
+func NewIndexStore(dir string, opts ...IndexOption) *IndexStore {
+	s := &IndexStore{dir: dir, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Files returns every file in the folder of mh, ordered by name, skipping
@@ -106,7 +120,7 @@ func (s *IndexStore) put(ctx context.Context, key string, sub multihash.Multihas
 	if err := root.MkdirAll(key, 0o755); err != nil {
 		return err
 	}
-	tmp, err := writeTemp(ctx, root, key, bytes.NewReader(data), true)
+	tmp, err := writeTemp(ctx, root, key, bytes.NewReader(data), !s.noSync)
 	if err != nil {
 		return err
 	}
@@ -148,7 +162,7 @@ func (s *IndexStore) createExclusive(root *os.Root, key string, ms int64, data [
 			return err
 		}
 		_, err = f.Write(data)
-		if err == nil {
+		if err == nil && !s.noSync {
 			err = f.Sync()
 		}
 		if cerr := f.Close(); err == nil {
