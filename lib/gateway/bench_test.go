@@ -22,6 +22,7 @@ import (
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/hash-stream/hash-stream-aws/lib/store/fs"
+	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 	"github.com/ipfs/go-cid"
 )
@@ -69,11 +70,32 @@ func benchStore(b *testing.B) (string, cid.Cid) {
 }
 
 // BenchmarkServeCAR serves the whole benchmark file as a CAR over loopback
-// HTTP and reports MB/s, storage reads per response and time to first byte.
+// HTTP, from the fs store and from the real S3 server, and reports MB/s,
+// storage reads per response and time to first byte.
 func BenchmarkServeCAR(b *testing.B) {
 	dir, root := benchStore(b)
-	packs := &countingPacks{PackStore: fs.NewPackStore(filepath.Join(dir, "pack"))}
-	s := streamer.New(index.NewReader(fs.NewIndexStore(filepath.Join(dir, "index"))), packs)
+	b.Run("fs", func(b *testing.B) {
+		serveCAR(b, fs.NewIndexStore(filepath.Join(dir, "index")), fs.NewPackStore(filepath.Join(dir, "pack")), root)
+	})
+	b.Run("s3", func(b *testing.B) {
+		s3Server.Require(b)
+		client := s3Server.Client()
+		idx, packs := s3.NewIndexStore(client, s3Server.NewBucket(b)), s3.NewPackStore(client, s3Server.NewBucket(b))
+		ctx := context.Background()
+		r, infos, err := pack.WriteFile(ctx, packs, testdata.HashStreamReader("hash-stream bench ", benchSize()), pack.WithTempDir(b.TempDir()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pack.AddToIndex(ctx, []index.Writer{index.NewMultipleLevelWriter(idx)}, infos, r.Hash()); err != nil {
+			b.Fatal(err)
+		}
+		serveCAR(b, idx, packs, r)
+	})
+}
+
+func serveCAR(b *testing.B, idx store.IndexStore, ps store.PackStore, root cid.Cid) {
+	packs := &countingPacks{PackStore: ps}
+	s := streamer.New(index.NewReader(idx), packs)
 	srv := httptest.NewServer(gateway.New(s))
 	defer srv.Close()
 	url := srv.URL + "/ipfs/" + root.String() + "?format=car"

@@ -335,7 +335,7 @@ func (s *Streamer) read(ctx context.Context, g *group, cfg PlannerConfig, stats 
 			return
 		}
 		stats.ReadBytes.Add(length)
-		if err := Verify(it.cid.Hash(), data); err != nil {
+		if err := s.verify(it.cid.Hash(), data); err != nil {
 			s.log.ErrorContext(ctx, "corrupt block", "cid", it.cid.String(), "pack", g.pack.String(), "offset", off, "length", length)
 			send(result{err: fmt.Errorf("%w (pack %s, offset %d)", err, g.pack, off)})
 			return

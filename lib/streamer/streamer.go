@@ -65,12 +65,17 @@ type Streamer struct {
 
 	learned *cache.Cache[string, Location]
 	plan    PlannerConfig
+
+	// verify is Verify; only this package's benchmarks replace it, to
+	// measure what verification costs.
+	verify func(multihash.Multihash, []byte) error
 }
 
 // New returns a Streamer.
 func New(idx *index.Reader, packs store.PackStore, opts ...Option) *Streamer {
 	s := &Streamer{index: idx, packs: packs, log: slog.New(slog.DiscardHandler), plan: DefaultPlannerConfig()}
 	s.learned = cache.New(DefaultLearnedBytes, locationSize)
+	s.verify = Verify
 	for _, o := range opts {
 		o(s)
 	}
