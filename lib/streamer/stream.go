@@ -27,7 +27,7 @@ const (
 	DefaultConcurrency = 4
 	// DefaultReadAhead is how many bytes one read may hold ahead of the
 	// consumer.
-	DefaultReadAhead = 8 << 20
+	DefaultReadAhead = 4 << 20
 	// DefaultLookahead is how many blocks are located (index lookups, run
 	// concurrently) ahead of the reads.
 	DefaultLookahead = 256
