@@ -372,3 +372,21 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// Main is a TestMain for packages whose tests use the server: it starts
+// it (see Start), stores it in *server (nil when none is available), runs
+// the tests, stops it and exits with the tests' code.
+//
+//	var server *s3test.Server
+//	func TestMain(m *testing.M) { s3test.Main(m, &server) }
+func Main(m *testing.M, server **Server) {
+	s, stop, err := Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*server = s
+	code := m.Run()
+	stop()
+	os.Exit(code)
+}

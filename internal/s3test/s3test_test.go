@@ -3,7 +3,6 @@ package s3test_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -17,17 +16,7 @@ import (
 
 var server *s3test.Server
 
-func TestMain(m *testing.M) {
-	s, stop, err := s3test.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	server = s
-	code := m.Run()
-	stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { s3test.Main(m, &server) }
 
 func TestServer(t *testing.T) {
 	bucket := server.NewBucket(t)

@@ -45,17 +45,7 @@ import (
 // the S3 variants then skip, or fail under CI=true).
 var s3Server *s3test.Server
 
-func TestMain(m *testing.M) {
-	s, stop, err := s3test.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	s3Server = s
-	code := m.Run()
-	stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { s3test.Main(m, &s3Server) }
 
 // The roots of the conformance fixtures (see shared/conformance/README.md).
 const (

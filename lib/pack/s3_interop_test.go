@@ -3,7 +3,6 @@ package pack_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -22,17 +21,7 @@ import (
 
 var server *s3test.Server
 
-func TestMain(m *testing.M) {
-	s, stop, err := s3test.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	server = s
-	code := m.Run()
-	stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { s3test.Main(m, &server) }
 
 // The interop round trip through the S3 backend on a real server: the
 // originals written with both index writers give the JS store's packs and

@@ -30,17 +30,7 @@ import (
 
 var server *s3test.Server
 
-func TestMain(m *testing.M) {
-	s, stop, err := s3test.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	server = s
-	code := m.Run()
-	stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { s3test.Main(m, &server) }
 
 func TestIndexStore(t *testing.T) {
 	for _, prefix := range []string{"", "idx/"} {
