@@ -10,15 +10,12 @@ import (
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
-	"github.com/multiformats/go-multihash"
 )
 
 func indexAdd(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlagSet("index add", "<packCid> <car> [containingCid]", "Indexes a CAR file that is already stored as the pack packCid: one record per block at its\noffset, optionally under a containing CID. Every block is checked against its CID first.", env.stderr)
-	var sf storeFlags
-	var writer string
-	sf.register(fs, env)
-	fs.stringVar(&writer, []string{"index-writer", "iw"}, "all", `index writer: "all", "single-level" or "multiple-level"`)
+	var wf writeFlags
+	wf.register(fs, env, `index writer: "all", "single-level" or "multiple-level"`)
 	pos, err := fs.parse(args, 2, 3)
 	if err != nil {
 		return err
@@ -27,17 +24,11 @@ func indexAdd(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	var containing multihash.Multihash
-	if len(pos) == 3 {
-		if containing, err = parseCID(pos[2]); err != nil {
-			return err
-		}
-	}
-	st, err := sf.open(ctx, env, true)
+	containing, err := optionalCID(pos, 2)
 	if err != nil {
 		return err
 	}
-	writers, err := indexWriters(writer, st.index)
+	_, writers, err := wf.open(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -57,7 +48,7 @@ func indexAdd(ctx context.Context, env *cliEnv, args []string) error {
 	if err := pack.AddToIndex(ctx, writers, []pack.Info{info}, containing); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stdout, "\nIndexed %d blobs of pack %s (%s)\n", len(info.Blobs), store.Key(packMH), writer)
+	fmt.Fprintf(env.stdout, "\nIndexed %d blobs of pack %s (%s)\n", len(info.Blobs), store.Key(packMH), wf.writer)
 	return nil
 }
 
@@ -73,11 +64,9 @@ func indexFindRecords(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	var containing multihash.Multihash
-	if len(pos) == 2 {
-		if containing, err = parseCID(pos[1]); err != nil {
-			return err
-		}
+	containing, err := optionalCID(pos, 1)
+	if err != nil {
+		return err
 	}
 	st, err := sf.open(ctx, env, false)
 	if err != nil {

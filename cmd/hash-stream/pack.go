@@ -40,10 +40,9 @@ func checkFormat(format string) error {
 
 func packWrite(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlagSet("pack write", "<file>", "Writes a file as a UnixFS DAG (1 MiB raw leaves, balanced 1024-link nodes, CIDv1) into CAR packs,\nstores them and indexes them. The same file gives the same packs and index files as the JavaScript CLI.", env.stderr)
-	var sf storeFlags
-	var writer, format, size string
-	sf.register(fs, env)
-	fs.stringVar(&writer, []string{"index-writer", "iw"}, "all", `index writer: "all" (both, what block-by-block clients need), "single-level", "multiple-level" or "none"`)
+	var wf writeFlags
+	var format, size string
+	wf.register(fs, env, `index writer: "all" (both, what block-by-block clients need), "single-level", "multiple-level" or "none"`)
 	fs.stringVar(&size, []string{"pack-size", "ps"}, strconv.Itoa(pack.DefaultMaxSize), "maximum pack size in bytes")
 	fs.stringVar(&format, []string{"format", "f"}, "car", `pack format: "car"`)
 	pos, err := fs.parse(args, 1, 1)
@@ -57,11 +56,7 @@ func packWrite(ctx context.Context, env *cliEnv, args []string) error {
 	if err := checkFormat(format); err != nil {
 		return err
 	}
-	st, err := sf.open(ctx, env, true)
-	if err != nil {
-		return err
-	}
-	writers, err := indexWriters(writer, st.index)
+	st, writers, err := wf.open(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -78,7 +73,7 @@ func packWrite(ctx context.Context, env *cliEnv, args []string) error {
 		return fmt.Errorf("%s is a folder: pack write takes a file", pos[0])
 	}
 
-	fmt.Fprintf(env.stdout, "\nPacking file: %s\n    Pack Max Size: %d bytes\n    Index Writer: %s\n    Store backend: %s\n", filepath.Base(pos[0]), maxSize, writer, st.backend)
+	fmt.Fprintf(env.stdout, "\nPacking file: %s\n    Pack Max Size: %d bytes\n    Index Writer: %s\n    Store backend: %s\n", filepath.Base(pos[0]), maxSize, wf.writer, st.backend)
 	var in io.Reader = f
 	if env.stderrIsTTY {
 		bar := progressbar.DefaultBytes(info.Size(), "packing")
@@ -116,19 +111,13 @@ func printPacks(w io.Writer, root cid.Cid, packs []pack.Info) {
 
 func packImport(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlagSet("pack import", "<car>", "Stores an existing CAR file (v1 or v2) as one pack under the multihash of its bytes and indexes\nevery block at its offset. The CAR's single root, if any, becomes the containing CID.", env.stderr)
-	var sf storeFlags
-	var writer string
-	sf.register(fs, env)
-	fs.stringVar(&writer, []string{"index-writer", "iw"}, "all", `index writer: "all", "single-level", "multiple-level" or "none"`)
+	var wf writeFlags
+	wf.register(fs, env, `index writer: "all", "single-level", "multiple-level" or "none"`)
 	pos, err := fs.parse(args, 1, 1)
 	if err != nil {
 		return err
 	}
-	st, err := sf.open(ctx, env, true)
-	if err != nil {
-		return err
-	}
-	writers, err := indexWriters(writer, st.index)
+	st, writers, err := wf.open(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -204,6 +193,15 @@ func parseCID(s string) (multihash.Multihash, error) {
 		return nil, fmt.Errorf("%w: bad CID %q: %v", errUsage, s, err)
 	}
 	return c.Hash(), nil
+}
+
+// optionalCID parses the optional CID argument at pos[i] (a containing
+// CID) and returns its multihash, or nil when it is absent.
+func optionalCID(pos []string, i int) (multihash.Multihash, error) {
+	if len(pos) <= i {
+		return nil, nil
+	}
+	return parseCID(pos[i])
 }
 
 // writeFileAtomic writes path through a temporary file renamed into place

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/hash-stream/hash-stream-aws/lib/store/fs"
 	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
@@ -85,4 +86,30 @@ func (s *storeFlags) open(ctx context.Context, env *cliEnv, create bool) (*store
 		}, nil
 	}
 	return nil, fmt.Errorf("%w: unknown store backend %q (want fs or s3)", errUsage, s.backend)
+}
+
+// writeFlags are the flags of the commands that write: the stores and the
+// index writer.
+type writeFlags struct {
+	storeFlags
+	writer string
+}
+
+func (w *writeFlags) register(fs *flagSet, env *cliEnv, writerUsage string) {
+	w.storeFlags.register(fs, env)
+	fs.stringVar(&w.writer, []string{"index-writer", "iw"}, "all", writerUsage)
+}
+
+// open opens the stores, creating an fs store's folder, and the index
+// writers --index-writer names.
+func (w *writeFlags) open(ctx context.Context, env *cliEnv) (*stores, []index.Writer, error) {
+	st, err := w.storeFlags.open(ctx, env, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	writers, err := indexWriters(w.writer, st.index)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, writers, nil
 }

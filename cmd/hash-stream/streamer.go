@@ -10,7 +10,6 @@ import (
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 	"github.com/ipfs/go-cid"
-	"github.com/multiformats/go-multihash"
 )
 
 func streamerDump(ctx context.Context, env *cliEnv, args []string) error {
@@ -27,11 +26,9 @@ func streamerDump(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w: bad CID %q: %v", errUsage, pos[0], err)
 	}
-	var containing multihash.Multihash
-	if len(pos) == 3 {
-		if containing, err = parseCID(pos[2]); err != nil {
-			return err
-		}
+	containing, err := optionalCID(pos, 2)
+	if err != nil {
+		return err
 	}
 	if format != "car" && format != "raw" {
 		return fmt.Errorf("%w: unknown format %q (want car or raw)", errUsage, format)
