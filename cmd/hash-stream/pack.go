@@ -212,7 +212,10 @@ func writeFileAtomic(path string, fill func(io.Writer) error) (int64, error) {
 		return 0, err
 	}
 	cw := &countWriter{w: tmp}
-	err = fill(cw)
+	err = tmp.Chmod(0o644) // as os.Create would make it (before the umask)
+	if err == nil {
+		err = fill(cw)
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/ipfs/go-cid"
 	dagpb "github.com/ipld/go-codec-dagpb"
@@ -70,35 +71,52 @@ func Decode(c cid.Cid, data []byte) (datamodel.Node, error) {
 
 // Walk visits the DAG below root depth first, parents before children and
 // children in link order, calling fn with each verified block once (a block
-// linked twice is visited the first time). Blocks are read one at a time.
+// linked twice is visited the first time). The children of each node are
+// read as one planned Stream, so a file of many leaves takes a few merged
+// ranged reads. fn must not keep the data after it returns.
 func (s *Streamer) Walk(ctx context.Context, root cid.Cid, containing multihash.Multihash, fn func(cid.Cid, []byte) error) error {
-	seen := make(map[string]bool)
-	var visit func(c cid.Cid) error
-	visit = func(c cid.Cid) error {
-		if seen[c.KeyString()] {
-			return nil
-		}
-		seen[c.KeyString()] = true
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		data, err := s.Block(ctx, c.Hash(), containing)
-		if err != nil {
-			return err
-		}
-		if err := fn(c, data); err != nil {
-			return err
-		}
+	data, err := s.Block(ctx, root.Hash(), containing)
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{root.KeyString(): true}
+	if err := fn(root, data); err != nil {
+		return err
+	}
+	var below func(c cid.Cid, data []byte) error
+	below = func(c cid.Cid, data []byte) error {
 		links, err := Links(c, data)
 		if err != nil {
 			return err
 		}
+		var want []cid.Cid
 		for _, l := range links {
-			if err := visit(l); err != nil {
-				return err
+			if !seen[l.KeyString()] {
+				seen[l.KeyString()] = true
+				want = append(want, l)
 			}
 		}
-		return nil
+		if len(want) == 0 {
+			return nil
+		}
+		st := s.Stream(ctx, want, containing, nil)
+		defer st.Close()
+		for {
+			b, err := st.Next()
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if err := fn(b.CID, b.Data); err != nil {
+				return err
+			}
+			if err := below(b.CID, b.Data); err != nil {
+				return err
+			}
+			st.Recycle(b.Data)
+		}
 	}
-	return visit(root)
+	return below(root, data)
 }
