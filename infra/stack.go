@@ -30,6 +30,7 @@ const (
 	EnvPackBucket  = "HASH_STREAM_S3_PACK_BUCKET"
 	EnvPackPrefix  = "HASH_STREAM_S3_PACK_PREFIX"
 	EnvLogLevel    = "HASH_STREAM_LOG_LEVEL"
+	EnvEMF         = "HASH_STREAM_EMF_NAMESPACE"
 )
 
 // CacheKeyQueryStrings are the query parameters that change a trustless
@@ -140,18 +141,12 @@ func NewGatewayStack(scope constructs.Construct, id string, props *GatewayStackP
 		Handler:      jsii.String("bootstrap"),
 		// A folder already built by `make build-lambda`: no Docker bundling,
 		// so synth runs offline and in tests.
-		Code:       awslambda.Code_FromAsset(jsii.String(cfg.LambdaDir), nil),
-		MemorySize: jsii.Number(float64(cfg.MemoryMB)),
-		Timeout:    awscdk.Duration_Seconds(jsii.Number(float64(cfg.TimeoutSeconds))),
-		Role:       role,
-		LogGroup:   logGroup,
-		Environment: &map[string]*string{
-			EnvIndexBucket: s.IndexBucket.BucketName(),
-			EnvIndexPrefix: jsii.String(cfg.IndexPrefix),
-			EnvPackBucket:  s.PackBucket.BucketName(),
-			EnvPackPrefix:  jsii.String(cfg.PackPrefix),
-			EnvLogLevel:    jsii.String(strings.ToLower(cfg.LogLevel)),
-		},
+		Code:        awslambda.Code_FromAsset(jsii.String(cfg.LambdaDir), nil),
+		MemorySize:  jsii.Number(float64(cfg.MemoryMB)),
+		Timeout:     awscdk.Duration_Seconds(jsii.Number(float64(cfg.TimeoutSeconds))),
+		Role:        role,
+		LogGroup:    logGroup,
+		Environment: functionEnv(cfg, s.IndexBucket.BucketName(), s.PackBucket.BucketName()),
 	})
 
 	// AWS_IAM: only signed requests reach the function, and the only signer
@@ -504,4 +499,20 @@ func retentionDays(days int) awslogs.RetentionDays {
 		}
 	}
 	return awslogs.RetentionDays_TEN_YEARS
+}
+
+// functionEnv is the gateway function's environment.
+func functionEnv(cfg Config, indexBucket, packBucket *string) *map[string]*string {
+	env := map[string]*string{
+		EnvIndexBucket: indexBucket,
+		EnvIndexPrefix: jsii.String(cfg.IndexPrefix),
+		EnvPackBucket:  packBucket,
+		EnvPackPrefix:  jsii.String(cfg.PackPrefix),
+		EnvLogLevel:    jsii.String(strings.ToLower(cfg.LogLevel)),
+	}
+	if cfg.MetricsNamespace != "" {
+		// Each request log line then also carries CloudWatch metrics (EMF).
+		env[EnvEMF] = jsii.String(cfg.MetricsNamespace)
+	}
+	return &env
 }

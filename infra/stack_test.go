@@ -644,6 +644,7 @@ func TestCreatedBucketsWithPrefixes(t *testing.T) {
 		"logLevel":          "DEBUG",
 		"originReadTimeout": "30",
 		"logRetentionDays":  "7",
+		"metricsNamespace":  "HashStream",
 	}, "")
 	index, pack := bucketID(t, s, "IndexBucket"), bucketID(t, s, "PackBucket")
 
@@ -666,6 +667,7 @@ func TestCreatedBucketsWithPrefixes(t *testing.T) {
 			EnvPackBucket:  map[string]interface{}{"Ref": pack},
 			EnvPackPrefix:  "packs/",
 			EnvLogLevel:    "debug",
+			EnvEMF:         "HashStream",
 		})
 		_, lg := s.onlyResource(t, "AWS::Logs::LogGroup")
 		if props(lg)["RetentionInDays"] != 7.0 {

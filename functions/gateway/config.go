@@ -25,6 +25,7 @@ const (
 	envReadConcurrency = "HASH_STREAM_READ_CONCURRENCY"
 	envReadAhead       = "HASH_STREAM_READ_AHEAD_BYTES"
 	envLogLevel        = "HASH_STREAM_LOG_LEVEL"
+	envEMFNamespace    = "HASH_STREAM_EMF_NAMESPACE"
 )
 
 // Defaults of the function.
@@ -44,6 +45,9 @@ type config struct {
 	maxResponseBytes         int64
 	planner                  streamer.PlannerConfig
 	logLevel                 slog.Level
+	// emfNamespace, when set, makes each request log line also publish
+	// CloudWatch metrics (Embedded Metric Format) in that namespace.
+	emfNamespace string
 }
 
 // loadConfig reads the configuration from getenv; every problem is in the
@@ -52,7 +56,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
 		indexBucket: getenv(envIndexBucket), indexPrefix: getenv(envIndexPrefix),
 		packBucket: getenv(envPackBucket), packPrefix: getenv(envPackPrefix),
-		planner: streamer.DefaultPlannerConfig(),
+		planner:      streamer.DefaultPlannerConfig(),
+		emfNamespace: getenv(envEMFNamespace),
 	}
 	var problems []string
 	for name, v := range map[string]string{envIndexBucket: c.indexBucket, envPackBucket: c.packBucket} {

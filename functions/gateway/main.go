@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"sync/atomic"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
@@ -62,7 +63,11 @@ func newHandler(ctx context.Context, cfg config, log *slog.Logger) (lambdastream
 	logAttrs := func(ctx context.Context) []any {
 		hits, misses := indexCache.Stats()
 		dh, dm := hits-lastHits.Swap(hits), misses-lastMisses.Swap(misses)
-		return []any{"request_id", lambdastream.RequestID(ctx), "index_cache_hits", dh, "index_cache_misses", dm}
+		attrs := []any{"request_id", lambdastream.RequestID(ctx), "index_cache_hits", dh, "index_cache_misses", dm}
+		if cfg.emfNamespace != "" {
+			attrs = append(attrs, "_aws", emf(cfg.emfNamespace, time.Now()))
+		}
+		return attrs
 	}
 	handler := gateway.New(s, gateway.WithLogger(log), gateway.WithLogAttrs(logAttrs),
 		gateway.WithMaxResponseBytes(cfg.maxResponseBytes))
