@@ -118,7 +118,7 @@ func (s *Streamer) Stream(ctx context.Context, cids []cid.Cid, containing multih
 	st.wg.Add(1)
 	go func() {
 		defer st.wg.Done()
-		s.plan1(ctx, st, cids, containing, cfg)
+		s.runPlanner(ctx, st, cids, containing, cfg)
 	}()
 	return st
 }
@@ -185,9 +185,9 @@ func (st *Stream) Close() {
 	st.wg.Wait()
 }
 
-// plan1 locates the blocks in batches, groups them into ranged reads and
+// runPlanner locates the blocks in batches, groups them into ranged reads and
 // starts the reads, in order, at most cfg.Concurrency at a time.
-func (s *Streamer) plan1(ctx context.Context, st *Stream, cids []cid.Cid, containing multihash.Multihash, cfg PlannerConfig) {
+func (s *Streamer) runPlanner(ctx context.Context, st *Stream, cids []cid.Cid, containing multihash.Multihash, cfg PlannerConfig) {
 	defer close(st.groups)
 	slots := make(chan struct{}, cfg.Concurrency)
 	for len(cids) > 0 {
