@@ -1,12 +1,14 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 
+	"github.com/hash-stream/hash-stream-aws/lib/cache"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 	"github.com/ipfs/go-cid"
@@ -78,6 +80,9 @@ func (h *Handler) serveCAR(ctx context.Context, w http.ResponseWriter, r *http.R
 		}
 	}
 	wk := &walker{ctx: ctx, blocks: h.blocks, out: out, containing: req.Root.Hash(), stats: &rl.stats}
+	if req.Car.Dups {
+		wk.again = cache.New(dupsCacheBytes, func(k string, v []byte) int64 { return int64(len(k) + len(v)) })
+	}
 	if err := wk.scope(terminal, termData, req.Car.Scope, req.Car.EntityBytes); err != nil {
 		return err
 	}
@@ -211,7 +216,13 @@ type walker struct {
 	out        *carOut
 	containing multihash.Multihash
 	stats      *streamer.Stats
+	// again keeps, with dups=y, recent blocks to write again where the
+	// DAG repeats them (identical files, say) without reading them again.
+	again *cache.Cache[string, []byte]
 }
+
+// dupsCacheBytes bounds the blocks a dups=y response keeps to repeat.
+const dupsCacheBytes = 16 << 20
 
 // scope writes the terminal block and what its dag-scope adds.
 func (wk *walker) scope(c cid.Cid, raw []byte, scope DagScope, eb *EntityBytes) error {
@@ -262,29 +273,44 @@ func (wk *walker) all(c cid.Cid, raw []byte) error {
 // children streams links, writes each block, and calls visit for each
 // block that has links of its own, with the block's index in links.
 func (wk *walker) children(links []cid.Cid, visit func(i int, b streamer.Block) error) error {
+	type entry struct {
+		i      int
+		cid    cid.Cid
+		data   []byte
+		cached bool // data is from wk.again: no read needed
+	}
+	order := make([]entry, 0, len(links))
 	want := make([]cid.Cid, 0, len(links))
-	idx := make([]int, 0, len(links))
 	queued := make(map[string]bool)
 	for i, l := range links {
 		if !wk.out.dups && (wk.out.written(l) || queued[l.KeyString()]) {
 			continue
 		}
 		queued[l.KeyString()] = true
-		want = append(want, l)
-		idx = append(idx, i)
-	}
-	if len(want) == 0 {
-		return nil
-	}
-	st := wk.blocks.Stream(wk.ctx, want, wk.containing, wk.stats)
-	defer st.Close()
-	for k := 0; ; k++ {
-		b, err := st.Next()
-		if err == io.EOF {
-			return nil
+		if wk.again != nil {
+			if data, ok := wk.again.Get(l.KeyString()); ok {
+				order = append(order, entry{i: i, cid: l, data: data, cached: true})
+				continue
+			}
 		}
-		if err != nil {
-			return err
+		order = append(order, entry{i: i, cid: l})
+		want = append(want, l)
+	}
+	var st *streamer.Stream
+	if len(want) > 0 {
+		st = wk.blocks.Stream(wk.ctx, want, wk.containing, wk.stats)
+		defer st.Close()
+	}
+	for _, e := range order {
+		b := streamer.Block{CID: e.cid, Data: e.data}
+		if !e.cached {
+			var err error
+			if b, err = st.Next(); err != nil {
+				if err == io.EOF {
+					err = errors.New("gateway: block stream ended early")
+				}
+				return err
+			}
 		}
 		if wk.out.written(b.CID) {
 			continue // written inside an earlier sibling's DAG
@@ -293,12 +319,18 @@ func (wk *walker) children(links []cid.Cid, visit func(i int, b streamer.Block) 
 			return err
 		}
 		if b.CID.Prefix().Codec != cid.Raw {
-			if err := visit(idx[k], b); err != nil {
+			if err := visit(e.i, b); err != nil {
 				return err
 			}
 		}
-		st.Recycle(b.Data)
+		if !e.cached {
+			if wk.again != nil {
+				wk.again.Add(b.CID.KeyString(), bytes.Clone(b.Data))
+			}
+			st.Recycle(b.Data)
+		}
 	}
+	return nil
 }
 
 // fileRange writes the blocks of a UnixFS file node (already written,
