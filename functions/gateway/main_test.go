@@ -337,14 +337,8 @@ func (b *buckets) writeFile(t testing.TB, prefix string, size int64) *generated 
 // index1 indexes the blobs of packs as contained in root.
 func (b *buckets) index1(t testing.TB, packs []pack.Info, root cid.Cid) {
 	t.Helper()
-	var blobs []index.BlobLocation
-	for _, p := range packs {
-		blobs = append(blobs, p.Blobs...)
-	}
-	for _, w := range b.indexWriters {
-		if err := w.Add(context.Background(), blobs, root.Hash()); err != nil {
-			t.Fatalf("index: %v", err)
-		}
+	if err := pack.AddToIndex(context.Background(), b.indexWriters, packs, root.Hash()); err != nil {
+		t.Fatalf("index: %v", err)
 	}
 }
 

@@ -57,11 +57,7 @@ func benchStore(b *testing.B) (string, cid.Cid) {
 		if benchErr != nil {
 			return
 		}
-		var blobs []index.BlobLocation
-		for _, p := range infos {
-			blobs = append(blobs, p.Blobs...)
-		}
-		benchErr = index.NewMultipleLevelWriter(fs.NewIndexStore(filepath.Join(benchDir, "index"))).Add(ctx, blobs, benchRoot.Hash())
+		benchErr = pack.AddToIndex(ctx, []index.Writer{index.NewMultipleLevelWriter(fs.NewIndexStore(filepath.Join(benchDir, "index")))}, infos, benchRoot.Hash())
 	})
 	if benchErr != nil {
 		b.Fatal(benchErr)

@@ -28,14 +28,8 @@ func TestMaxResponseBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var blobs []index.BlobLocation
-	for _, p := range infos {
-		blobs = append(blobs, p.Blobs...)
-	}
-	for _, w := range []index.Writer{index.NewSingleLevelWriter(idx), index.NewMultipleLevelWriter(idx)} {
-		if err := w.Add(ctx, blobs, root.Hash()); err != nil {
-			t.Fatal(err)
-		}
+	if err := pack.AddToIndex(ctx, []index.Writer{index.NewSingleLevelWriter(idx), index.NewMultipleLevelWriter(idx)}, infos, root.Hash()); err != nil {
+		t.Fatal(err)
 	}
 	s := streamer.New(index.NewReader(idx), packs)
 	// serve answers a CAR request; aborted reports a response cut after

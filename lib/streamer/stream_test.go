@@ -33,11 +33,7 @@ func loadRandom3m(t *testing.T) (string, cid.Cid) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var blobs []index.BlobLocation
-	for _, p := range infos {
-		blobs = append(blobs, p.Blobs...)
-	}
-	if err := index.NewMultipleLevelWriter(fs.NewIndexStore(filepath.Join(dir, "index"))).Add(ctx, blobs, root.Hash()); err != nil {
+	if err := pack.AddToIndex(ctx, []index.Writer{index.NewMultipleLevelWriter(fs.NewIndexStore(filepath.Join(dir, "index")))}, infos, root.Hash()); err != nil {
 		t.Fatal(err)
 	}
 	return dir, root
