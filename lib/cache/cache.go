@@ -19,6 +19,7 @@ type Cache[K comparable, V any] struct {
 	sizeOf   func(K, V) int64
 	ll       *list.List // front = most recent
 	items    map[K]*list.Element
+	onEvict  func(K, V)
 
 	hits, misses atomic.Int64
 }
@@ -33,6 +34,15 @@ type entry[K comparable, V any] struct {
 // them. A capacity of 0 or less caches nothing.
 func New[K comparable, V any](capacity int64, sizeOf func(K, V) int64) *Cache[K, V] {
 	return &Cache[K, V]{capacity: capacity, sizeOf: sizeOf, ll: list.New(), items: make(map[K]*list.Element)}
+}
+
+// OnEvict sets a function called with each entry that leaves the cache
+// (evicted, replaced by Add, or too large to be stored at all), under the
+// cache's lock: it must not call the cache.
+func (c *Cache[K, V]) OnEvict(fn func(K, V)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.onEvict = fn
 }
 
 // Get returns the value of key and marks it recently used.
@@ -59,6 +69,9 @@ func (c *Cache[K, V]) Add(key K, value V) {
 		c.remove(el)
 	}
 	if size > c.capacity {
+		if c.onEvict != nil {
+			c.onEvict(key, value) // never stored: it leaves at once
+		}
 		return
 	}
 	c.items[key] = c.ll.PushFront(&entry[K, V]{key, value, size})
@@ -72,6 +85,9 @@ func (c *Cache[K, V]) remove(el *list.Element) {
 	e := c.ll.Remove(el).(*entry[K, V])
 	delete(c.items, e.key)
 	c.size -= e.size
+	if c.onEvict != nil {
+		c.onEvict(e.key, e.value)
+	}
 }
 
 // Len returns the number of entries.

@@ -69,3 +69,21 @@ func ExampleCache() {
 	fmt.Println(ok, c.Len())
 	// Output: false 1
 }
+
+func TestOnEvict(t *testing.T) {
+	c := cache.New(10, func(_ string, v int) int64 { return int64(v) })
+	var left []string
+	c.OnEvict(func(k string, _ int) { left = append(left, k) })
+	c.Add("a", 4)
+	c.Add("b", 4)
+	c.Add("a", 3)    // replaces a
+	c.Add("c", 4)    // evicts b, the least recently used
+	c.Add("big", 11) // never stored
+	want := []string{"a", "b", "big"}
+	if fmt.Sprint(left) != fmt.Sprint(want) {
+		t.Fatalf("left the cache: %v, want %v", left, want)
+	}
+	if c.Size() != 7 {
+		t.Fatalf("size = %d, want 7", c.Size())
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/hash-stream/hash-stream-aws/lib/budget"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
@@ -69,6 +70,10 @@ func notAcceptable(format string, args ...any) error {
 //   - context.Canceled (the client went away): status 0, write nothing;
 //   - *RequestError: its Status and Message (400, 404, 405, 406);
 //   - *RangeError: 416;
+//   - budget.ErrExhausted: 503 with Retry-After, the server is at its
+//     memory budget;
+//   - streamer.ErrInternal (a panic): 500;
+//   - streamer.ErrBadRecord: 502, the index gives an impossible location;
 //   - streamer.ErrCorrupt: 502, the store returned bytes that do not match
 //     their CID;
 //   - ErrNotFound, streamer.ErrNotFound, index.ErrNotFound,
@@ -88,6 +93,12 @@ func ErrorStatus(err error) (int, string) {
 		return 0, ""
 	case errors.As(err, &reqErr):
 		return reqErr.Status, reqErr.Message
+	case errors.Is(err, budget.ErrExhausted):
+		return http.StatusServiceUnavailable, "the gateway is at its memory budget: retry later"
+	case errors.Is(err, streamer.ErrInternal):
+		return http.StatusInternalServerError, "internal error"
+	case errors.Is(err, streamer.ErrBadRecord):
+		return http.StatusBadGateway, "the index gives an impossible location for a block"
 	case errors.As(err, &rangeErr):
 		return http.StatusRequestedRangeNotSatisfiable, "range not satisfiable"
 	case errors.Is(err, streamer.ErrCorrupt):
@@ -107,6 +118,10 @@ func ErrorStatus(err error) (int, string) {
 	}
 }
 
+// retryAfterSeconds is the Retry-After of a 503: responses to stream
+// last seconds, so budget frees up within seconds.
+const retryAfterSeconds = "2"
+
 // writeError answers err with the status and short text body of
 // ErrorStatus. Headers set earlier for a successful response (Etag,
 // caching, Content-Disposition, lengths) are removed so an error is never
@@ -124,6 +139,8 @@ func writeError(w http.ResponseWriter, err error) {
 	switch status {
 	case http.StatusMethodNotAllowed:
 		h.Set("Allow", "GET, HEAD")
+	case http.StatusServiceUnavailable:
+		h.Set("Retry-After", retryAfterSeconds)
 	case http.StatusRequestedRangeNotSatisfiable:
 		var rangeErr *RangeError
 		if errors.As(err, &rangeErr) {

@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"time"
 
+	"github.com/hash-stream/hash-stream-aws/lib/budget"
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 )
 
@@ -21,6 +24,37 @@ type Handler struct {
 	// maxCARBytes caps a CAR response (0: no cap). See WithMaxResponseBytes.
 	maxCARBytes int64
 	logAttrs    func(context.Context) []any
+
+	// budget bounds what all responses buffer; nil: no bound.
+	budget    *budget.Budget
+	floor     int64
+	admitWait time.Duration
+}
+
+// Memory budget defaults (see WithBudget).
+const (
+	// DefaultResponseFloor is what a response sets aside when admitted:
+	// its body buffer (256 KiB), a 1 MiB leaf and room for a few nodes.
+	DefaultResponseFloor = 1<<20 + 512<<10
+	// DefaultAdmissionWait is how long a new response waits for budget
+	// before it is refused with 503.
+	DefaultAdmissionWait = 10 * time.Second
+)
+
+// WithBudget makes every response draw its buffers from b (see package
+// budget): each response is admitted with a floor of floor bytes (0:
+// DefaultResponseFloor), waiting up to wait (0: DefaultAdmissionWait) for
+// one, else it is refused with 503 and Retry-After before anything is read.
+func WithBudget(b *budget.Budget, floor int64, wait time.Duration) Option {
+	return func(h *Handler) {
+		h.budget, h.floor, h.admitWait = b, floor, wait
+		if h.floor <= 0 {
+			h.floor = DefaultResponseFloor
+		}
+		if h.admitWait <= 0 {
+			h.admitWait = DefaultAdmissionWait
+		}
+	}
 }
 
 // Option configures a Handler.
@@ -89,12 +123,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if req.Format == FormatCAR {
 		attrs = append(attrs, "scope", string(req.Car.Scope))
 	}
-	switch req.Format {
-	case FormatRaw:
-		err = h.serveRaw(r.Context(), cw, r, req, rl)
-	default:
-		err = h.serveCAR(r.Context(), cw, r, req, rl)
+	ctx := r.Context()
+	if h.budget != nil {
+		acct, err := h.admit(ctx)
+		if err != nil {
+			h.fail(cw, rl, err)
+			return
+		}
+		defer func() {
+			if over := acct.MaxOverdraft(); over > 0 {
+				attrs = append(attrs, "budget_overdraft", over)
+			}
+			acct.Close()
+		}()
+		ctx = budget.NewContext(ctx, acct)
 	}
+	err = h.serveFormat(ctx, cw, r, req, rl)
 	if err == nil {
 		cw.commit() // a response without a body (HEAD, 304)
 		return
@@ -114,6 +158,36 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	panic(http.ErrAbortHandler)
+}
+
+// admit sets aside the floor of a new response, waiting up to admitWait.
+func (h *Handler) admit(ctx context.Context) (*budget.Account, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, h.admitWait, budget.ErrExhausted)
+	defer cancel()
+	acct, err := h.budget.Admit(ctx, h.floor)
+	if err != nil && errors.Is(context.Cause(ctx), context.Canceled) {
+		return nil, context.Canceled // the client left while it waited
+	}
+	return acct, err
+}
+
+// serveFormat answers a parsed request. A panic below it (a bug, or a
+// decoder meeting a block it did not expect) becomes this response's error
+// and a log line, never the end of the process.
+func (h *Handler) serveFormat(ctx context.Context, w http.ResponseWriter, r *http.Request, req *Request, rl *requestLog) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			err = fmt.Errorf("%w: gateway: panic: %v", streamer.ErrInternal, p)
+			h.log.ErrorContext(ctx, "panic", "err", err.Error(), "stack", string(debug.Stack()))
+		}
+	}()
+	if req.Format == FormatRaw {
+		return h.serveRaw(ctx, w, r, req, rl)
+	}
+	return h.serveCAR(ctx, w, r, req, rl)
 }
 
 // aborter is a ResponseWriter that can end a response with an error.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/hash-stream/hash-stream-aws/lib/budget"
 	"github.com/hash-stream/hash-stream-aws/lib/cache"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
@@ -69,6 +70,8 @@ func (h *Handler) serveCAR(ctx context.Context, w http.ResponseWriter, r *http.R
 		return nil
 	}
 	bw := newBodyWriter(w)
+	acct := budget.FromContext(ctx)
+	acct.Take(int64(bw.Size()))
 	out := &carOut{w: bw, dups: req.Car.Dups, seen: make(map[string]bool), max: h.maxCARBytes}
 	if err := out.raw(header); err != nil {
 		return err
@@ -81,7 +84,11 @@ func (h *Handler) serveCAR(ctx context.Context, w http.ResponseWriter, r *http.R
 	}
 	wk := &walker{ctx: ctx, blocks: h.blocks, out: out, containing: req.Root.Hash(), stats: &rl.stats}
 	if req.Car.Dups {
-		wk.again = cache.New(dupsCacheBytes, func(k string, v []byte) int64 { return int64(len(k) + len(v)) })
+		// Kept blocks are read-ahead: borrowed from the budget when it has
+		// room, handed back when they leave the cache.
+		wk.again = cache.New(dupsCacheBytes, func(k string, v keptBlock) int64 { return int64(len(k) + len(v.data)) })
+		wk.again.OnEvict(func(_ string, v keptBlock) { acct.Release(v.charge) })
+		wk.acct = acct
 	}
 	if err := wk.scope(terminal, termData, req.Car.Scope, req.Car.EntityBytes); err != nil {
 		return err
@@ -218,7 +225,14 @@ type walker struct {
 	stats      *streamer.Stats
 	// again keeps, with dups=y, recent blocks to write again where the
 	// DAG repeats them (identical files, say) without reading them again.
-	again *cache.Cache[string, []byte]
+	again *cache.Cache[string, keptBlock]
+	acct  *budget.Account
+}
+
+// keptBlock is a block in walker.again and what it is charged.
+type keptBlock struct {
+	data   []byte
+	charge budget.Charge
 }
 
 // dupsCacheBytes bounds the blocks a dups=y response keeps to repeat.
@@ -288,8 +302,8 @@ func (wk *walker) children(links []cid.Cid, visit func(i int, b streamer.Block) 
 		}
 		queued[l.KeyString()] = true
 		if wk.again != nil {
-			if data, ok := wk.again.Get(l.KeyString()); ok {
-				order = append(order, entry{i: i, cid: l, data: data, cached: true})
+			if kept, ok := wk.again.Get(l.KeyString()); ok {
+				order = append(order, entry{i: i, cid: l, data: kept.data, cached: true})
 				continue
 			}
 		}
@@ -325,9 +339,11 @@ func (wk *walker) children(links []cid.Cid, visit func(i int, b streamer.Block) 
 		}
 		if !e.cached {
 			if wk.again != nil {
-				wk.again.Add(b.CID.KeyString(), bytes.Clone(b.Data))
+				if charge, ok := wk.acct.TryBorrow(int64(len(b.Data))); ok {
+					wk.again.Add(b.CID.KeyString(), keptBlock{bytes.Clone(b.Data), charge})
+				}
 			}
-			st.Recycle(b.Data)
+			st.Recycle(b)
 		}
 	}
 	return nil

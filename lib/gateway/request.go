@@ -136,7 +136,11 @@ func ParseRequest(r *http.Request) (*Request, error) {
 		return nil, &RequestError{Status: http.StatusMethodNotAllowed,
 			Message: "method " + r.Method + " not allowed: use GET or HEAD", Err: ErrMethodNotAllowed}
 	}
-	req := &Request{Method: r.Method, Query: r.URL.Query()}
+	query, err := parseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, err
+	}
+	req := &Request{Method: r.Method, Query: query}
 	if err := req.parsePath(r.URL); err != nil {
 		return nil, err
 	}
@@ -152,6 +156,51 @@ func ParseRequest(r *http.Request) (*Request, error) {
 		}
 	}
 	return req, nil
+}
+
+// trustlessParams are the query parameters that change a response. Each
+// may be given once, or repeated with the same value.
+var trustlessParams = []string{"format", "dag-scope", "entity-bytes", "car-version", "car-order", "car-dups"}
+
+// parseQuery parses a raw query strictly: a pair that does not unescape,
+// a ';' (which net/url drops with the rest of the pair), or a trustless
+// parameter given twice with different values is a 400
+// naming the parameter, never ignored: dropping dag-scope=block;x would
+// serve a whole DAG where one block was asked for.
+func parseQuery(raw string) (url.Values, error) {
+	q := make(url.Values)
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if pair == "" {
+			continue
+		}
+		rawKey, rawValue, _ := strings.Cut(pair, "=")
+		key, kerr := url.QueryUnescape(rawKey)
+		if kerr != nil {
+			return nil, badRequest("query parameter %q: invalid escape", rawKey)
+		}
+		if strings.Contains(pair, ";") {
+			return nil, badRequest("query parameter %q: ';' is not a separator, use '&'", key)
+		}
+		value, verr := url.QueryUnescape(rawValue)
+		if verr != nil {
+			return nil, badRequest("query parameter %q: invalid escape in its value", key)
+		}
+		q[key] = append(q[key], value)
+	}
+	for _, name := range trustlessParams {
+		values, ok := q[name]
+		if !ok {
+			continue
+		}
+		for _, v := range values {
+			if v != values[0] {
+				return nil, badRequest("query parameter %q is given twice with different values", name)
+			}
+		}
+	}
+	return q, nil
 }
 
 // parsePath splits u's path into root CID and segments.

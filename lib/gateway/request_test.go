@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/ipfs/go-cid"
@@ -265,6 +266,11 @@ func TestParseRequestErrors(t *testing.T) {
 		{"entity-bytes from after to", "GET", "/ipfs/" + dirCID + "?format=car&dag-scope=entity&entity-bytes=10:5", nil, 400, ErrBadRequest},
 		{"entity-bytes star from", "GET", "/ipfs/" + dirCID + "?format=car&entity-bytes=*:5", nil, 400, ErrBadRequest},
 		{"entity-bytes invalid even under all", "GET", "/ipfs/" + dirCID + "?format=car&dag-scope=all&entity-bytes=a:b", nil, 400, ErrBadRequest},
+		{"semicolon in a pair", "GET", "/ipfs/" + dirCID + "?format=car&dag-scope=block;x", nil, 400, ErrBadRequest},
+		{"bad escape in a value", "GET", "/ipfs/" + dirCID + "?format=car&dag-scope=%zz", nil, 400, ErrBadRequest},
+		{"bad escape in a key", "GET", "/ipfs/" + dirCID + "?format=car&%zz=1", nil, 400, ErrBadRequest},
+		{"conflicting dag-scope", "GET", "/ipfs/" + dirCID + "?format=car&dag-scope=block&dag-scope=all", nil, 400, ErrBadRequest},
+		{"conflicting format", "GET", "/ipfs/" + dirCID + "?format=car&format=raw", nil, 400, ErrBadRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -283,6 +289,35 @@ func TestParseRequestErrors(t *testing.T) {
 				t.Errorf("ErrorStatus = %d %q", status, msg)
 			}
 		})
+	}
+}
+
+// Malformed query strings are refused naming the parameter.
+func TestParseQueryNamesParameter(t *testing.T) {
+	for query, want := range map[string]string{
+		"format=car&dag-scope=block;x":     `query parameter "dag-scope": ';'`,
+		"format=car&dag-scope=%zz":         `query parameter "dag-scope": invalid escape`,
+		"format=car&%zz=1":                 `query parameter "%zz": invalid escape`,
+		"format=car&car-dups=y&car-dups=n": `query parameter "car-dups" is given twice`,
+		"format=car&entity-bytes=0:1;y":    `query parameter "entity-bytes"`,
+	} {
+		_, err := ParseRequest(newRequest("GET", "/ipfs/"+dirCID+"?"+query))
+		var reqErr *RequestError
+		if !errors.As(err, &reqErr) || reqErr.Status != 400 || !strings.HasPrefix(reqErr.Message, want) {
+			t.Errorf("?%s: %v, want 400 starting %q", query, err, want)
+		}
+	}
+}
+
+// A repeated parameter with the same value is not a conflict, and other
+// parameters are free-form.
+func TestParseQueryRepeats(t *testing.T) {
+	req, err := ParseRequest(newRequest("GET", "/ipfs/"+dirCID+"?format=car&dag-scope=block&dag-scope=block&filename=a%3Bb&x=1&x=2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.Car.Scope != ScopeBlock || req.Filename != "a;b" {
+		t.Fatalf("scope %q filename %q", req.Car.Scope, req.Filename)
 	}
 }
 

@@ -60,7 +60,7 @@ func BenchmarkStream(b *testing.B) {
 						b.Fatal(err)
 					}
 					n++
-					st.Recycle(blk.Data)
+					st.Recycle(blk)
 				}
 				st.Close()
 				if n != len(leaves) {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/hash-stream/hash-stream-aws/lib/budget"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
@@ -54,6 +55,8 @@ func WithPlanner(c PlannerConfig) Option { return func(s *Streamer) { s.plan = c
 type Block struct {
 	CID  cid.Cid
 	Data []byte
+
+	charge budget.Charge // what Data is charged to the response's budget
 }
 
 // Stats counts what a Stream did.
@@ -69,7 +72,9 @@ type Stats struct {
 // Close must be called to release its goroutines.
 type Stream struct {
 	ctx    context.Context
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc
+	// acct is the response's share of the memory budget (nil: none).
+	acct *budget.Account
 	groups chan *group
 	cur    *group
 	got    int // results received from cur
@@ -80,6 +85,54 @@ type Stream struct {
 	// block was handed on in a group: only then is the end of groups the
 	// end of the stream.
 	planned bool
+
+	// delivered counts the items Next handed on (blocks and the error):
+	// it is the sequence number of the item the consumer takes next.
+	delivered int
+	// heads tells readers waiting for budget that the consumer now waits
+	// for their block (see fund).
+	heads headSignal
+}
+
+// headSignal marks the item a stream's consumer waits for. A reader that
+// cannot borrow budget for read-ahead waits until budget frees up or until
+// its block becomes the one the consumer waits for, which it then takes
+// at once: the block a client waits for never waits for budget.
+type headSignal struct {
+	mu      sync.Mutex
+	waiting int // sequence number the consumer waits for (or has passed)
+	chans   map[int]chan struct{}
+}
+
+// urgent returns a channel that is closed once the consumer waits for item
+// seq (already closed if it does).
+func (h *headSignal) urgent(seq int) <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ch := make(chan struct{})
+	if seq <= h.waiting {
+		close(ch)
+		return ch
+	}
+	if h.chans == nil {
+		h.chans = make(map[int]chan struct{})
+	}
+	if old, ok := h.chans[seq]; ok {
+		return old
+	}
+	h.chans[seq] = ch
+	return ch
+}
+
+// wait records that the consumer waits for item seq.
+func (h *headSignal) wait(seq int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.waiting = seq
+	if ch, ok := h.chans[seq]; ok {
+		close(ch)
+		delete(h.chans, seq)
+	}
 }
 
 // group is one ranged read of consecutive blocks of one pack (or one
@@ -93,6 +146,7 @@ type group struct {
 }
 
 type item struct {
+	seq    int // index in the stream's list
 	cid    cid.Cid
 	loc    Location
 	inline []byte // data of an identity CID, when isInline
@@ -112,12 +166,13 @@ func (s *Streamer) Stream(ctx context.Context, cids []cid.Cid, containing multih
 	if stats == nil {
 		stats = new(Stats)
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancelCause(ctx)
 	cfg := s.plan
-	st := &Stream{ctx: ctx, cancel: cancel, groups: make(chan *group, cfg.Concurrency), stats: stats}
+	st := &Stream{ctx: ctx, cancel: cancel, acct: budget.FromContext(ctx), groups: make(chan *group, cfg.Concurrency), stats: stats}
 	st.wg.Add(1)
 	go func() {
 		defer st.wg.Done()
+		defer s.recoverInto(ctx, "planner", func(err error) { cancel(err) })
 		s.runPlanner(ctx, st, cids, containing, cfg)
 	}()
 	return st
@@ -131,6 +186,7 @@ func (st *Stream) Next() (Block, error) {
 	if st.err != nil {
 		return Block{}, st.err
 	}
+	st.heads.wait(st.delivered)
 	for {
 		if st.cur == nil {
 			g, ok := <-st.groups
@@ -151,9 +207,10 @@ func (st *Stream) Next() (Block, error) {
 			st.cur = nil
 			continue
 		}
+		st.delivered++
 		if r.err != nil {
 			st.err = r.err
-			st.cancel()
+			st.cancel(r.err)
 			return Block{}, r.err
 		}
 		st.got++
@@ -164,39 +221,52 @@ func (st *Stream) Next() (Block, error) {
 
 // stop ends a stream whose blocks stopped coming before the last one.
 func (st *Stream) stop() (Block, error) {
-	st.err = st.ctx.Err()
+	st.err = context.Cause(st.ctx)
 	if st.err == nil {
 		st.err = errors.New("streamer: stream ended before its last block")
 	}
-	st.cancel()
+	st.cancel(st.err)
 	return Block{}, st.err
 }
 
-// Close stops the stream and waits for its reads to end.
+// Close stops the stream, waits for its reads to end and releases the
+// budget of the blocks it read that were never handed on.
 func (st *Stream) Close() {
-	st.cancel()
+	st.cancel(errStreamClosed)
 	// Drain so no goroutine stays blocked on a send.
+	drained := make(chan struct{})
 	go func() {
+		defer close(drained)
+		if st.cur != nil {
+			for r := range st.cur.results {
+				st.Recycle(r.block)
+			}
+		}
 		for g := range st.groups {
-			for range g.results {
+			for r := range g.results {
+				st.Recycle(r.block)
 			}
 		}
 	}()
 	st.wg.Wait()
+	<-drained
 }
+
+// errStreamClosed is the cause of a stream's context after Close.
+var errStreamClosed = errors.New("streamer: stream closed")
 
 // runPlanner locates the blocks in batches, groups them into ranged reads and
 // starts the reads, in order, at most cfg.Concurrency at a time.
 func (s *Streamer) runPlanner(ctx context.Context, st *Stream, cids []cid.Cid, containing multihash.Multihash, cfg PlannerConfig) {
 	defer close(st.groups)
 	slots := make(chan struct{}, cfg.Concurrency)
-	for len(cids) > 0 {
+	for seq := 0; len(cids) > 0; {
 		if ctx.Err() != nil {
 			return
 		}
 		n := min(len(cids), cfg.Lookahead)
-		items := s.locateAll(ctx, cids[:n], containing, st.stats)
-		cids = cids[n:]
+		items := s.locateAll(ctx, cids[:n], seq, containing, st.stats)
+		cids, seq = cids[n:], seq+n
 		for len(items) > 0 {
 			g := nextGroup(items, cfg)
 			items = items[len(g.items):]
@@ -215,7 +285,7 @@ func (s *Streamer) runPlanner(ctx context.Context, st *Stream, cids []cid.Cid, c
 			go func() {
 				defer st.wg.Done()
 				defer func() { <-slots }()
-				s.read(ctx, g, cfg, st.stats)
+				s.read(ctx, st, g)
 			}()
 			select {
 			case st.groups <- g:
@@ -231,23 +301,29 @@ func (s *Streamer) runPlanner(ctx context.Context, st *Stream, cids []cid.Cid, c
 }
 
 // locateAll locates cids concurrently.
-func (s *Streamer) locateAll(ctx context.Context, cids []cid.Cid, containing multihash.Multihash, stats *Stats) []item {
+// seq is the sequence number of cids[0] in the stream.
+func (s *Streamer) locateAll(ctx context.Context, cids []cid.Cid, seq int, containing multihash.Multihash, stats *Stats) []item {
 	items := make([]item, len(cids))
 	var eg errgroup.Group
 	eg.SetLimit(8)
 	for i, c := range cids {
+		items[i].seq = seq + i
 		items[i].cid = c
 		if data, ok, err := Inline(c.Hash()); ok || err != nil {
 			items[i].inline, items[i].isInline, items[i].err = data, ok, err
 			continue
 		}
 		if loc, ok := s.lookupLearned(c.Hash()); ok {
-			items[i].loc = loc
+			items[i].loc, items[i].err = loc, s.checkLocation(c.Hash(), loc)
 			continue
 		}
 		eg.Go(func() error {
+			defer s.recoverInto(ctx, "locate", func(err error) { items[i].err = err })
 			stats.Lookups.Add(1)
 			items[i].loc, items[i].err = s.Locate(ctx, c.Hash(), containing)
+			if items[i].err == nil {
+				items[i].err = s.checkLocation(c.Hash(), items[i].loc)
+			}
 			return nil
 		})
 	}
@@ -289,16 +365,19 @@ func nextGroup(items []item, cfg PlannerConfig) *group {
 }
 
 // read performs one group's ranged read and sends its verified blocks.
-func (s *Streamer) read(ctx context.Context, g *group, cfg PlannerConfig, stats *Stats) {
+func (s *Streamer) read(ctx context.Context, st *Stream, g *group) {
 	defer close(g.results)
+	stats := st.stats
 	send := func(r result) bool {
 		select {
 		case g.results <- r:
 			return r.err == nil
 		case <-ctx.Done():
+			st.Recycle(r.block)
 			return false
 		}
 	}
+	defer s.recoverInto(ctx, "read", func(err error) { send(result{err: err}) })
 	first := g.items[0]
 	if first.err != nil {
 		send(result{err: first.err})
@@ -325,8 +404,14 @@ func (s *Streamer) read(ctx context.Context, g *group, cfg PlannerConfig, stats 
 	pos := g.start
 	for _, it := range g.items {
 		off, length := int64(it.loc.Offset), int64(it.loc.Length)
+		charge, err := st.fund(ctx, it.seq, length)
+		if err != nil {
+			return // the stream ended while this read waited for budget
+		}
 		data := getBuffer(int(length))
+		blk := Block{CID: it.cid, Data: data, charge: charge}
 		if err := readAt(rc, &pos, off, data); err != nil {
+			st.Recycle(blk)
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
@@ -336,11 +421,12 @@ func (s *Streamer) read(ctx context.Context, g *group, cfg PlannerConfig, stats 
 		}
 		stats.ReadBytes.Add(length)
 		if err := s.verify(it.cid.Hash(), data); err != nil {
+			st.Recycle(blk)
 			s.log.ErrorContext(ctx, "corrupt block", "cid", it.cid.String(), "pack", g.pack.String(), "offset", off, "length", length)
 			send(result{err: fmt.Errorf("%w (pack %s, offset %d)", err, g.pack, off)})
 			return
 		}
-		if !send(result{block: Block{CID: it.cid, Data: data}}) {
+		if !send(result{block: blk}) {
 			return
 		}
 	}
@@ -377,10 +463,28 @@ func getBuffer(n int) []byte {
 	return make([]byte, n)
 }
 
-// Recycle hands back the data of a block the caller is done with (written
-// out, links decoded). The caller must not use it afterwards.
-func (st *Stream) Recycle(data []byte) {
-	if p, ok := bufferPools[cap(data)]; ok {
-		p.Put(data[:cap(data)])
+// Recycle hands back a block the caller is done with (written out, links
+// decoded): its buffer is reused and its bytes go back to the response's
+// memory budget. The caller must not use b.Data afterwards.
+func (st *Stream) Recycle(b Block) {
+	st.acct.Release(b.charge)
+	if b.Data == nil {
+		return
 	}
+	if p, ok := bufferPools[cap(b.Data)]; ok {
+		p.Put(b.Data[:cap(b.Data)])
+	}
+}
+
+// fund charges length bytes for item seq to the response's budget: as
+// read-ahead, borrowed when the budget has room, or taken at once when the
+// consumer waits for this very item. It fails only when the stream ends.
+func (st *Stream) fund(ctx context.Context, seq int, length int64) (budget.Charge, error) {
+	if st.acct == nil {
+		return budget.Charge{}, nil
+	}
+	if c, ok := st.acct.TryBorrow(length); ok {
+		return c, nil
+	}
+	return st.acct.Borrow(ctx, length, st.heads.urgent(seq))
 }

@@ -11,7 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"runtime/debug"
 
+	"github.com/hash-stream/hash-stream-aws/lib/budget"
 	"github.com/hash-stream/hash-stream-aws/lib/cache"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
@@ -25,7 +28,23 @@ var (
 	// ErrCorrupt is returned (wrapped) for bytes that do not hash to the
 	// block's multihash.
 	ErrCorrupt = errors.New("block failed verification")
+	// ErrBadRecord is returned (wrapped) for an index record whose location
+	// cannot be a block's: a length over the block size limit, or an
+	// offset and length past the largest file offset.
+	ErrBadRecord = errors.New("impossible index record")
+	// ErrInternal is returned (wrapped) for a panic in the streamer's own
+	// goroutines, which ends the stream instead of the process.
+	ErrInternal = errors.New("internal error")
 )
+
+// DefaultMaxBlockBytes is the largest block the streamer reads: 4 MiB. The
+// writers make leaves of 1 MiB and nodes of at most a few tens of KiB, and
+// the IPFS network moves blocks of at most 2 MiB; an index record giving a
+// larger length is refused before anything is allocated for it.
+const DefaultMaxBlockBytes = 4 << 20
+
+// WithMaxBlockBytes sets the largest block length an index record may give.
+func WithMaxBlockBytes(n int64) Option { return func(s *Streamer) { s.maxBlock = n } }
 
 // Location is where a blob's bytes are: Length bytes at Offset of Pack.
 type Location struct {
@@ -63,8 +82,9 @@ type Streamer struct {
 	packs store.PackStore
 	log   *slog.Logger
 
-	learned *cache.Cache[string, Location]
-	plan    PlannerConfig
+	learned  *cache.Cache[string, Location]
+	plan     PlannerConfig
+	maxBlock int64
 
 	// verify is Verify; only this package's benchmarks replace it, to
 	// measure what verification costs.
@@ -73,7 +93,7 @@ type Streamer struct {
 
 // New returns a Streamer.
 func New(idx *index.Reader, packs store.PackStore, opts ...Option) *Streamer {
-	s := &Streamer{index: idx, packs: packs, log: slog.New(slog.DiscardHandler), plan: DefaultPlannerConfig()}
+	s := &Streamer{index: idx, packs: packs, log: slog.New(slog.DiscardHandler), plan: DefaultPlannerConfig(), maxBlock: DefaultMaxBlockBytes}
 	s.learned = cache.New(DefaultLearnedBytes, locationSize)
 	s.verify = Verify
 	for _, o := range opts {
@@ -135,7 +155,9 @@ func (s *Streamer) lookupLearned(mh multihash.Multihash) (Location, bool) {
 	return s.learned.Get(string(mh))
 }
 
-// Block returns the verified bytes of the blob mh.
+// Block returns the verified bytes of the blob mh. They are charged to the
+// memory budget of the response in ctx (see package budget) until the
+// response ends.
 func (s *Streamer) Block(ctx context.Context, mh, containing multihash.Multihash) ([]byte, error) {
 	if data, ok, err := Inline(mh); ok || err != nil {
 		return data, err
@@ -144,6 +166,10 @@ func (s *Streamer) Block(ctx context.Context, mh, containing multihash.Multihash
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkLocation(mh, loc); err != nil {
+		return nil, err
+	}
+	budget.FromContext(ctx).Take(int64(loc.Length))
 	data, err := pack.ReadRange(ctx, s.packs, loc.Pack, loc.Offset, loc.Length)
 	if err != nil {
 		s.log.ErrorContext(ctx, "storage read failed", "multihash", store.Key(mh), "pack", loc.Pack.String(), "offset", loc.Offset, "length", loc.Length, "err", err)
@@ -154,6 +180,32 @@ func (s *Streamer) Block(ctx context.Context, mh, containing multihash.Multihash
 		return nil, fmt.Errorf("%w (pack %s, offset %d)", err, loc.Pack, loc.Offset)
 	}
 	return data, nil
+}
+
+// checkLocation refuses a location no block can have, before its length
+// sizes an allocation: index records are untrusted input.
+func (s *Streamer) checkLocation(mh multihash.Multihash, loc Location) error {
+	if loc.Length > uint64(s.maxBlock) {
+		return fmt.Errorf("%w: %s: length %d is over the %d-byte block limit (pack %s)", ErrBadRecord, store.Key(mh), loc.Length, s.maxBlock, loc.Pack)
+	}
+	if loc.Offset > math.MaxInt64-loc.Length {
+		return fmt.Errorf("%w: %s: offset %d + length %d is past the largest file offset (pack %s)", ErrBadRecord, store.Key(mh), loc.Offset, loc.Length, loc.Pack)
+	}
+	return nil
+}
+
+// recoverInto turns a panic in one of the streamer's goroutines (a bug, or
+// a decoder meeting input it did not expect) into an error for the
+// response it serves, handed to fail, and a log line, instead of the end
+// of the process. Deferred at the top of each goroutine.
+func (s *Streamer) recoverInto(ctx context.Context, where string, fail func(error)) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	err := fmt.Errorf("%w: streamer %s: panic: %v", ErrInternal, where, p)
+	s.log.ErrorContext(ctx, "panic", "where", where, "err", err.Error(), "stack", string(debug.Stack()))
+	fail(err)
 }
 
 // Inline returns the data of an identity multihash (ok true), which is

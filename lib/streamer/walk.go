@@ -115,7 +115,7 @@ func (s *Streamer) Walk(ctx context.Context, root cid.Cid, containing multihash.
 			if err := below(b.CID, b.Data); err != nil {
 				return err
 			}
-			st.Recycle(b.Data)
+			st.Recycle(b)
 		}
 	}
 	return below(root, data)
