@@ -57,7 +57,7 @@ func TestTakeFloorThenPoolThenOverdraft(t *testing.T) {
 		t.Fatalf("used = %d, want 6 (floor 4 + 2 borrowed)", b.Used())
 	}
 	other, _ := b.Admit(context.Background(), 4) // the pool is now full
-	c3 := a.Take(5)                             // nothing left: overdraft
+	c3 := a.Take(5)                              // nothing left: overdraft
 	if b.Overdraft() != 5 || a.MaxOverdraft() != 5 {
 		t.Fatalf("overdraft = %d / %d, want 5", b.Overdraft(), a.MaxOverdraft())
 	}

@@ -74,7 +74,7 @@ type Stream struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	// acct is the response's share of the memory budget (nil: none).
-	acct *budget.Account
+	acct   *budget.Account
 	groups chan *group
 	cur    *group
 	got    int // results received from cur
