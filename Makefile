@@ -24,10 +24,11 @@ build:
 tools:
 	bash .ci/tools.sh
 
-# Static checks: formatting and vet.
+# Static checks: formatting, vet and staticcheck (installed by make tools).
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
+	staticcheck ./...
 
 test: tools check
 	go test -race -timeout $(GO_TEST_TIMEOUT) ./...

@@ -2,6 +2,7 @@
 # Installs the programs the tests run for real into $HASH_STREAM_TOOLS
 # (default: .tools in the repository), each from its package registry:
 #   versitygw        S3-compatible server (Go module)
+#   staticcheck      the linter of make check (Go module)
 #   aws-lambda-rie   Lambda Runtime Interface Emulator (Go module)
 #   node 22, aws-cdk, @helia/verified-fetch  (npm packages)
 # Idempotent: what is already there is kept.
@@ -12,6 +13,7 @@ tools=${HASH_STREAM_TOOLS:-$root/.tools}
 mkdir -p "$tools/bin" "$tools/node"
 
 VERSITYGW_VERSION=v1.8.0
+STATICCHECK_VERSION=v0.8.2
 RIE_VERSION=v0.0.0-20261030222936-bef5c4ba774d
 NODE_VERSION=22.23.3
 AWS_CDK_VERSION=2.1148.1
@@ -20,6 +22,10 @@ VERIFIED_FETCH_VERSION=8.0.4
 if [ ! -x "$tools/bin/versitygw" ]; then
   echo "tools: installing versitygw $VERSITYGW_VERSION" >&2
   GOBIN="$tools/bin" go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+fi
+if [ ! -x "$tools/bin/staticcheck" ]; then
+  echo "tools: installing staticcheck $STATICCHECK_VERSION" >&2
+  GOBIN="$tools/bin" go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
 fi
 if [ ! -x "$tools/bin/aws-lambda-rie" ]; then
   echo "tools: installing aws-lambda-rie $RIE_VERSION" >&2

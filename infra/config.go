@@ -217,9 +217,3 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
-
-// importsIndexBucket reports whether the index bucket is imported by name.
-func (c Config) importsIndexBucket() bool { return c.IndexBucketName != "" }
-
-// importsPackBucket reports whether the pack bucket is imported by name.
-func (c Config) importsPackBucket() bool { return c.PackBucketName != "" }

@@ -323,9 +323,11 @@ func checkLeastPrivilege(t *testing.T, s *synthesized, wantGet []string, wantLis
 func checkNoNagFindings(t *testing.T, s *synthesized) {
 	t.Helper()
 	for _, e := range *s.ann.FindError(jsii.String("*"), assertions.Match_AnyValue()) {
+		//lint:ignore SA1019 the assertions API returns this type; it has no replacement in the Go module
 		t.Errorf("error annotation on %s: %v", *e.Id, e.Entry.Data)
 	}
 	for _, w := range *s.ann.FindWarning(jsii.String("*"), assertions.Match_AnyValue()) {
+		//lint:ignore SA1019 the assertions API returns this type; it has no replacement in the Go module
 		t.Errorf("warning annotation on %s: %v", *w.Id, w.Entry.Data)
 	}
 	must(t, func() {

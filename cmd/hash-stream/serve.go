@@ -20,10 +20,16 @@ const DefaultListen = "127.0.0.1:3000"
 func serve(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlagSet("serve", "", "Serves the IPFS Trustless Gateway over the store: GET|HEAD /ipfs/<cid>[/<path>] as a raw block\nor a CAR, every block verified. Logs one JSON line per request on stderr.", env.stderr)
 	var sf storeFlags
+	var bf budgetFlags
 	var listen string
 	sf.register(fs, env)
+	bf.register(fs)
 	fs.stringVar(&listen, []string{"listen", "l"}, DefaultListen, "address to listen on (host:port)")
 	if _, err := fs.parse(args, 0, 0); err != nil {
+		return err
+	}
+	_, withBudget, withMaxBlock, err := bf.options()
+	if err != nil {
 		return err
 	}
 	st, err := sf.open(ctx, env, false)
@@ -31,8 +37,8 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(env.stderr, nil))
-	s := streamer.New(index.NewReader(st.index), st.packs, streamer.WithLogger(log))
-	handler := gateway.New(s, gateway.WithLogger(log))
+	s := streamer.New(index.NewReader(st.index), st.packs, streamer.WithLogger(log), withMaxBlock)
+	handler := gateway.New(s, gateway.WithLogger(log), withBudget)
 
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {

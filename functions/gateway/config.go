@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hash-stream/hash-stream-aws/lib/gateway"
 	"github.com/hash-stream/hash-stream-aws/lib/lambdastream"
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 )
@@ -26,6 +27,10 @@ const (
 	envReadAhead       = "HASH_STREAM_READ_AHEAD_BYTES"
 	envLogLevel        = "HASH_STREAM_LOG_LEVEL"
 	envEMFNamespace    = "HASH_STREAM_EMF_NAMESPACE"
+	envMemoryBudget    = "HASH_STREAM_MEMORY_BUDGET_BYTES"
+	envMaxBlock        = "HASH_STREAM_MAX_BLOCK_BYTES"
+	// envFunctionMemory is set by Lambda: the function's memory in MB.
+	envFunctionMemory = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
 )
 
 // Defaults of the function.
@@ -35,7 +40,21 @@ const (
 	// DefaultMaxResponseBytes keeps under Lambda's 200 MB cap on a streamed
 	// response, whichever way the MB is counted (the adapter's own cap).
 	DefaultMaxResponseBytes = lambdastream.DefaultMaxBytes
+	// DefaultMemoryBudget is the memory budget when Lambda does not say
+	// the function's memory; otherwise it is a quarter of it (at most
+	// 256 MiB), which leaves the rest to the index cache and the runtime.
+	DefaultMemoryBudget = 64 << 20
 )
+
+// memoryBudget returns the default budget for a function of mb megabytes
+// (the value of AWS_LAMBDA_FUNCTION_MEMORY_SIZE, "" outside Lambda).
+func memoryBudget(mb string) int64 {
+	n, err := strconv.ParseInt(mb, 10, 64)
+	if err != nil || n <= 0 {
+		return DefaultMemoryBudget
+	}
+	return min(max(n<<20/4, 16<<20), 256<<20)
+}
 
 // config is the function's configuration, read once at init.
 type config struct {
@@ -45,6 +64,8 @@ type config struct {
 	maxResponseBytes         int64
 	planner                  streamer.PlannerConfig
 	logLevel                 slog.Level
+	memoryBudget             int64
+	maxBlockBytes            int64
 	// emfNamespace, when set, makes each request log line also publish
 	// CloudWatch metrics (Embedded Metric Format) in that namespace.
 	emfNamespace string
@@ -83,6 +104,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.planner.MaxRange = bytesVar(envReadMaxRange, c.planner.MaxRange, 1)
 	c.planner.Concurrency = int(bytesVar(envReadConcurrency, int64(c.planner.Concurrency), 1))
 	c.planner.ReadAhead = bytesVar(envReadAhead, c.planner.ReadAhead, 1)
+	c.memoryBudget = bytesVar(envMemoryBudget, memoryBudget(getenv(envFunctionMemory)), gateway.DefaultResponseFloor)
+	c.maxBlockBytes = bytesVar(envMaxBlock, streamer.DefaultMaxBlockBytes, 1)
 	if v := getenv(envLogLevel); v != "" {
 		if err := c.logLevel.UnmarshalText([]byte(strings.ToUpper(v))); err != nil {
 			problems = append(problems, fmt.Sprintf("%s=%q: want debug, info, warn or error", envLogLevel, v))

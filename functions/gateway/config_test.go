@@ -40,6 +40,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 		maxResponseBytes: DefaultMaxResponseBytes,
 		planner:          streamer.DefaultPlannerConfig(),
 		logLevel:         slog.LevelInfo,
+		memoryBudget:     DefaultMemoryBudget,
+		maxBlockBytes:    streamer.DefaultMaxBlockBytes,
 	}
 	if c != want {
 		t.Fatalf("config\n got %+v\nwant %+v", c, want)
@@ -48,7 +50,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	// configuration.
 	vars := withBuckets(nil)
 	for _, k := range []string{envIndexPrefix, envPackPrefix, envIndexCacheBytes, envMaxResponse,
-		envReadGap, envReadMaxRange, envReadConcurrency, envReadAhead, envLogLevel} {
+		envReadGap, envReadMaxRange, envReadConcurrency, envReadAhead, envLogLevel, envMemoryBudget, envMaxBlock} {
 		vars[k] = ""
 	}
 	if c, err := loadConfig(env(vars)); err != nil || c != want {
@@ -69,6 +71,8 @@ func TestLoadConfigAll(t *testing.T) {
 		envReadConcurrency: "2",
 		envReadAhead:       "1",
 		envLogLevel:        "debug",
+		envMemoryBudget:    "33554432",
+		envMaxBlock:        "2097152",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -82,9 +86,25 @@ func TestLoadConfigAll(t *testing.T) {
 		maxResponseBytes: 1 << 20,
 		planner:          planner,
 		logLevel:         slog.LevelDebug,
+		memoryBudget:     32 << 20,
+		maxBlockBytes:    2 << 20,
 	}
 	if c != want {
 		t.Fatalf("config\n got %+v\nwant %+v", c, want)
+	}
+}
+
+// The default memory budget follows the function's memory.
+func TestLoadConfigMemoryBudget(t *testing.T) {
+	for mb, want := range map[string]int64{"": DefaultMemoryBudget, "128": 32 << 20, "1024": 256 << 20, "10240": 256 << 20, "32": 16 << 20, "x": DefaultMemoryBudget} {
+		c, err := loadConfig(env(withBuckets(map[string]string{envFunctionMemory: mb})))
+		if err != nil || c.memoryBudget != want {
+			t.Errorf("%s=%q: budget %d (%v), want %d", envFunctionMemory, mb, c.memoryBudget, err, want)
+		}
+	}
+	_, err := loadConfig(env(withBuckets(map[string]string{envMemoryBudget: "1000"})))
+	if err == nil || !strings.Contains(err.Error(), envMemoryBudget) {
+		t.Errorf("a budget under one response floor: %v", err)
 	}
 }
 

@@ -13,10 +13,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
+	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/hash-stream/hash-stream-aws/lib/budget"
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/lambdastream"
@@ -33,12 +36,25 @@ func main() {
 		os.Exit(1)
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.logLevel}))
+	setMemoryLimit(os.Getenv)
 	h, err := newHandler(ctx, cfg, log)
 	if err != nil {
 		log.Error("init failed", "err", err.Error())
 		os.Exit(1)
 	}
 	lambda.Start(h)
+}
+
+// setMemoryLimit sets the Go runtime's soft memory limit to 90% of the
+// function's memory, unless GOMEMLIMIT says otherwise: the garbage
+// collector then works harder before the function reaches its hard limit.
+func setMemoryLimit(getenv func(string) string) {
+	if getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	if mb, err := strconv.ParseInt(getenv(envFunctionMemory), 10, 64); err == nil && mb > 0 {
+		debug.SetMemoryLimit(mb << 20 / 10 * 9)
+	}
 }
 
 // newHandler wires the S3 stores, the caches and the gateway handler.
@@ -55,7 +71,7 @@ func newHandler(ctx context.Context, cfg config, log *slog.Logger) (lambdastream
 	packStore := s3.NewPackStore(client, cfg.packBucket, s3.WithPrefix(cfg.packPrefix))
 	indexCache := index.NewCache(cfg.indexCacheBytes)
 	s := streamer.New(index.NewReader(indexStore, index.WithCache(indexCache)), packStore,
-		streamer.WithLogger(log), streamer.WithPlanner(cfg.planner))
+		streamer.WithLogger(log), streamer.WithPlanner(cfg.planner), streamer.WithMaxBlockBytes(cfg.maxBlockBytes))
 
 	// One request at a time runs in a Lambda instance, so the cache
 	// counters' change over a request is that request's.
@@ -70,9 +86,11 @@ func newHandler(ctx context.Context, cfg config, log *slog.Logger) (lambdastream
 		return attrs
 	}
 	handler := gateway.New(s, gateway.WithLogger(log), gateway.WithLogAttrs(logAttrs),
-		gateway.WithMaxResponseBytes(cfg.maxResponseBytes))
+		gateway.WithMaxResponseBytes(cfg.maxResponseBytes),
+		gateway.WithBudget(budget.New(cfg.memoryBudget), 0, 0))
 	log.Info("init", "index_bucket", cfg.indexBucket, "pack_bucket", cfg.packBucket,
 		"index_cache_bytes", cfg.indexCacheBytes, "max_response_bytes", cfg.maxResponseBytes,
+		"memory_budget", cfg.memoryBudget, "max_block_bytes", cfg.maxBlockBytes,
 		"planner", fmt.Sprintf("%+v", cfg.planner))
 	return lambdastream.New(handler, lambdastream.WithLogger(log), lambdastream.WithMaxBytes(cfg.maxResponseBytes)), nil
 }

@@ -494,25 +494,6 @@ func (c *corpus) hamtFind(t testing.TB, pb dagpb.PBNode, ufs data.UnixFSData, na
 	return nil, cid.Undef
 }
 
-// hamtEntries lists the entry names of a HAMT directory and where each is.
-func (c *corpus) hamtEntries(t testing.TB, x cid.Cid) map[string]int {
-	out := make(map[string]int)
-	var visit func(x cid.Cid, depth int)
-	visit = func(x cid.Cid, depth int) {
-		pb, ufs := c.unixfs(t, c.data(t, x))
-		pad := len(fmt.Sprintf("%X", ufs.FieldFanout().Must().Int()-1))
-		for _, l := range pbLinks(pb) {
-			if len(l.name) == pad {
-				visit(l.cid, depth+1)
-			} else {
-				out[l.name[pad:]] = depth
-			}
-		}
-	}
-	visit(x, 0)
-	return out
-}
-
 // fileBytes rebuilds the UnixFS file x from blocks (by multihash), in DFS
 // order of its leaves; ok is false when a block is missing.
 func fileBytes(t testing.TB, blocks map[string][]byte, x cid.Cid) ([]byte, bool) {

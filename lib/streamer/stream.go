@@ -450,14 +450,14 @@ func readAt(r io.Reader, pos *int64, off int64, data []byte) error {
 // Blocks of the common UnixFS leaf sizes are read into pooled buffers,
 // which Recycle returns: serving a large file then allocates little.
 var bufferPools = map[int]*sync.Pool{
-	256 << 10: {New: func() any { return make([]byte, 256<<10) }},
-	1 << 20:   {New: func() any { return make([]byte, 1<<20) }},
+	256 << 10: {New: func() any { b := make([]byte, 256<<10); return &b }},
+	1 << 20:   {New: func() any { b := make([]byte, 1<<20); return &b }},
 }
 
 func getBuffer(n int) []byte {
 	for size, p := range bufferPools {
 		if n <= size && n > size/2 {
-			return p.Get().([]byte)[:n]
+			return (*p.Get().(*[]byte))[:n]
 		}
 	}
 	return make([]byte, n)
@@ -472,7 +472,8 @@ func (st *Stream) Recycle(b Block) {
 		return
 	}
 	if p, ok := bufferPools[cap(b.Data)]; ok {
-		p.Put(b.Data[:cap(b.Data)])
+		data := b.Data[:cap(b.Data)]
+		p.Put(&data)
 	}
 }
 
