@@ -60,4 +60,3 @@ func TestErrorBodiesAreShort(t *testing.T) {
 		})
 	}
 }
-
