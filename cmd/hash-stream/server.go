@@ -41,7 +41,7 @@ const (
 	DefaultReadTimeout  = 10 * time.Second
 	DefaultIdleTimeout  = 60 * time.Second
 	DefaultWriteTimeout = 30 * time.Second
-	DefaultMaxConns     = 10000
+	DefaultMaxConns     = 4096
 	// maxRequestBody bounds the body a request may carry: the gateway
 	// reads none, so it is only read (to keep the connection) and dropped.
 	maxRequestBody = 64 << 10
