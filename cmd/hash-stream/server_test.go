@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -31,6 +32,7 @@ import (
 // testServer is the serve server over an fs store holding one random file.
 type testServer struct {
 	addr     string
+	dir      string // of the fs store
 	root     cid.Cid
 	size     int // of the file
 	conns    *connTracker
@@ -58,7 +60,7 @@ func startServer(t *testing.T, size int, lim serverLimits) *testServer {
 	if err := pack.AddToIndex(ctx, writers, infos, root.Hash()); err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{root: root, size: size, log: &syncBuffer{}}
+	ts := &testServer{dir: dir, root: root, size: size, log: &syncBuffer{}}
 	log := slog.New(slog.NewJSONHandler(ts.log, nil))
 	gw := gateway.New(streamer.New(index.NewReader(idx), packs), gateway.WithLogger(log))
 	counted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -337,5 +339,41 @@ func TestServeFlags(t *testing.T) {
 	}
 	if limit, ok := openFileLimit(); ok && defaultMaxConns() >= limit {
 		t.Errorf("default max conns %d not below the open file limit %d", defaultMaxConns(), limit)
+	}
+}
+
+// TestServeHTTP10Cut serves a CAR whose last leaf is corrupt on disk to an
+// HTTP/1.0 client: the response must end in a connection reset, not in
+// the clean close that ends an HTTP/1.0 body.
+func TestServeHTTP10Cut(t *testing.T) {
+	lim := serverLimits{ReadTimeout: 10 * time.Second, IdleTimeout: time.Minute, WriteTimeout: 10 * time.Second, MaxConns: 100}
+	ts := startServer(t, 3<<20+12345, lim)
+	packs, err := filepath.Glob(filepath.Join(ts.dir, "pack", "*"))
+	if err != nil || len(packs) != 1 {
+		t.Fatalf("packs %v, %v", packs, err)
+	}
+	b, err := os.ReadFile(packs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-20000] ^= 1 // in the last leaf, the root node coming first in the CAR
+	if err := os.WriteFile(packs[0], b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	fmt.Fprintf(c, "GET /ipfs/%s?format=car HTTP/1.0\r\n\r\n", ts.root)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("status: %v", err)
+	}
+	n, err := io.Copy(io.Discard, br) // the raw stream, past any Content-Length
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("the response ended with %v after %d bytes, want a connection reset", err, n)
 	}
 }
