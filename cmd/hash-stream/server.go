@@ -99,7 +99,7 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	pw := &progressWriter{ResponseWriter: w, rc: rc, timeout: g.lim.WriteTimeout}
 	pw.extend()
-	if r.ContentLength != 0 && !g.dropBody(pw, rc, r) { // a body, of known or unknown (chunked) length
+	if r.ContentLength != 0 && !g.dropBody(w, rc, r) { // a body, of known or unknown (chunked) length
 		return
 	}
 	g.h.ServeHTTP(pw, r)
