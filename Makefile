@@ -13,7 +13,7 @@ LAMBDA_LOCAL_DIR ?= build/lambda/gateway-amd64
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w"
 GO_TEST_TIMEOUT ?= 40m
 
-.PHONY: all build tools check test serve demo build-lambda invoke synth deploy destroy bench fuzz clean
+.PHONY: all build tools check test serve demo build-lambda invoke synth deploy destroy bench soak fuzz clean
 
 all: build
 
@@ -50,6 +50,12 @@ fuzz:
 BENCHTIME ?= 3x
 bench:
 	go test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 60m ./lib/pack ./lib/gateway ./lib/streamer ./lib/unixfs
+
+# Full-size attacks on `hash-stream serve` (issue 9): 20,000 idle connections,
+# 200 clients fetching a 200 MB CAR under the memory budget (peak RSS),
+# 200 stalled readers, 500 bodiless chunked requests. A few minutes.
+soak:
+	HASH_STREAM_SOAK=1 go test -run Soak -v -timeout 30m ./cmd/hash-stream
 
 # The Lambda function: arm64 for AWS (what the CDK app deploys), amd64 for
 # local runs under the Runtime Interface Emulator.

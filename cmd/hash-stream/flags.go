@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 )
 
 // errHelp reports that --help was printed.
@@ -51,6 +52,30 @@ func (fs *flagSet) boolVar(p *bool, names []string, value bool, usage string) {
 			u = "alias of --" + names[0]
 		}
 		fs.BoolVar(p, n, value, u)
+	}
+}
+
+// durationVar defines a duration flag under several names.
+func (fs *flagSet) durationVar(p *time.Duration, names []string, value time.Duration, usage string) {
+	*p = value
+	for i, n := range names {
+		u := usage
+		if i > 0 {
+			u = "alias of --" + names[0]
+		}
+		fs.DurationVar(p, n, value, u)
+	}
+}
+
+// intVar defines an int flag under several names.
+func (fs *flagSet) intVar(p *int, names []string, value int, usage string) {
+	*p = value
+	for i, n := range names {
+		u := usage
+		if i > 0 {
+			u = "alias of --" + names[0]
+		}
+		fs.IntVar(p, n, value, u)
 	}
 }
 

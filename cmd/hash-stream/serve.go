@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"time"
 
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
@@ -22,14 +20,30 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 	var sf storeFlags
 	var bf budgetFlags
 	var listen string
+	var lim serverLimits
 	sf.register(fs, env)
 	bf.register(fs)
 	fs.stringVar(&listen, []string{"listen", "l"}, DefaultListen, "address to listen on (host:port)")
+	fs.durationVar(&lim.ReadTimeout, []string{"read-timeout"}, DefaultReadTimeout, "time allowed to read a request's header and body")
+	fs.durationVar(&lim.IdleTimeout, []string{"idle-timeout"}, DefaultIdleTimeout, "close a keep-alive connection idle this long")
+	fs.durationVar(&lim.WriteTimeout, []string{"write-timeout"}, DefaultWriteTimeout, "drop a client that takes no bytes of its response for this long")
+	fs.intVar(&lim.MaxConns, []string{"max-conns"}, defaultMaxConns(), "open connections at most; a new one beyond closes the one idle longest\n("+fmt.Sprint(DefaultMaxConns)+", or less to keep a tenth of the open file limit free)")
 	if _, err := fs.parse(args, 0, 0); err != nil {
 		return err
 	}
 	_, withBudget, withMaxBlock, err := bf.options()
 	if err != nil {
+		return err
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"read-timeout", lim.ReadTimeout}, {"idle-timeout", lim.IdleTimeout}, {"write-timeout", lim.WriteTimeout}} {
+		if d.v <= 0 {
+			return fmt.Errorf("%w: --%s %s: must be positive", errUsage, d.name, d.v)
+		}
+	}
+	if err := checkMaxConns(lim.MaxConns); err != nil {
 		return err
 	}
 	st, err := sf.open(ctx, env, false)
@@ -44,24 +58,15 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	srv, _ := newServer(handler, lim, log)
 	addr := ln.Addr().String()
 	fmt.Fprintf(env.stdout, "hash-stream gateway on http://%s over %s store %s\n", addr, st.backend, st.where)
 	fmt.Fprintf(env.stdout, "try: curl -H 'Accept: application/vnd.ipld.car' http://%s/ipfs/<cid> -o out.car\n", addr)
 	if env.onListen != nil {
 		env.onListen(addr)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
 	// Graceful shutdown: stop accepting, let requests in flight finish.
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	if err := serveUntil(ctx, srv, ln, 10*time.Second); err != nil {
 		return err
 	}
 	fmt.Fprintln(env.stdout, "hash-stream gateway stopped")

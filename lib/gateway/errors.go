@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/hash-stream/hash-stream-aws/lib/budget"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
@@ -56,19 +57,63 @@ func (e *RangeError) Error() string {
 	return fmt.Sprintf("gateway: range not satisfiable for a %d-byte block", e.Size)
 }
 
+// MaxEchoBytes bounds each piece of the request (a path, a segment, a CID
+// as written, a query value) that an error message repeats: longer ones are
+// cut there and end with "…". MaxMessageBytes bounds a whole error body.
+// A URL may be up to the server's header limit (1 MiB by default), and an
+// error body should not hand it back.
+const (
+	MaxEchoBytes    = 256
+	MaxMessageBytes = 1024
+)
+
+// requestError builds a *RequestError whose message is format with args,
+// every string, error or Stringer among args (request text, CIDs) cut to
+// MaxEchoBytes. Every message that quotes the request is built here.
+func requestError(status int, sentinel error, format string, args ...any) *RequestError {
+	clipped := make([]any, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case string:
+			clipped[i] = clip(v, MaxEchoBytes)
+		case error:
+			clipped[i] = clip(v.Error(), MaxEchoBytes)
+		case fmt.Stringer:
+			clipped[i] = clip(v.String(), MaxEchoBytes)
+		default:
+			clipped[i] = a
+		}
+	}
+	return &RequestError{Status: status, Message: fmt.Sprintf(format, clipped...), Err: sentinel}
+}
+
 func badRequest(format string, args ...any) error {
-	return &RequestError{Status: http.StatusBadRequest, Message: fmt.Sprintf(format, args...), Err: ErrBadRequest}
+	return requestError(http.StatusBadRequest, ErrBadRequest, format, args...)
 }
 
 func notAcceptable(format string, args ...any) error {
-	return &RequestError{Status: http.StatusNotAcceptable, Message: fmt.Sprintf(format, args...), Err: ErrNotAcceptable}
+	return requestError(http.StatusNotAcceptable, ErrNotAcceptable, format, args...)
+}
+
+// clip cuts s to at most max bytes, on a UTF-8 boundary, marking a cut
+// with "…".
+func clip(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // ErrorStatus maps err to the HTTP status and the short text body to answer
 // with. It is the only place where errors become statuses:
 //
 //   - context.Canceled (the client went away): status 0, write nothing;
-//   - *RequestError: its Status and Message (400, 404, 405, 406);
+//   - *RequestError: its Status and Message, cut to MaxMessageBytes (400,
+//     404, 405, 406, 413);
 //   - *RangeError: 416;
 //   - budget.ErrExhausted: 503 with Retry-After, the server is at its
 //     memory budget;
@@ -92,7 +137,7 @@ func ErrorStatus(err error) (int, string) {
 	case errors.Is(err, context.Canceled):
 		return 0, ""
 	case errors.As(err, &reqErr):
-		return reqErr.Status, reqErr.Message
+		return reqErr.Status, clip(reqErr.Message, MaxMessageBytes)
 	case errors.Is(err, budget.ErrExhausted):
 		return http.StatusServiceUnavailable, "the gateway is at its memory budget: retry later"
 	case errors.Is(err, streamer.ErrInternal):

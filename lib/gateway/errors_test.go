@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
@@ -112,5 +113,39 @@ func TestWriteErrorCanceled(t *testing.T) {
 	writeError(w, fmt.Errorf("read: %w", context.Canceled))
 	if w.Body.Len() != 0 || w.Code != http.StatusOK || len(w.Header()) != 0 || w.Flushed {
 		t.Errorf("wrote %d %q %v for a canceled request", w.Code, w.Body.String(), w.Header())
+	}
+}
+
+type stringer string
+
+func (s stringer) String() string { return string(s) }
+
+// TestRequestErrorClipsEcho checks that request text quoted in an error
+// message is cut to MaxEchoBytes (on a UTF-8 boundary, marked with "…"),
+// whatever its form, and that ErrorStatus bounds any message.
+func TestRequestErrorClipsEcho(t *testing.T) {
+	long := strings.Repeat("a", 900<<10)
+	utf := strings.Repeat("é", 450<<10)
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{
+		{"string", badRequest("invalid escape in path segment %q", long)},
+		{"UTF-8", notAcceptable("format %q not supported", utf)},
+		{"error", badRequest("invalid CID %q: %v", "x", errors.New(long))},
+		{"stringer", notFound("no %q in %s", "x", stringer(long))},
+		{"path", pathError([]string{long, long}, "%q is not a list index", long)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, msg := ErrorStatus(tc.err)
+			if len(msg) > 3*(MaxEchoBytes+len("…"))+100 || !strings.Contains(msg, "…") || !utf8.ValidString(msg) {
+				t.Errorf("message of %d bytes: %.400q", len(msg), msg)
+			}
+		})
+	}
+	// A message built elsewhere (a long method name, say) is cut whole.
+	_, msg := ErrorStatus(&RequestError{Status: 405, Message: "method " + long + " not allowed", Err: ErrMethodNotAllowed})
+	if len(msg) > MaxMessageBytes+len("…") || !strings.HasSuffix(msg, "…") {
+		t.Errorf("message of %d bytes: %.400q", len(msg), msg)
 	}
 }

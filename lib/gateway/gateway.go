@@ -152,11 +152,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The status line is out: the response must end as a failure, never as
 	// a clean (and therefore seemingly complete) end of stream. A writer
 	// that can carry the cause (the Lambda streaming adapter) gets it;
-	// net/http's server cuts the connection on this panic.
+	// net/http's server cuts the connection on this panic, with a reset for
+	// HTTP/1.0 (see ConnContext).
 	rl.aborted = err
 	if abort(w, err) {
 		return
 	}
+	resetOnClose(r)
 	panic(http.ErrAbortHandler)
 }
 

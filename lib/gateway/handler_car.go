@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/hash-stream/hash-stream-aws/lib/budget"
 	"github.com/hash-stream/hash-stream-aws/lib/cache"
@@ -65,6 +66,14 @@ func (h *Handler) serveCAR(ctx context.Context, w http.ResponseWriter, r *http.R
 		WriteNotModified(w)
 		return nil
 	}
+	// A length known now makes a cut body detectably short to any client
+	// or cache, whatever the protocol.
+	want, known := carLength(header, res.loaded[:pathBlocks], terminal, termData, req.Car)
+	if known && (h.maxCARBytes <= 0 || want <= h.maxCARBytes) {
+		w.Header().Set("Content-Length", strconv.FormatInt(want, 10))
+	} else {
+		want = -1
+	}
 	w.WriteHeader(http.StatusOK)
 	if req.Method == http.MethodHead {
 		return nil
@@ -72,7 +81,7 @@ func (h *Handler) serveCAR(ctx context.Context, w http.ResponseWriter, r *http.R
 	bw := newBodyWriter(w)
 	acct := budget.FromContext(ctx)
 	acct.Take(int64(bw.Size()))
-	out := &carOut{w: bw, dups: req.Car.Dups, seen: make(map[string]bool), max: h.maxCARBytes}
+	out := &carOut{w: bw, dups: req.Car.Dups, seen: make(map[string]bool), max: h.maxCARBytes, want: want}
 	if err := out.raw(header); err != nil {
 		return err
 	}
@@ -91,6 +100,9 @@ func (h *Handler) serveCAR(ctx context.Context, w http.ResponseWriter, r *http.R
 		wk.acct = acct
 	}
 	if err := wk.scope(terminal, termData, req.Car.Scope, req.Car.EntityBytes); err != nil {
+		return err
+	}
+	if err := out.checkLength(); err != nil {
 		return err
 	}
 	return bw.Flush()
@@ -166,18 +178,23 @@ func sectionLen(c cid.Cid, dataLen int) int64 {
 	return int64(varint.UvarintSize(uint64(n)) + n)
 }
 
-// carOut writes CAR sections, once each unless dups, up to max bytes.
+// carOut writes CAR sections, once each unless dups, up to max bytes, and
+// exactly want bytes when want >= 0 (the Content-Length sent).
 type carOut struct {
 	w    io.Writer
 	dups bool
 	seen map[string]bool
 	n    int64
 	max  int64
+	want int64
 }
 
 func (o *carOut) raw(p []byte) error {
 	if o.max > 0 && o.n+int64(len(p)) > o.max {
 		return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, o.max)
+	}
+	if err := o.fits(int64(len(p))); err != nil {
+		return err
 	}
 	o.n += int64(len(p))
 	_, err := o.w.Write(p)
@@ -194,6 +211,9 @@ func (o *carOut) block(c cid.Cid, data []byte) error {
 	}
 	if o.max > 0 && o.n+sectionLen(c, len(data)) > o.max {
 		return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, o.max)
+	}
+	if err := o.fits(sectionLen(c, len(data))); err != nil {
+		return err
 	}
 	cw := &counter{w: o.w}
 	err := pack.WriteSection(cw, c, data)
@@ -263,7 +283,10 @@ func (wk *walker) scope(c cid.Cid, raw []byte, scope DagScope, eb *EntityBytes) 
 		if eb == nil {
 			return wk.all(c, raw)
 		}
-		size := int64(ufs.FieldFileSize().Must().Int())
+		if !ufs.FieldFileSize().Exists() {
+			return fmt.Errorf("%w: %s: UnixFS file without a filesize", streamer.ErrDecode, c)
+		}
+		size := ufs.FieldFileSize().Must().Int()
 		from, to, ok := eb.Resolve(size)
 		if !ok {
 			return nil

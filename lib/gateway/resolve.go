@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strconv"
 
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
@@ -197,11 +198,11 @@ func (r *resolver) resolveIPLD(c cid.Cid, raw []byte, segments []string) (cid.Ci
 }
 
 func notFound(format string, args ...any) error {
-	return &RequestError{Status: 404, Message: fmt.Sprintf(format, args...), Err: ErrNotFound}
+	return requestError(http.StatusNotFound, ErrNotFound, format, args...)
 }
 
 func pathError(segments []string, format string, args ...any) error {
-	return &RequestError{Status: 400, Message: fmt.Sprintf("path /%s: ", joinPath(segments)) + fmt.Sprintf(format, args...), Err: ErrBadRequest}
+	return requestError(http.StatusBadRequest, ErrBadRequest, "path /%s: "+format, append([]any{joinPath(segments)}, args...)...)
 }
 
 func joinPath(s []string) string {

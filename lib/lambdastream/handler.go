@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 )
@@ -67,10 +68,22 @@ func (b *body) Close() error {
 	return nil
 }
 
+// maxErrorText bounds the error text a 400 repeats: a URL parse error
+// quotes the whole request URI.
+const maxErrorText = 512
+
 func badRequest(err error) *events.LambdaFunctionURLStreamingResponse {
+	msg := err.Error()
+	if len(msg) > maxErrorText {
+		cut := maxErrorText
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + "…"
+	}
 	return &events.LambdaFunctionURLStreamingResponse{
 		StatusCode: http.StatusBadRequest,
 		Headers:    map[string]string{"Content-Type": "text/plain; charset=utf-8"},
-		Body:       strings.NewReader("400 Bad Request: " + err.Error() + "\n"),
+		Body:       strings.NewReader("400 Bad Request: " + msg + "\n"),
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -183,6 +184,20 @@ func TestBadRequest(t *testing.T) {
 	eq(t, "handler called", called, false)
 	if !strings.HasPrefix(string(body), "400 Bad Request") {
 		t.Errorf("body %q", body)
+	}
+}
+
+// TestBadRequestIsShort sends a 900 KB path that is not a valid request
+// URI: the 400 quotes only its start.
+func TestBadRequestIsShort(t *testing.T) {
+	ev := event("GET", "/ipfs/%zz"+strings.Repeat("é", 450<<10), "")
+	resp, body, err := invoke(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "status", resp.StatusCode, http.StatusBadRequest)
+	if len(body) > 600 || !strings.Contains(string(body), "…") || !utf8.Valid(body) {
+		t.Errorf("body of %d bytes: %.700q", len(body), body)
 	}
 }
 

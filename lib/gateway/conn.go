@@ -1,0 +1,41 @@
+package gateway
+
+import (
+	"context"
+	"net"
+	"net/http"
+)
+
+type connKey struct{}
+
+// ConnContext is meant for http.Server.ConnContext: it keeps each
+// connection in the contexts of its requests, so that a response cut after
+// its status line on an HTTP/1.0 connection ends with a TCP reset. Without
+// chunked encoding (HTTP/1.0) and without Content-Length, a body ends where
+// the connection closes, and a plain close would make a cut body look
+// complete to the client and to any proxy or cache in between.
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+// resetOnClose makes the coming close of r's connection a reset (SO_LINGER
+// 0) when r is an HTTP/1.0 request served under ConnContext. HTTP/1.1
+// responses need none: a chunked body without its last chunk, or one
+// shorter than its Content-Length, is already seen as cut.
+func resetOnClose(r *http.Request) {
+	if r.ProtoAtLeast(1, 1) {
+		return
+	}
+	c, _ := r.Context().Value(connKey{}).(net.Conn)
+	for c != nil {
+		switch t := c.(type) {
+		case interface{ SetLinger(sec int) error }:
+			_ = t.SetLinger(0) // best effort: the close still ends the body
+			return
+		case interface{ NetConn() net.Conn }: // *tls.Conn
+			c = t.NetConn()
+		default:
+			return
+		}
+	}
+}
