@@ -143,7 +143,6 @@ func TestSoakIdleConnections(t *testing.T) {
 	srv := startSoakServer(t, 1<<20)
 	target := "/ipfs/" + srv.cid + "?format=car"
 	base := srv.rss(t)
-	var helpers []*exec.Cmd
 	for range 2 {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestSoakIdleHelper$", "-test.timeout=30m")
 		cmd.Env = append(os.Environ(), "HASH_STREAM_SOAK_HELPER_ADDR="+srv.addr, "HASH_STREAM_SOAK_HELPER_CONNS=10000",
@@ -159,7 +158,6 @@ func TestSoakIdleConnections(t *testing.T) {
 		if err != nil || !strings.HasPrefix(line, "ready") {
 			t.Fatalf("helper: %q %v", line, err)
 		}
-		helpers = append(helpers, cmd)
 	}
 	time.Sleep(time.Second)
 	took := timeGets(t, srv.addr, target, 20)
