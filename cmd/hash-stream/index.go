@@ -46,7 +46,7 @@ func indexAdd(ctx context.Context, env *cliEnv, args []string) error {
 		return fmt.Errorf("%s hashes to %s, not to the pack %s", pos[1], store.Key(info.Multihash), store.Key(packMH))
 	}
 	if err := pack.AddToIndex(ctx, writers, []pack.Info{info}, containing); err != nil {
-		return err
+		return leftBehind(env, err)
 	}
 	fmt.Fprintf(env.stdout, "\nIndexed %d blobs of pack %s (%s)\n", len(info.Blobs), store.Key(packMH), wf.writer)
 	return nil
