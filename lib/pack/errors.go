@@ -1,7 +1,6 @@
 package pack
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -58,9 +57,8 @@ func leftBehind(err error, packs []Info, indexing bool) error {
 	if len(packs) == 0 {
 		return err
 	}
-	var le *LeftError
-	if errors.As(err, &le) {
-		err = le.Err
+	if le, ok := err.(*LeftError); ok {
+		err = le.Err // the packs stored since are named below
 	}
 	return &LeftError{Err: err, Packs: packs, Indexing: indexing}
 }
