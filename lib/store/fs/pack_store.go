@@ -192,6 +192,12 @@ func (s *PackStore) CreateSpool() (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fs: spool: %w", err)
 	}
+	// The pack it becomes is readable by all, as a pack from Put is.
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("fs: spool: %w", err)
+	}
 	return f, nil
 }
 

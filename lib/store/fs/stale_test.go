@@ -84,6 +84,14 @@ func TestFirstWriteRemovesStaleTemp(t *testing.T) {
 				if err := s.Adopt(ctx, mh, f, int64(len(data))); err != nil {
 					t.Fatal(err)
 				}
+				// Readable by all, as a pack from Put is.
+				fi, err := os.Stat(filepath.Join(dir, "p", store.Key(mh)+".car"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fi.Mode().Perm() != 0o644 {
+					t.Errorf("spooled pack file mode %v, want 0644", fi.Mode().Perm())
+				}
 			}
 			got := listFiles(t, dir)
 			want := []string{".tmp-other", filepath.Base(spool.Name()), "p/" + livePut, "p/" + store.Key(mh) + ".car", "p/bafkreinotapack.car"}
