@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -248,4 +249,103 @@ func runCLIWith(t *testing.T, dir string, wrap func(*stores), args ...string) (c
 	}}
 	code = run(context.Background(), env, args)
 	return code, out.String(), errOut.String()
+}
+
+// index add writes no record for a pack the store does not hold whole.
+func TestIndexAddNeedsStoredPack(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "file.bin")
+	if err := os.WriteFile(src, []byte("a small file, one block"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	other := t.TempDir()
+	code, out, errOut := runCLI(t, other, "pack", "write", src, "-iw", "none", "--fsync=false")
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	key := regexp.MustCompile(`MH\((bafkrei\w+)\)`).FindAllStringSubmatch(out, -1)[0][1] // the pack
+	car := filepath.Join(other, "pack", key+".car")
+	full, err := os.ReadFile(car)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	stored := filepath.Join(dir, "pack", key+".car")
+	for _, tc := range []struct {
+		name   string
+		stored []byte // nil: none
+		want   string
+	}{
+		{"missing", nil, "is not in the store"},
+		{"short", full[:len(full)-1], "is not " + strconv.Itoa(len(full)) + " bytes long"},
+		{"long", append(bytes.Clone(full), 0), "is not " + strconv.Itoa(len(full)) + " bytes long"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			os.Remove(stored)
+			if tc.stored != nil {
+				os.MkdirAll(filepath.Dir(stored), 0o755)
+				if err := os.WriteFile(stored, tc.stored, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			code, _, errOut := runCLI(t, dir, "index", "add", key, car)
+			if code != 1 || !strings.Contains(errOut, tc.want) {
+				t.Errorf("exit %d, stderr %q; want 1 and %q", code, errOut, tc.want)
+			}
+			if entries, _ := os.ReadDir(filepath.Join(dir, "index")); len(entries) > 0 {
+				t.Errorf("%d index folders written", len(entries))
+			}
+		})
+	}
+	if err := os.WriteFile(stored, full, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCLI(t, dir, "index", "add", key, car); code != 0 {
+		t.Fatalf("index add of a stored pack: %s", errOut)
+	}
+	if code, _, errOut := runCLI(t, dir, "index", "find", "records", key); code != 0 {
+		t.Errorf("no records after index add: %s", errOut)
+	}
+}
+
+// The same on the S3 backend, whose ranged read of a pack's last byte
+// checks it.
+func TestIndexAddNeedsStoredPackS3(t *testing.T) {
+	server.Require(t)
+	for _, kv := range server.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	vars := map[string]string{envBackend: "s3", envIndexBucket: server.NewBucket(t), envPackBucket: server.NewBucket(t)}
+	cli := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		env := &cliEnv{stdout: &out, stderr: &errOut, getenv: func(k string) string { return vars[k] }}
+		return run(context.Background(), env, args), out.String(), errOut.String()
+	}
+	cars := t.TempDir()
+	var keys, paths []string
+	for _, text := range []string{"stored", "not stored"} {
+		src := filepath.Join(t.TempDir(), "file.txt")
+		if err := os.WriteFile(src, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := runCLI(t, cars, "pack", "write", src, "-iw", "none", "--fsync=false")
+		if code != 0 {
+			t.Fatal(errOut)
+		}
+		key := regexp.MustCompile(`MH\((bafkrei\w+)\)`).FindStringSubmatch(out)[1]
+		keys, paths = append(keys, key), append(paths, filepath.Join(cars, "pack", key+".car"))
+	}
+	if code, _, errOut := cli("pack", "import", paths[0], "-iw", "none"); code != 0 {
+		t.Fatal(errOut)
+	}
+	if code, _, errOut := cli("index", "add", keys[1], paths[1]); code != 1 || !strings.Contains(errOut, "is not in the store") {
+		t.Errorf("index add of a pack not stored: exit %d, %q", code, errOut)
+	}
+	if code, _, errOut := cli("index", "find", "records", keys[1]); code != 1 {
+		t.Errorf("records written for a pack not stored: %q", errOut)
+	}
+	if code, _, errOut := cli("index", "add", keys[0], paths[0]); code != 0 {
+		t.Errorf("index add of a stored pack: %s", errOut)
+	}
 }

@@ -26,7 +26,7 @@ type PackStore struct {
 	prefix string
 	ext    string
 	noSync bool
-	sweep  sync.Once // removeStale before the first write
+	sweep  sync.Once // RemoveStaleTemp before the first write
 }
 
 // Option configures a PackStore.
