@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -28,7 +29,7 @@ func indexAdd(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, writers, err := wf.open(ctx, env)
+	st, writers, err := wf.open(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -45,11 +46,34 @@ func indexAdd(ctx context.Context, env *cliEnv, args []string) error {
 		// The records must point at the bytes this file has.
 		return fmt.Errorf("%s hashes to %s, not to the pack %s", pos[1], store.Key(info.Multihash), store.Key(packMH))
 	}
-	if err := pack.AddToIndex(ctx, writers, []pack.Info{info}, containing); err != nil {
+	if err := checkStored(ctx, st.packs, info); err != nil {
 		return err
+	}
+	if err := pack.AddToIndex(ctx, writers, []pack.Info{info}, containing); err != nil {
+		return leftBehind(env, err)
 	}
 	fmt.Fprintf(env.stdout, "\nIndexed %d blobs of pack %s (%s)\n", len(info.Blobs), store.Key(packMH), wf.writer)
 	return nil
+}
+
+// checkStored fails unless the pack store holds the pack info describes,
+// at its size: no record may name a pack that is not stored.
+func checkStored(ctx context.Context, packs store.PackStore, info pack.Info) error {
+	key := store.Key(info.Multihash)
+	// Its last byte, and nothing after it.
+	rc, err := packs.GetRange(ctx, store.Location{Multihash: info.Multihash}, info.Size-1, 2)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("pack %s is not in the store: store it first (hash-stream pack import)", key)
+	}
+	if err != nil {
+		return err
+	}
+	n, err := io.Copy(io.Discard, rc)
+	rc.Close()
+	if err == nil && n != 1 {
+		err = fmt.Errorf("pack %s in the store is not %d bytes long", key, info.Size)
+	}
+	return err
 }
 
 func indexFindRecords(ctx context.Context, env *cliEnv, args []string) error {

@@ -42,6 +42,7 @@ type cliEnv struct {
 	getenv         func(string) string
 	stderrIsTTY    bool
 	onListen       func(addr string) // tests: called once serve listens
+	wrapStores     func(*stores)     // tests: wraps the stores a write opens
 }
 
 func main() {

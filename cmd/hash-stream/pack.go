@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -82,13 +83,31 @@ func packWrite(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	root, packs, err := pack.WriteFile(ctx, st.packs, in, pack.WithMaxSize(maxSize))
 	if err != nil {
-		return err
+		return leftBehind(env, err)
 	}
 	if err := pack.AddToIndex(ctx, writers, packs, root.Hash()); err != nil {
-		return err
+		return leftBehind(env, err)
 	}
 	printPacks(env.stdout, root, packs)
 	return nil
+}
+
+// leftBehind prints every pack a failed write left behind (its error names
+// only the first few) and returns err.
+func leftBehind(env *cliEnv, err error) error {
+	var le *pack.LeftError
+	if !errors.As(err, &le) {
+		return err
+	}
+	state := "stored but not indexed"
+	if le.Indexing {
+		state = "stored, partly indexed"
+	}
+	fmt.Fprintf(env.stdout, "\nLeft behind (%s; the same command again completes the index):\n", state)
+	for _, p := range le.Packs {
+		fmt.Fprintf(env.stdout, "    MH(%s)\n", store.Key(p.Multihash))
+	}
+	return err
 }
 
 func printPacks(w io.Writer, root cid.Cid, packs []pack.Info) {
@@ -136,7 +155,7 @@ func packImport(ctx context.Context, env *cliEnv, args []string) error {
 		root, containing = info.Roots[0], info.Roots[0].Hash()
 	}
 	if err := pack.AddToIndex(ctx, writers, []pack.Info{info}, containing); err != nil {
-		return err
+		return leftBehind(env, err)
 	}
 	fmt.Fprintf(env.stdout, "\nImported: %s (%d bytes, %d blocks)\n", filepath.Base(pos[0]), info.Size, len(info.Blobs))
 	printPacks(env.stdout, root, []pack.Info{info})

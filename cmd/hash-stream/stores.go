@@ -107,6 +107,9 @@ func (w *writeFlags) open(ctx context.Context, env *cliEnv) (*stores, []index.Wr
 	if err != nil {
 		return nil, nil, err
 	}
+	if env.wrapStores != nil {
+		env.wrapStores(st)
+	}
 	writers, err := indexWriters(w.writer, st.index)
 	if err != nil {
 		return nil, nil, err

@@ -22,7 +22,7 @@ const pipelineDepth = 4
 // and the packs, in order. Encoding (hashing the leaves) and packing
 // (hashing and writing the packs) run concurrently. A failed write leaves
 // no partial pack behind; packs already stored stay (they are complete and
-// content-addressed).
+// content-addressed) and the error is then a *LeftError naming them.
 func WriteFile(ctx context.Context, s store.PackStore, r io.Reader, opts ...WriterOption) (cid.Cid, []Info, error) {
 	w, err := NewWriter(s, opts...)
 	if err != nil {
@@ -70,7 +70,7 @@ func WriteFile(ctx context.Context, s store.PackStore, r io.Reader, opts ...Writ
 	})
 	if err := g.Wait(); err != nil {
 		w.Abort()
-		return cid.Undef, nil, err
+		return cid.Undef, nil, leftBehind(err, w.Stored(), false)
 	}
 	packs, err := w.Close(ctx, root)
 	if err != nil {
@@ -79,8 +79,11 @@ func WriteFile(ctx context.Context, s store.PackStore, r io.Reader, opts ...Writ
 	return root, packs, nil
 }
 
-// AddToIndex indexes the blobs of packs with every writer, under
-// containing when not nil.
+// AddToIndex indexes the blobs of packs, which must be stored already,
+// with every writer in turn, under containing when not nil. Put the writer
+// of containing records (index.MultipleLevelWriter) last: the containing
+// record, which answers for the whole DAG, is then written only once every
+// other record is. On failure the error is a *LeftError naming packs.
 func AddToIndex(ctx context.Context, writers []index.Writer, packs []Info, containing multihash.Multihash) error {
 	var blobs []index.BlobLocation
 	for _, p := range packs {
@@ -88,7 +91,7 @@ func AddToIndex(ctx context.Context, writers []index.Writer, packs []Info, conta
 	}
 	for _, w := range writers {
 		if err := w.Add(ctx, blobs, containing); err != nil {
-			return err
+			return leftBehind(err, packs, true)
 		}
 	}
 	return nil

@@ -9,7 +9,9 @@ import (
 	"hash"
 	"io"
 	"os"
+	"strings"
 
+	"github.com/hash-stream/hash-stream-aws/internal/tempfile"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/ipfs/go-cid"
@@ -37,7 +39,11 @@ type WriterOption func(*Writer)
 // than the limit gets a pack of its own.
 func WithMaxSize(n int64) WriterOption { return func(w *Writer) { w.maxSize = n } }
 
-// WithTempDir sets the folder of the spool files (default os.TempDir()).
+// WithTempDir sets the folder of the spool files (default os.TempDir()),
+// used when the store does not spool itself (store.SpoolingPackStore).
+// A spool file is locked while its writer lives; before its first spool a
+// Writer removes the unlocked spool files (named hash-stream-pack-*) that
+// writers killed before they could remove them left in the folder.
 func WithTempDir(dir string) WriterOption { return func(w *Writer) { w.tempDir = dir } }
 
 // WithOnPack sets a function called after each pack is stored.
@@ -58,8 +64,9 @@ type Writer struct {
 	sum         hash.Hash // of emptyHeader and the sections so far
 	size        int64     // pack size with emptyHeader
 	blobs       []index.BlobLocation
-	packs       []Info
+	packs       []Info // stored
 	err         error
+	swept       bool // stale spool files of tempDir removed
 
 	// One pack is stored in the background while the next one spools, so
 	// the store's write (and its fsync) overlaps with hashing.
@@ -162,7 +169,8 @@ func (w *Writer) waitPut() error {
 	return nil
 }
 
-// Abort drops the pack being written. Packs already stored stay.
+// Abort drops the pack being written. Packs already stored stay: see
+// Stored.
 func (w *Writer) Abort() {
 	w.dropSpool()
 	_ = w.waitPut()
@@ -171,9 +179,19 @@ func (w *Writer) Abort() {
 	}
 }
 
+// Stored returns the packs stored so far, in order. After a failure (or
+// Abort) these are the packs the write leaves behind: complete, and not
+// indexed by it.
+func (w *Writer) Stored() []Info {
+	return w.packs
+}
+
+// fail ends the writer with err. Once packs were stored, the error is a
+// *LeftError naming them.
 func (w *Writer) fail(err error) error {
 	w.dropSpool()
 	_ = w.waitPut()
+	err = leftBehind(err, w.packs, false)
 	w.err = err
 	return err
 }
@@ -206,11 +224,35 @@ func (w *Writer) createSpool() (*os.File, error) {
 	if sps, ok := w.store.(store.SpoolingPackStore); ok {
 		return sps.CreateSpool()
 	}
-	f, err := os.CreateTemp(w.tempDir, "hash-stream-pack-*")
+	dir := w.tempDir
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	if !w.swept {
+		w.swept = true
+		removeStaleSpools(dir)
+	}
+	f, err := tempfile.Create(dir, spoolPattern)
 	if err != nil {
 		return nil, fmt.Errorf("pack: spool: %w", err)
 	}
 	return f, nil
+}
+
+// spoolPattern names the spool files a Writer makes in its temporary folder.
+const spoolPattern = "hash-stream-pack-*"
+
+// removeStaleSpools removes from dir the spool files of writers that were
+// killed: those no live writer holds locked. It is best effort: a file it
+// cannot remove (another user's) stays.
+func removeStaleSpools(dir string) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return
+	}
+	defer root.Close()
+	prefix, _, _ := strings.Cut(spoolPattern, "*")
+	_, _, _ = tempfile.RemoveStale(root, ".", func(name string) bool { return strings.HasPrefix(name, prefix) })
 }
 
 func (w *Writer) dropSpool() {

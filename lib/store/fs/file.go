@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/hash-stream/hash-stream-aws/internal/tempfile"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 )
 
@@ -59,14 +60,54 @@ func checkName(name string) error {
 	return nil
 }
 
+// isPutTemp reports whether a file name is that of a temporary file of
+// writeTemp: tempPrefix and 16 hexadecimal digits.
+func isPutTemp(name string) bool {
+	rest, ok := strings.CutPrefix(name, tempPrefix)
+	if !ok || len(rest) != 16 {
+		return false
+	}
+	_, err := hex.DecodeString(rest)
+	return err == nil
+}
+
+// createTemp creates a new temporary file in the folder dir of root, for
+// writing. With lock it is locked until closed (see internal/tempfile), so
+// that removeStaleTemp never takes it for the file of a dead writer.
+func createTemp(root *os.Root, dir string, lock bool) (*os.File, string, error) {
+	for range 10 {
+		var rnd [8]byte
+		_, _ = rand.Read(rnd[:])
+		name := path.Join(dir, tempPrefix+hex.EncodeToString(rnd[:]))
+		f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil || !lock {
+			return f, name, err
+		}
+		ok, err := tempfile.Lock(f, func() (iofs.FileInfo, error) { return root.Lstat(name) })
+		if err == nil && ok {
+			return f, name, nil
+		}
+		_ = f.Close()
+		if err != nil {
+			_ = root.Remove(name)
+			return nil, "", err
+		}
+		// Removed by a sweep before it was locked: make another.
+	}
+	return nil, "", fmt.Errorf("temporary file in %s removed by another process 10 times", dir)
+}
+
 // writeTemp writes everything r yields into a new temporary file in the
 // folder dir of root, syncs it (when sync) and closes it, and returns its
 // name. On error it removes the file.
 func writeTemp(ctx context.Context, root *os.Root, dir string, r io.Reader, sync bool) (_ string, err error) {
-	var rnd [8]byte
-	_, _ = rand.Read(rnd[:])
-	name := path.Join(dir, tempPrefix+hex.EncodeToString(rnd[:]))
-	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	return writeTempFile(ctx, root, dir, r, sync, false)
+}
+
+// writeTempFile is writeTemp, with the file locked while it is written
+// when lock.
+func writeTempFile(ctx context.Context, root *os.Root, dir string, r io.Reader, sync, lock bool) (_ string, err error) {
+	f, name, err := createTemp(root, dir, lock)
 	if err != nil {
 		return "", err
 	}
@@ -88,6 +129,20 @@ func writeTemp(ctx context.Context, root *os.Root, dir string, r io.Reader, sync
 		return "", err
 	}
 	return name, nil
+}
+
+// syncDir syncs the folder dir of root, so that a file renamed into it
+// stays there after a crash.
+func syncDir(root *os.Root, dir string) error {
+	d, err := root.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // ctxReader fails its reads once ctx is done.

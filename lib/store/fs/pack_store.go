@@ -2,12 +2,16 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
+	"sync"
 
+	"github.com/hash-stream/hash-stream-aws/internal/tempfile"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/multiformats/go-multihash"
 )
@@ -22,6 +26,7 @@ type PackStore struct {
 	prefix string
 	ext    string
 	noSync bool
+	sweep  sync.Once // RemoveStaleTemp before the first write
 }
 
 // Option configures a PackStore.
@@ -76,7 +81,9 @@ func (s *PackStore) name(loc store.Location) (string, error) {
 
 // Put copies exactly size bytes from r into a temporary file next to the
 // pack's file and renames it into place once synced. If r yields more or
-// fewer bytes, fails, or ctx ends, nothing is stored.
+// fewer bytes, fails, or ctx ends, nothing is stored. The first write of a
+// PackStore (Put or CreateSpool) removes the temporary files of writers
+// that died (see RemoveStaleTemp).
 func (s *PackStore) Put(ctx context.Context, mh multihash.Multihash, r io.Reader, size int64) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("fs: put pack: %w", err)
@@ -85,6 +92,7 @@ func (s *PackStore) Put(ctx context.Context, mh multihash.Multihash, r io.Reader
 	if err != nil {
 		return err
 	}
+	s.sweepOnce()
 	if err := s.put(ctx, name, r, size); err != nil {
 		return fmt.Errorf("fs: put pack %s: %w", name, err)
 	}
@@ -104,7 +112,7 @@ func (s *PackStore) put(ctx context.Context, name string, r io.Reader, size int6
 	if err := root.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	tmp, err := writeTemp(ctx, root, dir, store.ExactReader(r, size), !s.noSync)
+	tmp, err := writeTempFile(ctx, root, dir, store.ExactReader(r, size), !s.noSync, true)
 	if err != nil {
 		return err
 	}
@@ -112,7 +120,17 @@ func (s *PackStore) put(ctx context.Context, name string, r io.Reader, size int6
 		_ = root.Remove(tmp)
 		return err
 	}
-	return nil
+	return s.syncDir(root, dir)
+}
+
+// syncDir syncs the folder dir of root after a pack was renamed into it
+// (see WithSync): the pack's name is then on disk before any index record
+// that names it is written.
+func (s *PackStore) syncDir(root *os.Root, dir string) error {
+	if s.noSync {
+		return nil
+	}
+	return syncDir(root, dir)
 }
 
 // GetRange opens the file of loc and returns a reader over length bytes
@@ -159,21 +177,81 @@ func (s *PackStore) GetRange(ctx context.Context, loc store.Location, offset, le
 
 var _ store.SpoolingPackStore = (*PackStore)(nil)
 
+// spoolPrefix starts the name of every spool file.
+const spoolPrefix = tempPrefix + "spool-"
+
 // CreateSpool implements store.SpoolingPackStore: a temporary file at the
-// top of the store folder, skipped by readers.
+// top of the store folder, skipped by readers, and locked until it is
+// closed, so that RemoveStaleTemp in another process leaves it alone.
 func (s *PackStore) CreateSpool() (*os.File, error) {
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("fs: %w", err)
 	}
-	f, err := os.CreateTemp(s.dir, tempPrefix+"spool-*")
+	s.sweepOnce()
+	f, err := tempfile.Create(s.dir, spoolPrefix+"*")
 	if err != nil {
+		return nil, fmt.Errorf("fs: spool: %w", err)
+	}
+	// The pack it becomes is readable by all, as a pack from Put is.
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(f.Name())
 		return nil, fmt.Errorf("fs: spool: %w", err)
 	}
 	return f, nil
 }
 
+// RemoveStaleTemp removes the temporary files that writers which died (a
+// kill -9, a crash) left in the store folder: spool files and the
+// temporary files of Put. A live writer, in this process or another, holds
+// a lock on its files (flock, released by the kernel when the writer
+// exits), and only unlocked files are removed; a file being adopted or
+// renamed into place is never removed. It returns the names removed and
+// their total size. Writers of versions before the lock made unlocked
+// files: such a writer running at the same time fails (its rename finds
+// no file) rather than storing anything wrong. On systems without flock
+// it removes nothing.
+func (s *PackStore) RemoveStaleTemp() (removed []string, size int64, err error) {
+	root, err := openRoot(s.dir, false)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	defer root.Close()
+	dirs := []string{"."}
+	// Put writes its temporary files next to the packs, in the prefix's
+	// subfolder when it has one.
+	if d := path.Dir(s.prefix + "x"); d != "." && checkName(d) == nil {
+		dirs = append(dirs, d)
+	}
+	var errs []error
+	for _, dir := range dirs {
+		names, n, err := tempfile.RemoveStale(root, dir, func(name string) bool {
+			return strings.HasPrefix(name, spoolPrefix) || isPutTemp(name)
+		})
+		removed = append(removed, names...)
+		size += n
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return removed, size, fmt.Errorf("fs: remove stale temporary files: %w", err)
+	}
+	return removed, size, nil
+}
+
+// sweepOnce runs RemoveStaleTemp before the first write. Its errors do not
+// fail the write: the files stay for the next one.
+func (s *PackStore) sweepOnce() {
+	s.sweep.Do(func() { _, _, _ = s.RemoveStaleTemp() })
+}
+
 // Adopt implements store.SpoolingPackStore: it cuts f to size bytes, syncs
-// it (see WithSync) and renames it to the pack's name.
+// it (see WithSync) and renames it to the pack's name. f is closed only
+// after the rename, so that it stays locked while it has its spool name.
 func (s *PackStore) Adopt(ctx context.Context, mh multihash.Multihash, f *os.File, size int64) (err error) {
 	defer func() {
 		if err != nil {
@@ -200,9 +278,6 @@ func (s *PackStore) Adopt(ctx context.Context, mh multihash.Multihash, f *os.Fil
 			return err
 		}
 	}
-	if err := f.Close(); err != nil {
-		return err
-	}
 	root, err := openRoot(s.dir, true)
 	if err != nil {
 		return err
@@ -211,5 +286,13 @@ func (s *PackStore) Adopt(ctx context.Context, mh multihash.Multihash, f *os.Fil
 	if err := root.MkdirAll(path.Dir(name), 0o755); err != nil {
 		return err
 	}
-	return root.Rename(filepath.Base(f.Name()), name)
+	if err := root.Rename(filepath.Base(f.Name()), name); err != nil {
+		return err
+	}
+	// From here on an error leaves the pack stored: Adopt reports it
+	// failed, which at worst leaves a pack no record names.
+	if err := s.syncDir(root, path.Dir(name)); err != nil {
+		return err
+	}
+	return f.Close()
 }
