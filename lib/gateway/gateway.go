@@ -99,7 +99,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rl := &requestLog{}
 	cw := &countingWriter{ResponseWriter: w, rl: rl, start: start}
 	req, err := ParseRequest(r)
-	attrs := []any{"method", r.Method, "path", r.URL.Path}
+	attrs := []any{"method", r.Method, "path", clip(r.URL.Path, MaxEchoBytes)} // a path may be ~1 MB
 	defer func() {
 		attrs = append(attrs, "status", rl.status, "bytes", rl.bytes,
 			"blocks", rl.stats.Blocks.Load(), "storage_reads", rl.stats.Reads.Load(),
