@@ -103,6 +103,7 @@ type Proxy struct {
 	closed bool
 
 	accepted atomic.Int64
+	struck   atomic.Int64
 	wg       sync.WaitGroup
 }
 
@@ -135,6 +136,11 @@ func (p *Proxy) Set(plan Plan) {
 
 // Accepted is the number of connections accepted since Start.
 func (p *Proxy) Accepted() int { return int(p.accepted.Load()) }
+
+// Struck is the number of connections a fault has struck: every Blackhole
+// and Unavailable one, and each Stall or Reset one whose After bytes went
+// through.
+func (p *Proxy) Struck() int { return int(p.struck.Load()) }
 
 // Close stops listening, closes every open connection and waits for the
 // proxy's goroutines to end.
@@ -197,9 +203,11 @@ func (p *Proxy) serve(c net.Conn, f Fault) {
 	defer p.untrack(c)
 	switch f.Kind {
 	case Blackhole:
+		p.struck.Add(1)
 		_, _ = io.Copy(io.Discard, c) // until the client or Close ends it
 		return
 	case Unavailable:
+		p.struck.Add(1)
 		unavailable(c, f.Code)
 		return
 	}
@@ -222,12 +230,16 @@ func (p *Proxy) serve(c net.Conn, f Fault) {
 	}()
 	switch f.Kind {
 	case Stall:
-		_, _ = io.CopyN(c, u, f.After)
+		if _, err := io.CopyN(c, u, f.After); err == nil {
+			p.struck.Add(1)
+		}
 		<-up // hold the connection until the client (or Close) ends it
 	case Reset:
-		_, _ = io.CopyN(c, u, f.After)
-		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.SetLinger(0) // close with RST, not FIN
+		if _, err := io.CopyN(c, u, f.After); err == nil {
+			p.struck.Add(1)
+			if tc, ok := c.(*net.TCPConn); ok {
+				_ = tc.SetLinger(0) // close with RST, not FIN
+			}
 		}
 	default:
 		_, _ = io.Copy(c, u)

@@ -71,8 +71,8 @@ func TestReset(t *testing.T) {
 	if b, _, err := get(c, p.URL()); err != nil || !bytes.Equal(b, payload) {
 		t.Fatalf("after the reset: %d bytes, %v", len(b), err)
 	}
-	if p.Accepted() != 2 {
-		t.Fatalf("%d connections, want 2", p.Accepted())
+	if p.Accepted() != 2 || p.Struck() != 1 {
+		t.Fatalf("%d connections, %d struck, want 2 and 1", p.Accepted(), p.Struck())
 	}
 }
 
