@@ -112,21 +112,25 @@ func TestS3StallCutsTheCAR(t *testing.T) {
 // S3 that takes requests and answers nothing, or accepts connections and
 // never answers: 504 before the first byte, after the SDK's attempts.
 func TestS3NoAnswerIs504(t *testing.T) {
-	for _, fault := range []faultproxy.Fault{{Kind: faultproxy.Stall}, {Kind: faultproxy.Blackhole}} {
-		t.Run(fault.Kind.String(), func(t *testing.T) {
+	for _, tc := range []struct {
+		fault faultproxy.Fault
+		query string
+	}{
+		{faultproxy.Fault{Kind: faultproxy.Stall}, "format=car"},
+		{faultproxy.Fault{Kind: faultproxy.Blackhole}, "format=raw"},
+	} {
+		t.Run(tc.fault.Kind.String(), func(t *testing.T) {
 			s := newS3Faults(t)
 			f := writeFaultFile(t, s.idx, s.direct)
 			srv := newServer(t, s.idx, s.proxyClient(), nil)
-			s.proxy.Set(faultproxy.Always(fault))
-			for _, q := range []string{"format=car", "format=raw"} {
-				r, elapsed := timedFetch(t, srv.URL, "/ipfs/"+f.root.String()+"?"+q)
-				checkError(t, r, http.StatusGatewayTimeout)
-				want := s3Attempts * s3HeaderTimeout
-				if elapsed < want || elapsed > want+s3Backoff+s3Slack {
-					t.Fatalf("%s: %d after %v, want %v (+%v)", q, r.status, elapsed, want, s3Backoff+s3Slack)
-				}
-				t.Logf("%s, %s: %d %q after %v (header timeout %v, %d attempts)", fault.Kind, q, r.status, bytes.TrimSpace(r.body), elapsed, s3HeaderTimeout, s3Attempts)
+			s.proxy.Set(faultproxy.Always(tc.fault))
+			r, elapsed := timedFetch(t, srv.URL, "/ipfs/"+f.root.String()+"?"+tc.query)
+			checkError(t, r, http.StatusGatewayTimeout)
+			want := s3Attempts * s3HeaderTimeout
+			if elapsed < want || elapsed > want+s3Backoff+s3Slack {
+				t.Fatalf("%d after %v, want %v (+%v)", r.status, elapsed, want, s3Backoff+s3Slack)
 			}
+			t.Logf("%s, %s: %d %q after %v (header timeout %v, %d attempts)", tc.fault.Kind, tc.query, r.status, bytes.TrimSpace(r.body), elapsed, s3HeaderTimeout, s3Attempts)
 		})
 	}
 }

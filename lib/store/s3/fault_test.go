@@ -335,3 +335,43 @@ func TestNewClientTimeouts(t *testing.T) {
 		}
 	}
 }
+
+// With HASH_STREAM_SOAK=1: the time to error of a stalled and of a
+// blackholed S3 with the default timeouts and resumes, as deployed.
+func TestDefaultTimeoutsSoak(t *testing.T) {
+	if os.Getenv("HASH_STREAM_SOAK") != "1" {
+		t.Skip("set HASH_STREAM_SOAK=1 (takes about a minute)")
+	}
+	server.Require(t)
+	direct, bucket := server.Client(), server.NewBucket(t)
+	putPack(t, direct, bucket, "soak", 4<<20)
+	for _, tc := range []struct {
+		fault faultproxy.Fault
+		max   time.Duration // the bound the defaults promise
+	}{
+		// Each connection gives 256 KiB, then stalls: the first body and
+		// each resume end by the body timeout.
+		{faultproxy.Fault{Kind: faultproxy.Stall, After: 256 << 10}, (s3.DefaultResumes + 1) * (s3.DefaultBodyTimeout + time.Second)},
+		// Each attempt ends by the header timeout.
+		{faultproxy.Fault{Kind: faultproxy.Stall}, attempts*s3.DefaultHeaderTimeout + backoff + slack},
+		{faultproxy.Fault{Kind: faultproxy.Blackhole}, attempts*s3.DefaultHeaderTimeout + backoff + slack},
+	} {
+		p, err := faultproxy.Start(strings.TrimPrefix(server.Endpoint, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		client, err := s3.NewClient(context.Background(), s3.Config{Endpoint: p.URL(), Region: server.Region},
+			config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(server.AccessKey, server.SecretKey, "")),
+			config.WithSharedConfigFiles(nil), config.WithSharedCredentialsFiles(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Set(faultproxy.Always(tc.fault))
+		got, elapsed, err := readAll(context.Background(), s3.NewPackStore(client, bucket), "soak", 0, -1)
+		_ = p.Close()
+		if !isTimeout(err) || elapsed > tc.max {
+			t.Errorf("%s after %d bytes: %v after %v, want a timeout within %v", tc.fault.Kind, tc.fault.After, err, elapsed, tc.max)
+		}
+		t.Logf("defaults, %s after %d bytes: %d bytes, then a timeout after %v over %d connections", tc.fault.Kind, tc.fault.After, len(got), elapsed.Round(time.Millisecond), p.Accepted())
+	}
+}
