@@ -36,10 +36,10 @@ const (
 // s3Faults is an S3 index and pack store pair whose pack reads go through
 // a fault proxy.
 type s3Faults struct {
-	idx         store.IndexStore
-	direct      store.PackStore // for writing
-	bucket      string
-	proxy       *faultproxy.Proxy
+	idx    store.IndexStore
+	direct store.PackStore // for writing
+	bucket string
+	proxy  *faultproxy.Proxy
 	// proxyClient returns a pack store over the bucket of direct, through
 	// the proxy, with a client (and connection pool) of its own.
 	proxyClient func(opts ...s3.Option) store.PackStore
