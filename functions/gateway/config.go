@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hash-stream/hash-stream-aws/lib/lambdastream"
+	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 )
 
@@ -44,7 +45,10 @@ type config struct {
 	indexCacheBytes          int64
 	maxResponseBytes         int64
 	planner                  streamer.PlannerConfig
-	logLevel                 slog.Level
+	// s3 is the S3 client's endpoint and timeouts (the HASH_STREAM_S3_*
+	// and AWS_ENDPOINT* variables of s3.ConfigFromGetenv).
+	s3       s3.Config
+	logLevel slog.Level
 	// emfNamespace, when set, makes each request log line also publish
 	// CloudWatch metrics (Embedded Metric Format) in that namespace.
 	emfNamespace string
@@ -83,6 +87,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.planner.MaxRange = bytesVar(envReadMaxRange, c.planner.MaxRange, 1)
 	c.planner.Concurrency = int(bytesVar(envReadConcurrency, int64(c.planner.Concurrency), 1))
 	c.planner.ReadAhead = bytesVar(envReadAhead, c.planner.ReadAhead, 1)
+	s3cfg, err := s3.ConfigFromGetenv(getenv)
+	if err != nil {
+		problems = append(problems, strings.TrimPrefix(err.Error(), "s3: "))
+	}
+	c.s3 = s3cfg
 	if v := getenv(envLogLevel); v != "" {
 		if err := c.logLevel.UnmarshalText([]byte(strings.ToUpper(v))); err != nil {
 			problems = append(problems, fmt.Sprintf("%s=%q: want debug, info, warn or error", envLogLevel, v))

@@ -33,7 +33,8 @@ const (
 	// until the client or the proxy closes it.
 	Stall
 	// Reset forwards the request and the first After bytes of the answer,
-	// then resets the client's connection (TCP RST).
+	// then resets the client's connection (TCP RST). A connection whose
+	// server sends fewer bytes just closes when the server closes it.
 	Reset
 	// Blackhole accepts the connection and reads what the client sends,
 	// but never reaches the server nor answers.

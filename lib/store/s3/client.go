@@ -90,33 +90,37 @@ type Config struct {
 // and HASH_STREAM_S3_BODY_TIMEOUT (positive Go durations, such as "5s") when
 // set. Credentials and region are left to the configuration chain. Programs
 // in cmd/ and functions/ call it; nothing in lib/ does.
-func ConfigFromEnv() (Config, error) {
+func ConfigFromEnv() (Config, error) { return ConfigFromGetenv(os.Getenv) }
+
+// ConfigFromGetenv is ConfigFromEnv reading the variables with getenv.
+func ConfigFromGetenv(getenv func(string) string) (Config, error) {
 	var c Config
 	for _, name := range []string{EnvEndpointS3, EnvEndpoint, EnvEndpointLegacy} {
-		if v := os.Getenv(name); v != "" {
+		if v := getenv(name); v != "" {
 			c.Endpoint = v
 			break
 		}
 	}
-	if v := os.Getenv(EnvForcePathStyle); v != "" {
+	if v := getenv(EnvForcePathStyle); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
 			return Config{}, fmt.Errorf("s3: %s=%q: want true or false", EnvForcePathStyle, v)
 		}
 		c.PathStyle = &b
 	}
-	for name, d := range map[string]*time.Duration{
-		EnvConnectTimeout: &c.ConnectTimeout, EnvHeaderTimeout: &c.HeaderTimeout, EnvBodyTimeout: &c.BodyTimeout,
-	} {
-		v := os.Getenv(name)
+	for _, d := range []struct {
+		name string
+		to   *time.Duration
+	}{{EnvConnectTimeout, &c.ConnectTimeout}, {EnvHeaderTimeout, &c.HeaderTimeout}, {EnvBodyTimeout, &c.BodyTimeout}} {
+		v := getenv(d.name)
 		if v == "" {
 			continue
 		}
 		t, err := time.ParseDuration(v)
 		if err != nil || t <= 0 {
-			return Config{}, fmt.Errorf("s3: %s=%q: want a positive duration such as 5s or 800ms", name, v)
+			return Config{}, fmt.Errorf("s3: %s=%q: want a positive duration such as 5s or 800ms", d.name, v)
 		}
-		*d = t
+		*d.to = t
 	}
 	return c, nil
 }
