@@ -22,10 +22,11 @@ const DefaultRegion = "us-east-1"
 // Timeouts of the HTTP client of NewClient. S3 answers a GET's headers in
 // tens of milliseconds and streams its body at tens of MB/s, so these only
 // end connections that are broken, with a wide margin. They are also short
-// enough that the worst case before the first byte of a response, with the
-// SDK's 3 attempts, stays under CloudFront's default origin response
-// timeout (30 s): 3 x (3.1 s + 5 s) + under 0.2 s of backoff = 24.5 s, so
-// the client gets the gateway's 504 rather than CloudFront's.
+// enough that a request that gets no answer fails, after the SDK's 3
+// attempts, within 3 x (3.1 s + 5 s) + under 0.2 s of backoff = 24.5 s:
+// under CloudFront's origin response timeout (30 s by default, 60 s in
+// this project's stack), so a client gets the gateway's 504, not
+// CloudFront's.
 const (
 	// DefaultConnectTimeout bounds a TCP connect, and then a TLS handshake:
 	// the value of the AWS SDKs' "standard" defaults mode, just over the
@@ -142,9 +143,10 @@ func timeout(d, def time.Duration) time.Duration {
 // changed as cfg says, with an HTTP client of its own that has cfg's
 // timeouts (the SDK's default has none: a server that accepts and never
 // answers, or stalls mid-body, would hang a read for as long as the
-// connection lives). Checksums are computed and validated only where the
-// S3 API requires them, so ranged GETs don't log checksum warnings. Extra
-// load options, such as config.WithCredentialsProvider, go after those.
+// connection lives); it replaces any HTTP client of the load options.
+// Checksums are computed and validated only where the S3 API requires
+// them, so ranged GETs don't log checksum warnings. Extra load options,
+// such as config.WithCredentialsProvider, go after those.
 func NewClient(ctx context.Context, cfg Config, optFns ...func(*config.LoadOptions) error) (*s3.Client, error) {
 	opts := []func(*config.LoadOptions) error{
 		config.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),

@@ -93,10 +93,7 @@ type watchedBody struct {
 }
 
 func newWatchedBody(body io.ReadCloser, d time.Duration, cancel context.CancelCauseFunc) *watchedBody {
-	b := &watchedBody{body: body, d: d, cancel: cancel, err: &BodyTimeoutError{After: d}}
-	b.timer = time.AfterFunc(time.Hour, b.expire)
-	b.timer.Stop()
-	return b
+	return &watchedBody{body: body, d: d, cancel: cancel, err: &BodyTimeoutError{After: d}}
 }
 
 func (b *watchedBody) expire() {
@@ -108,7 +105,11 @@ func (b *watchedBody) Read(p []byte) (int, error) {
 	if b.expired.Load() {
 		return 0, b.err
 	}
-	b.timer.Reset(b.d)
+	if b.timer == nil {
+		b.timer = time.AfterFunc(b.d, b.expire)
+	} else {
+		b.timer.Reset(b.d)
+	}
 	n, err := b.body.Read(p)
 	if !b.timer.Stop() && b.expired.Load() {
 		// The bytes read, if any, are good; the connection is not.
@@ -122,7 +123,9 @@ func (b *watchedBody) Read(p []byte) (int, error) {
 }
 
 func (b *watchedBody) Close() error {
-	b.timer.Stop()
+	if b.timer != nil {
+		b.timer.Stop()
+	}
 	err := b.body.Close()
 	b.cancel(nil)
 	return err
