@@ -9,6 +9,7 @@ import (
 
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
 	"github.com/hash-stream/hash-stream-aws/lib/lambdastream"
+	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 )
 
@@ -63,9 +64,12 @@ type config struct {
 	indexCacheBytes          int64
 	maxResponseBytes         int64
 	planner                  streamer.PlannerConfig
-	logLevel                 slog.Level
-	memoryBudget             int64
-	maxBlockBytes            int64
+	// s3 is the S3 client's endpoint and timeouts (the HASH_STREAM_S3_*
+	// and AWS_ENDPOINT* variables of s3.ConfigFromGetenv).
+	s3            s3.Config
+	logLevel      slog.Level
+	memoryBudget  int64
+	maxBlockBytes int64
 	// emfNamespace, when set, makes each request log line also publish
 	// CloudWatch metrics (Embedded Metric Format) in that namespace.
 	emfNamespace string
@@ -106,6 +110,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.planner.ReadAhead = bytesVar(envReadAhead, c.planner.ReadAhead, 1)
 	c.memoryBudget = bytesVar(envMemoryBudget, memoryBudget(getenv(envFunctionMemory)), gateway.DefaultResponseFloor)
 	c.maxBlockBytes = bytesVar(envMaxBlock, streamer.DefaultMaxBlockBytes, 1)
+	s3cfg, err := s3.ConfigFromGetenv(getenv)
+	if err != nil {
+		problems = append(problems, strings.TrimPrefix(err.Error(), "s3: "))
+	}
+	c.s3 = s3cfg
 	if v := getenv(envLogLevel); v != "" {
 		if err := c.logLevel.UnmarshalText([]byte(strings.ToUpper(v))); err != nil {
 			problems = append(problems, fmt.Sprintf("%s=%q: want debug, info, warn or error", envLogLevel, v))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hash-stream/hash-stream-aws/internal/fixture"
 	"github.com/hash-stream/hash-stream-aws/internal/lambdatest"
+	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 )
 
@@ -60,19 +61,22 @@ func TestLoadConfigDefaults(t *testing.T) {
 
 func TestLoadConfigAll(t *testing.T) {
 	c, err := loadConfig(env(map[string]string{
-		envIndexBucket:     "idx",
-		envIndexPrefix:     "index/",
-		envPackBucket:      "packs",
-		envPackPrefix:      "packs/",
-		envIndexCacheBytes: "0", // no cache is allowed
-		envMaxResponse:     "1048576",
-		envReadGap:         "0",
-		envReadMaxRange:    "2097152",
-		envReadConcurrency: "2",
-		envReadAhead:       "1",
-		envLogLevel:        "debug",
-		envMemoryBudget:    "33554432",
-		envMaxBlock:        "2097152",
+		envIndexBucket:      "idx",
+		envIndexPrefix:      "index/",
+		envPackBucket:       "packs",
+		envPackPrefix:       "packs/",
+		envIndexCacheBytes:  "0", // no cache is allowed
+		envMaxResponse:      "1048576",
+		envReadGap:          "0",
+		envReadMaxRange:     "2097152",
+		envReadConcurrency:  "2",
+		envReadAhead:        "1",
+		envLogLevel:         "debug",
+		s3.EnvEndpointS3:    "http://127.0.0.1:9000",
+		s3.EnvHeaderTimeout: "2s",
+		s3.EnvBodyTimeout:   "1500ms",
+		envMemoryBudget:     "33554432",
+		envMaxBlock:         "2097152",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -85,6 +89,7 @@ func TestLoadConfigAll(t *testing.T) {
 		indexCacheBytes:  0,
 		maxResponseBytes: 1 << 20,
 		planner:          planner,
+		s3:               s3.Config{Endpoint: "http://127.0.0.1:9000", HeaderTimeout: 2 * time.Second, BodyTimeout: 1500 * time.Millisecond},
 		logLevel:         slog.LevelDebug,
 		memoryBudget:     32 << 20,
 		maxBlockBytes:    2 << 20,
@@ -180,6 +185,11 @@ func TestLoadConfigErrors(t *testing.T) {
 			name: "zero concurrency and range",
 			vars: withBuckets(map[string]string{envReadConcurrency: "0", envReadMaxRange: "0"}),
 			want: []string{envReadConcurrency + `="0": want an integer >= 1`, envReadMaxRange + `="0": want an integer >= 1`},
+		},
+		{
+			name: "S3 timeout",
+			vars: withBuckets(map[string]string{s3.EnvConnectTimeout: "3"}),
+			want: []string{s3.EnvConnectTimeout + `="3": want a positive duration`},
 		},
 		{
 			name: "every problem at once",

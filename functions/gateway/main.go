@@ -59,11 +59,7 @@ func setMemoryLimit(getenv func(string) string) {
 
 // newHandler wires the S3 stores, the caches and the gateway handler.
 func newHandler(ctx context.Context, cfg config, log *slog.Logger) (lambdastream.Handler, error) {
-	s3cfg, err := s3.ConfigFromEnv()
-	if err != nil {
-		return nil, err
-	}
-	client, err := s3.NewClient(ctx, s3cfg)
+	client, err := s3.NewClient(ctx, cfg.s3)
 	if err != nil {
 		return nil, err
 	}

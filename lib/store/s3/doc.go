@@ -10,8 +10,10 @@
 // prefixes, since request-rate limits apply per prefix.
 //
 // Both stores take a ready *s3.Client; NewClient builds one from the AWS
-// SDK's usual configuration chain, and ConfigFromEnv reads the endpoint
-// variables Hash Stream honours.
+// SDK's usual configuration chain, with connect, response header and body
+// progress timeouts, and ConfigFromEnv reads the endpoint and timeout
+// variables Hash Stream honours. A pack read that fails part-way is resumed
+// from the bytes already received (see PackStore.GetRange).
 //
 // A timestamp-named index file is written with If-None-Match: * so it never
 // replaces another (Amazon S3 and versitygw support conditional writes; a

@@ -13,6 +13,12 @@ const DefaultPartSize = 16 << 20
 // MinPartSize is the smallest part S3 takes (but for the last one).
 const MinPartSize = 5 << 20
 
+// DefaultResumes is how many times a pack read that fails part-way (a
+// reset connection, a body that ends early or stalls) is resumed from the
+// first byte not yet received, before the error reaches the reader. Each
+// resume is one more GetObject, itself retried by the SDK.
+const DefaultResumes = 3
+
 // Option configures an IndexStore or a PackStore.
 type Option func(*options)
 
@@ -22,15 +28,17 @@ type options struct {
 	concurrency int
 	conditional bool
 	partSize    int64
+	resumes     int
 }
 
 func newOptions(opts []Option) options {
-	o := options{ext: store.DefaultPackExtension, concurrency: DefaultConcurrency, conditional: true, partSize: DefaultPartSize}
+	o := options{ext: store.DefaultPackExtension, concurrency: DefaultConcurrency, conditional: true, partSize: DefaultPartSize, resumes: DefaultResumes}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	o.concurrency = max(o.concurrency, 1)
 	o.partSize = max(o.partSize, MinPartSize)
+	o.resumes = max(o.resumes, 0)
 	return o
 }
 
@@ -69,4 +77,11 @@ func WithConditionalWrites(ok bool) Option {
 // it.
 func WithPartSize(n int64) Option {
 	return func(o *options) { o.partSize = n }
+}
+
+// WithResumes sets how many times PackStore.GetRange resumes a read that
+// fails part-way (default DefaultResumes; 0: never). The index store
+// ignores it.
+func WithResumes(n int) Option {
+	return func(o *options) { o.resumes = n }
 }

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -218,6 +220,13 @@ func withoutResponseChecksums(o *s3.Options) {
 // negative (no Range header at all for a whole pack). A range that starts at
 // or past the end of the pack gives an empty reader, as S3 answers it with
 // 416. NoSuchKey is an error wrapping store.ErrNotFound.
+//
+// A body that fails part-way (a reset connection, a body that ends before
+// its Content-Length, a *BodyTimeoutError) is resumed: GetRange asks for
+// the bytes not yet received, with If-Match and the version of the first
+// response so that a replaced object is never stitched on (that ends the
+// read with an error wrapping ErrChanged), up to the resume count of
+// WithResumes. It does not resume when ctx has ended.
 func (s *PackStore) GetRange(ctx context.Context, loc store.Location, offset, length int64) (io.ReadCloser, error) {
 	key, err := s.objectKey(loc)
 	if err != nil {
@@ -250,11 +259,73 @@ func (s *PackStore) GetRange(ctx context.Context, loc store.Location, offset, le
 		_ = out.Body.Close()
 		return nil, fmt.Errorf("s3: get %s: the server ignored Range: %s", s.url(key), *in.Range)
 	}
-	if length > 0 {
-		// The server sends at most length bytes; make sure of it.
-		return readCloser{Reader: io.LimitReader(out.Body, length), Closer: out.Body}, nil
+	end := int64(-1) // unknown: the body's EOF ends the read
+	if n := out.ContentLength; n != nil && *n >= 0 {
+		end = offset + *n
 	}
-	return out.Body, nil
+	if length > 0 {
+		if end < 0 {
+			// No Content-Length: an EOF before offset+length is the end
+			// of the pack, not a failure to resume from.
+			return readCloser{Reader: io.LimitReader(out.Body, length), Closer: out.Body}, nil
+		}
+		// The server sends at most length bytes; make sure of it.
+		end = min(end, offset+length)
+	}
+	if end < 0 {
+		return out.Body, nil
+	}
+	body := readCloser{Reader: io.LimitReader(out.Body, end-offset), Closer: out.Body}
+	if s.opts.resumes == 0 {
+		return body, nil
+	}
+	etag, version := aws.ToString(out.ETag), aws.ToString(out.VersionId)
+	return &resumer{
+		ctx:   ctx,
+		name:  s.url(key),
+		body:  body,
+		pos:   offset,
+		start: offset,
+		end:   end,
+		max:   s.opts.resumes,
+		open: func(ctx context.Context, start, end int64) (io.ReadCloser, error) {
+			return s.resumeAt(ctx, key, etag, version, start, end)
+		},
+	}, nil
+}
+
+// resumeAt returns the bytes [start, end) of the object key, if it still
+// has the ETag etag and the version version (either may be empty: not
+// checked).
+func (s *PackStore) resumeAt(ctx context.Context, key, etag, version string, start, end int64) (io.ReadCloser, error) {
+	in := &s3.GetObjectInput{
+		Bucket: aws.String(s.bucket),
+		Key:    aws.String(key),
+		Range:  aws.String(byteRange(start, end-start)),
+	}
+	if etag != "" {
+		in.IfMatch = aws.String(etag)
+	}
+	if version != "" {
+		in.VersionId = aws.String(version)
+	}
+	out, err := s.client.GetObject(ctx, in, withoutResponseChecksums)
+	if err != nil {
+		if hasStatus(err, http.StatusPreconditionFailed) {
+			return nil, fmt.Errorf("s3: get %s: %w: its ETag is no longer %s: %w", s.url(key), ErrChanged, etag, err)
+		}
+		return nil, wrap(err, "get %s %s", s.url(key), *in.Range)
+	}
+	if got := aws.ToString(out.ETag); etag != "" && got != "" && got != etag {
+		_ = out.Body.Close()
+		return nil, fmt.Errorf("s3: get %s: %w: ETag %s, then %s", s.url(key), ErrChanged, etag, got)
+	}
+	want := "bytes " + strconv.FormatInt(start, 10) + "-"
+	if cr := aws.ToString(out.ContentRange); !strings.HasPrefix(cr, want) {
+		_ = out.Body.Close()
+		return nil, fmt.Errorf("s3: get %s: asked for %s, got Content-Range %q", s.url(key), *in.Range, cr)
+	}
+	return readCloser{Reader: io.LimitReader(out.Body, end-start), Closer: out.Body}, nil
 }
 
 // byteRange returns the value of a Range header.

@@ -500,8 +500,14 @@ func TestConfigFromEnv(t *testing.T) {
 		{env: map[string]string{"HASH_STREAM_S3_FORCE_PATH_STYLE": "false"}, want: s3.Config{PathStyle: aws.Bool(false)}},
 		{env: map[string]string{"HASH_STREAM_S3_FORCE_PATH_STYLE": "true"}, want: s3.Config{PathStyle: aws.Bool(true)}},
 		{env: map[string]string{"HASH_STREAM_S3_FORCE_PATH_STYLE": "maybe"}, err: true},
+		{env: map[string]string{"HASH_STREAM_S3_CONNECT_TIMEOUT": "1s", "HASH_STREAM_S3_HEADER_TIMEOUT": "800ms", "HASH_STREAM_S3_BODY_TIMEOUT": "1m"},
+			want: s3.Config{ConnectTimeout: time.Second, HeaderTimeout: 800 * time.Millisecond, BodyTimeout: time.Minute}},
+		{env: map[string]string{"HASH_STREAM_S3_HEADER_TIMEOUT": "5"}, err: true},
+		{env: map[string]string{"HASH_STREAM_S3_BODY_TIMEOUT": "0s"}, err: true},
+		{env: map[string]string{"HASH_STREAM_S3_CONNECT_TIMEOUT": "-1s"}, err: true},
 	} {
-		for _, name := range []string{"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT", "HASH_STREAM_S3_FORCE_PATH_STYLE"} {
+		for _, name := range []string{"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT", "HASH_STREAM_S3_FORCE_PATH_STYLE",
+			s3.EnvConnectTimeout, s3.EnvHeaderTimeout, s3.EnvBodyTimeout} {
 			t.Setenv(name, tc.env[name])
 		}
 		got, err := s3.ConfigFromEnv()
@@ -509,8 +515,12 @@ func TestConfigFromEnv(t *testing.T) {
 			t.Errorf("%v: error %v", tc.env, err)
 			continue
 		}
+		if err != nil {
+			continue
+		}
 		if got.Endpoint != tc.want.Endpoint || (got.PathStyle == nil) != (tc.want.PathStyle == nil) ||
-			(got.PathStyle != nil && *got.PathStyle != *tc.want.PathStyle) {
+			(got.PathStyle != nil && *got.PathStyle != *tc.want.PathStyle) ||
+			got.ConnectTimeout != tc.want.ConnectTimeout || got.HeaderTimeout != tc.want.HeaderTimeout || got.BodyTimeout != tc.want.BodyTimeout {
 			t.Errorf("%v: got %+v, want %+v", tc.env, got, tc.want)
 		}
 	}
