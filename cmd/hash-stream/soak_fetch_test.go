@@ -61,6 +61,14 @@ func startServeProcess(t *testing.T, bin, dir string, args ...string) (string, *
 		t.Fatal(err)
 	}
 	cmd.Stderr = io.Discard
+	if name := os.Getenv("HASH_STREAM_SOAK_LOG"); name != "" {
+		f, err := os.Create(name) // the server's request log, to look at
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		cmd.Stderr = f
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
