@@ -35,6 +35,7 @@ type Budget struct {
 	size    int64
 	used    int64         // floors and borrowed bytes
 	over    int64         // overdrafts in use (beyond size)
+	admits  int           // admissions waiting for a floor
 	changed chan struct{} // closed and replaced when bytes are returned
 }
 
@@ -53,6 +54,13 @@ func (b *Budget) Used() int64 {
 	return b.used + b.over
 }
 
+// Waiting returns the number of new responses waiting for their floor.
+func (b *Budget) Waiting() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.admits
+}
+
 // Overdraft returns the bytes in use beyond the budget's size.
 func (b *Budget) Overdraft() int64 {
 	b.mu.Lock()
@@ -64,11 +72,24 @@ func (b *Budget) Overdraft() int64 {
 func (b *Budget) tryTake(n, keep int64) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return b.take(n, keep)
+}
+
+func (b *Budget) take(n, keep int64) bool {
 	if b.used+n+keep > b.size {
 		return false
 	}
 	b.used += n
 	return true
+}
+
+// tryLend takes n bytes of read-ahead: only while no admission waits (new
+// responses come before reading further ahead for admitted ones), and
+// only if keep bytes stay free after it.
+func (b *Budget) tryLend(n, keep int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.admits == 0 && b.take(n, keep)
 }
 
 func (b *Budget) takeOver(n int64) {
@@ -104,15 +125,32 @@ func (b *Budget) Admit(ctx context.Context, floor int64) (*Account, error) {
 	if floor > b.size {
 		return nil, fmt.Errorf("%w: a response needs %d bytes, the budget is %d", ErrExhausted, floor, b.size)
 	}
+	waiting := false
+	defer func() {
+		if waiting {
+			b.mu.Lock()
+			b.admits--
+			b.mu.Unlock()
+		}
+	}()
 	for {
 		ch := b.wait()
 		if b.tryTake(floor, 0) {
 			return &Account{b: b, floor: floor}, nil
 		}
+		if !waiting {
+			waiting = true
+			b.mu.Lock()
+			b.admits++
+			b.mu.Unlock()
+		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w: no %d bytes free of %d within the wait: %w", ErrExhausted, floor, b.size, context.Cause(ctx))
+			b.mu.Lock()
+			used, over := b.used, b.over
+			b.mu.Unlock()
+			return nil, fmt.Errorf("%w: no %d bytes free of %d within the wait (%d in use, %d over): %w", ErrExhausted, floor, b.size, used, over, context.Cause(ctx))
 		}
 	}
 }
@@ -172,15 +210,15 @@ func (a *Account) Take(n int64) Charge {
 }
 
 // TryBorrow charges n bytes of read-ahead to the budget if it has room for
-// them and one more floor (so that read-ahead never keeps a new response
-// out). It never waits.
+// them and one more floor, and no new response waits for its floor: read-
+// ahead never keeps a new response out. It never waits.
 func (a *Account) TryBorrow(n int64) (Charge, bool) {
 	if a == nil {
 		return Charge{}, true
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.closed || !a.b.tryTake(n, a.floor) {
+	if a.closed || !a.b.tryLend(n, a.floor) {
 		return Charge{}, false
 	}
 	a.borrowed += n

@@ -179,3 +179,40 @@ func TestNilAccount(t *testing.T) {
 	}
 	a.Close()
 }
+
+// Read-ahead yields to a new response waiting for its floor: while one
+// waits, nothing is lent, so the bytes read-ahead hands back reach it.
+func TestBorrowYieldsToAdmission(t *testing.T) {
+	b := budget.New(10)
+	a, _ := b.Admit(context.Background(), 1)
+	defer a.Close()
+	c, ok := a.TryBorrow(5) // 6 used, 4 free
+	if !ok {
+		t.Fatal("could not borrow")
+	}
+	admitted := make(chan error, 1)
+	go func() {
+		big, err := b.Admit(context.Background(), 5) // waits: 4 free
+		if err == nil {
+			big.Close()
+		}
+		admitted <- err
+	}()
+	for b.Waiting() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	// 1 + a floor of 1 fits in the 4 free, but a response waits.
+	if _, ok := a.TryBorrow(1); ok {
+		t.Fatal("read-ahead was lent while a new response waited for its floor")
+	}
+	a.Release(c)
+	if err := <-admitted; err != nil {
+		t.Fatal(err)
+	}
+	if b.Waiting() != 0 {
+		t.Fatalf("waiting = %d after the admission", b.Waiting())
+	}
+	if _, ok := a.TryBorrow(1); !ok {
+		t.Fatal("no read-ahead once nobody waits")
+	}
+}

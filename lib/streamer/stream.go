@@ -89,50 +89,81 @@ type Stream struct {
 	// delivered counts the items Next handed on (blocks and the error):
 	// it is the sequence number of the item the consumer takes next.
 	delivered int
-	// heads tells readers waiting for budget that the consumer now waits
-	// for their block (see fund).
-	heads headSignal
+	// order makes the reads of a stream take budget in the order the
+	// consumer takes their blocks (see fund).
+	order fundOrder
 }
 
-// headSignal marks the item a stream's consumer waits for. A reader that
-// cannot borrow budget for read-ahead waits until budget frees up or until
-// its block becomes the one the consumer waits for, which it then takes
-// at once: the block a client waits for never waits for budget.
-type headSignal struct {
+// fundOrder orders the budget charges of a stream's items. Read-ahead
+// takes budget in stream order: an item's reader waits its turn (every
+// earlier item charged), so budget held ahead of the consumer is the
+// window right after it, never blocks of a far group that the consumer
+// reaches only after the near ones. A reader that cannot borrow waits
+// until budget frees up or until the consumer waits for its very item,
+// which then takes its bytes at once: the block a client waits for never
+// waits for budget.
+type fundOrder struct {
 	mu      sync.Mutex
-	waiting int // sequence number the consumer waits for (or has passed)
-	chans   map[int]chan struct{}
+	next    int // the next item to charge
+	waiting int // the item the consumer waits for (or has passed)
+	turns   map[int]chan struct{}
+	urgents map[int]chan struct{}
 }
 
-// urgent returns a channel that is closed once the consumer waits for item
-// seq (already closed if it does).
-func (h *headSignal) urgent(seq int) <-chan struct{} {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+// signal returns a channel closed once cur reaches seq (closed already if
+// it has), kept in m until then.
+func signal(m *map[int]chan struct{}, cur, seq int) <-chan struct{} {
 	ch := make(chan struct{})
-	if seq <= h.waiting {
+	if seq <= cur {
 		close(ch)
 		return ch
 	}
-	if h.chans == nil {
-		h.chans = make(map[int]chan struct{})
+	if *m == nil {
+		*m = make(map[int]chan struct{})
 	}
-	if old, ok := h.chans[seq]; ok {
+	if old, ok := (*m)[seq]; ok {
 		return old
 	}
-	h.chans[seq] = ch
+	(*m)[seq] = ch
 	return ch
 }
 
-// wait records that the consumer waits for item seq.
-func (h *headSignal) wait(seq int) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.waiting = seq
-	if ch, ok := h.chans[seq]; ok {
+// release closes the channel of seq in m, if any.
+func release(m map[int]chan struct{}, seq int) {
+	if ch, ok := m[seq]; ok {
 		close(ch)
-		delete(h.chans, seq)
+		delete(m, seq)
 	}
+}
+
+// turn returns a channel closed when item seq may take budget.
+func (o *fundOrder) turn(seq int) <-chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return signal(&o.turns, o.next, seq)
+}
+
+// urgent returns a channel closed once the consumer waits for item seq.
+func (o *fundOrder) urgent(seq int) <-chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return signal(&o.urgents, o.waiting, seq)
+}
+
+// charged records that item seq took its budget: the next item's turn.
+func (o *fundOrder) charged(seq int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.next = seq + 1
+	release(o.turns, o.next)
+}
+
+// wait records that the consumer waits for item seq.
+func (o *fundOrder) wait(seq int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.waiting = seq
+	release(o.urgents, seq)
 }
 
 // group is one ranged read of consecutive blocks of one pack (or one
@@ -186,7 +217,7 @@ func (st *Stream) Next() (Block, error) {
 	if st.err != nil {
 		return Block{}, st.err
 	}
-	st.heads.wait(st.delivered)
+	st.order.wait(st.delivered)
 	for {
 		if st.cur == nil {
 			g, ok := <-st.groups
@@ -379,12 +410,15 @@ func (s *Streamer) read(ctx context.Context, st *Stream, g *group) {
 	}
 	defer s.recoverInto(ctx, "read", func(err error) { send(result{err: err}) })
 	first := g.items[0]
-	if first.err != nil {
-		send(result{err: first.err})
-		return
-	}
-	if first.isInline {
-		send(result{block: Block{CID: first.cid, Data: first.inline}})
+	if first.err != nil || first.isInline {
+		if _, err := st.fund(ctx, first.seq, 0); err != nil {
+			return // the stream ended
+		}
+		if first.err != nil {
+			send(result{err: first.err})
+		} else {
+			send(result{block: Block{CID: first.cid, Data: first.inline}})
+		}
 		return
 	}
 	if ctx.Err() != nil {
@@ -477,15 +511,30 @@ func (st *Stream) Recycle(b Block) {
 	}
 }
 
-// fund charges length bytes for item seq to the response's budget: as
-// read-ahead, borrowed when the budget has room, or taken at once when the
-// consumer waits for this very item. It fails only when the stream ends.
+// fund charges length bytes for item seq to the response's budget, in
+// stream order (see fundOrder): as read-ahead, borrowed when the budget has
+// room, or taken at once when the consumer waits for this very item. An
+// item that needs no bytes (inline, or failed to locate) is funded with
+// length 0 to pass the turn on. It fails only when the stream ends.
 func (st *Stream) fund(ctx context.Context, seq int, length int64) (budget.Charge, error) {
 	if st.acct == nil {
 		return budget.Charge{}, nil
 	}
-	if c, ok := st.acct.TryBorrow(length); ok {
-		return c, nil
+	select {
+	case <-st.order.turn(seq):
+	case <-ctx.Done():
+		return budget.Charge{}, context.Cause(ctx)
 	}
-	return st.acct.Borrow(ctx, length, st.heads.urgent(seq))
+	var c budget.Charge
+	if length > 0 {
+		var ok bool
+		if c, ok = st.acct.TryBorrow(length); !ok {
+			var err error
+			if c, err = st.acct.Borrow(ctx, length, st.order.urgent(seq)); err != nil {
+				return c, err
+			}
+		}
+	}
+	st.order.charged(seq)
+	return c, nil
 }
