@@ -22,15 +22,20 @@ type options struct {
 	concurrency int
 	conditional bool
 	partSize    int64
+	// maxIndexFile is the size cap of one index file.
+	maxIndexFile int64
 }
 
 func newOptions(opts []Option) options {
-	o := options{ext: store.DefaultPackExtension, concurrency: DefaultConcurrency, conditional: true, partSize: DefaultPartSize}
+	o := options{ext: store.DefaultPackExtension, concurrency: DefaultConcurrency, conditional: true, partSize: DefaultPartSize, maxIndexFile: store.DefaultMaxIndexFileBytes}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	o.concurrency = max(o.concurrency, 1)
 	o.partSize = max(o.partSize, MinPartSize)
+	if o.maxIndexFile <= 0 {
+		o.maxIndexFile = store.DefaultMaxIndexFileBytes
+	}
 	return o
 }
 
@@ -69,4 +74,12 @@ func WithConditionalWrites(ok bool) Option {
 // it.
 func WithPartSize(n int64) Option {
 	return func(o *options) { o.partSize = n }
+}
+
+// WithMaxIndexFileBytes sets the size cap of one index file (default
+// store.DefaultMaxIndexFileBytes; 0 or less means the default).
+// IndexStore.Files returns a larger object with an Err wrapping
+// store.ErrTooLarge, without reading it. The pack store ignores it.
+func WithMaxIndexFileBytes(n int64) Option {
+	return func(o *options) { o.maxIndexFile = n }
 }
