@@ -190,12 +190,13 @@ func (st *Stream) Close() {
 func (s *Streamer) runPlanner(ctx context.Context, st *Stream, cids []cid.Cid, containing multihash.Multihash, cfg PlannerConfig) {
 	defer close(st.groups)
 	slots := make(chan struct{}, cfg.Concurrency)
+	cs := s.containingSet(ctx, containing) // once for the whole stream
 	for len(cids) > 0 {
 		if ctx.Err() != nil {
 			return
 		}
 		n := min(len(cids), cfg.Lookahead)
-		items := s.locateAll(ctx, cids[:n], containing, st.stats)
+		items := s.locateAll(ctx, cids[:n], cs, st.stats)
 		cids = cids[n:]
 		for len(items) > 0 {
 			g := nextGroup(items, cfg)
@@ -231,7 +232,7 @@ func (s *Streamer) runPlanner(ctx context.Context, st *Stream, cids []cid.Cid, c
 }
 
 // locateAll locates cids concurrently.
-func (s *Streamer) locateAll(ctx context.Context, cids []cid.Cid, containing multihash.Multihash, stats *Stats) []item {
+func (s *Streamer) locateAll(ctx context.Context, cids []cid.Cid, cs containingSet, stats *Stats) []item {
 	items := make([]item, len(cids))
 	var eg errgroup.Group
 	eg.SetLimit(8)
@@ -241,13 +242,13 @@ func (s *Streamer) locateAll(ctx context.Context, cids []cid.Cid, containing mul
 			items[i].inline, items[i].isInline, items[i].err = data, ok, err
 			continue
 		}
-		if loc, ok := s.lookupLearned(c.Hash()); ok {
+		if loc, ok := s.locateCached(ctx, c.Hash(), cs); ok {
 			items[i].loc = loc
 			continue
 		}
 		eg.Go(func() error {
 			stats.Lookups.Add(1)
-			items[i].loc, items[i].err = s.Locate(ctx, c.Hash(), containing)
+			items[i].loc, items[i].err = s.locate(ctx, c.Hash(), cs)
 			return nil
 		})
 	}
