@@ -22,20 +22,22 @@ type Set struct {
 	size       int64
 }
 
+// blobEntry is one blob of a Set, 40 bytes and its key.
 type blobEntry struct {
 	key            string // the blob's multihash bytes
-	loc            uint32 // index in Set.locations
-	typ            Type
-	hasRange       bool
 	offset, length uint64
+	loc            uint32 // index in Set.locations
+	typ            uint8  // a Type
+	hasRange       bool
 }
 
-// Sizes counted for a Set, measured with TestSetSize: an entry, a
-// location, and the Set itself.
+// Sizes counted for a Set besides its keys and location bytes, measured
+// with TestSetSize: an entry (and the rounding up of its key's
+// allocation), a location, and the Set itself.
 const (
-	blobEntryBytes = 64
-	locationBytes  = 64
-	setBytes       = 160
+	blobEntryBytes = 54
+	locationBytes  = 40
+	setBytes       = 96
 )
 
 // NewSet returns the Set of records: every BLOB and INLINE_BLOB record at
@@ -53,7 +55,7 @@ func NewSet(records []Record) *Set {
 	byPath := make(map[string]uint32)
 	for i := range records {
 		records[i].Blobs(func(r *Record) bool {
-			e := blobEntry{key: string(r.Multihash), typ: r.Type, hasRange: r.HasRange, offset: r.Offset, length: r.Length}
+			e := blobEntry{key: string(r.Multihash), typ: uint8(r.Type), hasRange: r.HasRange, offset: r.Offset, length: r.Length}
 			m, key := byMH, string(r.Location.Multihash)
 			if r.Location.Multihash == nil {
 				m, key = byPath, r.Location.Path
@@ -90,7 +92,7 @@ func (s *Set) Blob(mh multihash.Multihash) (Record, bool) {
 		return Record{}, false
 	}
 	e := &s.blobs[i]
-	return Record{Multihash: mh, Type: e.typ, Location: s.locations[e.loc], Offset: e.offset, Length: e.length, HasRange: e.hasRange}, true
+	return Record{Multihash: mh, Type: Type(e.typ), Location: s.locations[e.loc], Offset: e.offset, Length: e.length, HasRange: e.hasRange}, true
 }
 
 // Containing reports whether the set holds a CONTAINING record: it is a

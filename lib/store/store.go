@@ -41,9 +41,9 @@ const DefaultMaxIndexFileBytes = 64 << 20
 type IndexFile struct {
 	Name string
 	Data []byte
-	// Err, when not nil, says why the file could not be read: over the
-	// size cap (ErrTooLarge), or a storage error. Data is nil then. One
-	// bad file does not fail Files: the reader uses the others.
+	// Err, when not nil, says why the file could not be read, naming it:
+	// over the size cap (ErrTooLarge), or a storage error. Data is nil
+	// then. One bad file does not fail Files: the reader uses the others.
 	Err error
 }
 
