@@ -34,12 +34,13 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config{
-		indexBucket:      "idx",
-		packBucket:       "packs",
-		indexCacheBytes:  DefaultIndexCacheBytes,
-		maxResponseBytes: DefaultMaxResponseBytes,
-		planner:          streamer.DefaultPlannerConfig(),
-		logLevel:         slog.LevelInfo,
+		indexBucket:       "idx",
+		packBucket:        "packs",
+		indexCacheBytes:   DefaultIndexCacheBytes,
+		maxIndexFileBytes: DefaultMaxIndexFileBytes,
+		maxResponseBytes:  DefaultMaxResponseBytes,
+		planner:           streamer.DefaultPlannerConfig(),
+		logLevel:          slog.LevelInfo,
 	}
 	if c != want {
 		t.Fatalf("config\n got %+v\nwant %+v", c, want)
@@ -47,7 +48,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	// Empty values mean unset, as Lambda shows a variable removed from the
 	// configuration.
 	vars := withBuckets(nil)
-	for _, k := range []string{envIndexPrefix, envPackPrefix, envIndexCacheBytes, envMaxResponse,
+	for _, k := range []string{envIndexPrefix, envPackPrefix, envIndexCacheBytes, envMaxIndexFile, envMaxResponse,
 		envReadGap, envReadMaxRange, envReadConcurrency, envReadAhead, envLogLevel} {
 		vars[k] = ""
 	}
@@ -63,6 +64,7 @@ func TestLoadConfigAll(t *testing.T) {
 		envPackBucket:      "packs",
 		envPackPrefix:      "packs/",
 		envIndexCacheBytes: "0", // no cache is allowed
+		envMaxIndexFile:    "1000",
 		envMaxResponse:     "1048576",
 		envReadGap:         "0",
 		envReadMaxRange:    "2097152",
@@ -78,10 +80,11 @@ func TestLoadConfigAll(t *testing.T) {
 	want := config{
 		indexBucket: "idx", indexPrefix: "index/",
 		packBucket: "packs", packPrefix: "packs/",
-		indexCacheBytes:  0,
-		maxResponseBytes: 1 << 20,
-		planner:          planner,
-		logLevel:         slog.LevelDebug,
+		indexCacheBytes:   0,
+		maxIndexFileBytes: 1000,
+		maxResponseBytes:  1 << 20,
+		planner:           planner,
+		logLevel:          slog.LevelDebug,
 	}
 	if c != want {
 		t.Fatalf("config\n got %+v\nwant %+v", c, want)
@@ -140,6 +143,11 @@ func TestLoadConfigErrors(t *testing.T) {
 			name: "negative cache",
 			vars: withBuckets(map[string]string{envIndexCacheBytes: "-1"}),
 			want: []string{envIndexCacheBytes + `="-1": want an integer >= 0`},
+		},
+		{
+			name: "zero index file cap",
+			vars: withBuckets(map[string]string{envMaxIndexFile: "0"}),
+			want: []string{envMaxIndexFile + `="0": want an integer >= 1`},
 		},
 		{
 			name: "zero cap",

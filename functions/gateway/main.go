@@ -51,10 +51,10 @@ func newHandler(ctx context.Context, cfg config, log *slog.Logger) (lambdastream
 	if err != nil {
 		return nil, err
 	}
-	indexStore := s3.NewIndexStore(client, cfg.indexBucket, s3.WithPrefix(cfg.indexPrefix))
+	indexStore := s3.NewIndexStore(client, cfg.indexBucket, s3.WithPrefix(cfg.indexPrefix), s3.WithMaxIndexFileBytes(cfg.maxIndexFileBytes))
 	packStore := s3.NewPackStore(client, cfg.packBucket, s3.WithPrefix(cfg.packPrefix))
 	indexCache := index.NewCache(cfg.indexCacheBytes)
-	s := streamer.New(index.NewReader(indexStore, index.WithCache(indexCache)), packStore,
+	s := streamer.New(index.NewReader(indexStore, index.WithCache(indexCache), index.WithLogger(log)), packStore,
 		streamer.WithLogger(log), streamer.WithPlanner(cfg.planner))
 
 	// One request at a time runs in a Lambda instance, so the cache
@@ -72,7 +72,7 @@ func newHandler(ctx context.Context, cfg config, log *slog.Logger) (lambdastream
 	handler := gateway.New(s, gateway.WithLogger(log), gateway.WithLogAttrs(logAttrs),
 		gateway.WithMaxResponseBytes(cfg.maxResponseBytes))
 	log.Info("init", "index_bucket", cfg.indexBucket, "pack_bucket", cfg.packBucket,
-		"index_cache_bytes", cfg.indexCacheBytes, "max_response_bytes", cfg.maxResponseBytes,
+		"index_cache_bytes", cfg.indexCacheBytes, "max_index_file_bytes", cfg.maxIndexFileBytes, "max_response_bytes", cfg.maxResponseBytes,
 		"planner", fmt.Sprintf("%+v", cfg.planner))
 	return lambdastream.New(handler, lambdastream.WithLogger(log), lambdastream.WithMaxBytes(cfg.maxResponseBytes)), nil
 }
