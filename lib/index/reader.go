@@ -16,7 +16,7 @@ import (
 // DefaultCacheBytes is the size of the Set cache of a Reader made without
 // WithCache. It holds the Set of the largest index file a store reads
 // (store.DefaultMaxIndexFileBytes: a CONTAINING record of about 300,000
-// blocks, some 27 MB as a Set) with room for many small ones.
+// blocks, some 36 MB as a Set) with room for many small ones.
 const DefaultCacheBytes = 64 << 20
 
 // Reader finds the records of a multihash in an index store.

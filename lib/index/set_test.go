@@ -86,20 +86,30 @@ func TestSetSize(t *testing.T) {
 		runtime.KeepAlive(sets)
 		return int64(after.HeapAlloc) - int64(before.HeapAlloc), counted
 	}
-	const n = 100_000
-	big := []index.Record{containingRecord(testMH(-1000), n, 10_000)}
-	heap, counted := measure(func() []*index.Set { return []*index.Set{index.NewSet(big)} })
-	t.Logf("a set of %d blobs: heap %d bytes (%.0f a blob), counted %d", n, heap, float64(heap)/n, counted)
-	if counted < heap*3/4 || counted > heap*5/4 {
-		t.Errorf("a set of %d blobs: counted %d bytes, heap %d", n, counted, heap)
+	// Enough copies of each set to stand well above the noise of the heap.
+	for _, n := range []int{9, 100, 2000, 5000, 30_000, 100_000, 300_000} {
+		recs := []index.Record{containingRecord(testMH(-1000), n, 10_000)}
+		copies := max(1, 100_000/n)
+		heap, counted := measure(func() []*index.Set {
+			sets := make([]*index.Set, copies)
+			for i := range sets {
+				sets[i] = index.NewSet(recs)
+			}
+			return sets
+		})
+		heap -= int64(copies) * 8 // the slice of pointers
+		t.Logf("a set of %d blobs: heap %d bytes (%.0f a blob), counted %d", n, heap/int64(copies), float64(heap)/float64(n*copies), counted/int64(copies))
+		if counted < heap*3/4 || counted > heap*5/4 {
+			t.Errorf("a set of %d blobs: counted %d bytes, heap %d", n, counted/int64(copies), heap/int64(copies))
+		}
+		runtime.KeepAlive(recs)
 	}
-	runtime.KeepAlive(big)
 	const m = 10_000
 	small := make([][]index.Record, m)
 	for i := range small {
 		small[i] = []index.Record{index.NewBlob(testMH(i), testMH(-1-i), 0, 1000)}
 	}
-	heap, counted = measure(func() []*index.Set {
+	heap, counted := measure(func() []*index.Set {
 		sets := make([]*index.Set, m)
 		for i := range sets {
 			sets[i] = index.NewSet(small[i])
