@@ -136,20 +136,28 @@ func (s *Streamer) locate(ctx context.Context, mh multihash.Multihash, cs contai
 	return Location{}, err
 }
 
-// locateCached finds mh without reading: in the containing Set, then in
-// the cached Sets of learned roots.
+// locateCached finds mh without reading: in the containing Set, in mh's
+// own Set when cached, then in the cached Sets of learned roots (the
+// longest search, last).
 func (s *Streamer) locateCached(ctx context.Context, mh multihash.Multihash, cs containingSet) (Location, bool) {
 	if cs.set != nil {
 		if r, ok := cs.set.Blob(mh); ok {
 			return location(r), true
 		}
 	}
+	if _, ok := s.index.Cached(mh); ok {
+		// Set marks it used in the cache (a hit: it is cached).
+		if set, err := s.index.Set(ctx, mh); err == nil {
+			if r, ok := set.Blob(mh); ok {
+				return location(r), true
+			}
+		}
+	}
 	root, r, ok := s.findLearned(mh)
 	if !ok {
 		return Location{}, false
 	}
-	// Mark the root's Set used in the index cache (a hit: it is cached).
-	_, _ = s.index.Set(ctx, root)
+	_, _ = s.index.Set(ctx, root) // marks the root's Set used
 	return location(r), true
 }
 
