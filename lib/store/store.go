@@ -31,9 +31,10 @@ var ErrTooLarge = errors.New("index file too large")
 // DefaultMaxIndexFileBytes is the size cap of one index file that every
 // backend applies unless configured otherwise (their WithMaxIndexFileBytes
 // options). An index file is read whole and decoded into memory, so an
-// unbounded one could take the process down; decoding peaks at about three
-// times the file's size, which keeps a capped file well inside a 1 GiB
-// Lambda. A CONTAINING record of 300,000 blocks is about 63 MB.
+// unbounded one could take the process down. Decoding a file at the cap (a
+// CONTAINING record of about 315,000 blocks) peaks at about 4.3 times its
+// size in RSS, 288 MB (index.BenchmarkDecodeContaining), which fits a
+// 1 GiB Lambda beside its buffers and index cache.
 const DefaultMaxIndexFileBytes = 64 << 20
 
 // IndexFile is one stored index file: its name (for errors and logs) and
