@@ -36,7 +36,7 @@ const (
 	// DefaultIndexCacheBytes keeps index record sets across warm invocations.
 	DefaultIndexCacheBytes = index.DefaultCacheBytes
 	// DefaultMaxIndexFileBytes is the largest index file read: decoding
-	// one peaks at about 4.5 times its size, within the function's memory.
+	// one peaks at about 4.3 times its size, within the function's memory.
 	DefaultMaxIndexFileBytes = store.DefaultMaxIndexFileBytes
 	// DefaultMaxResponseBytes keeps under Lambda's 200 MB cap on a streamed
 	// response, whichever way the MB is counted (the adapter's own cap).
