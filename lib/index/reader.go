@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/hash-stream/hash-stream-aws/lib/cache"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
@@ -19,6 +20,12 @@ import (
 // blocks, some 36 MB as a Set) with room for many small ones.
 const DefaultCacheBytes = 64 << 20
 
+// DefaultReadTimeout bounds a read of the index files of one multihash.
+// The read is shared by every caller that wants it and goes on when they
+// leave, so it needs a bound of its own: a store that never answers would
+// otherwise hold the multihash for good.
+const DefaultReadTimeout = time.Minute
+
 // Reader finds the records of a multihash in an index store.
 //
 // Set, which the streamer uses, reads the index files of a multihash once
@@ -27,11 +34,12 @@ const DefaultCacheBytes = 64 << 20
 // skipped, with a warning, when another file of the multihash is usable;
 // only when none is is it an error.
 type Reader struct {
-	store store.IndexStore
-	cache *cache.Cache[string, *Set]
-	log   *slog.Logger
-	sets  singleflight.Group
-	finds singleflight.Group
+	store   store.IndexStore
+	cache   *cache.Cache[string, *Set]
+	log     *slog.Logger
+	timeout time.Duration
+	sets    singleflight.Group
+	finds   singleflight.Group
 }
 
 // ReaderOption configures a Reader.
@@ -51,6 +59,16 @@ func WithLogger(l *slog.Logger) ReaderOption {
 	return func(r *Reader) { r.log = l }
 }
 
+// WithReadTimeout sets the bound of one shared read (default
+// DefaultReadTimeout; 0 or less means the default).
+func WithReadTimeout(d time.Duration) ReaderOption {
+	return func(r *Reader) {
+		if d > 0 {
+			r.timeout = d
+		}
+	}
+}
+
 // NewCache returns a Set cache of about capacity bytes (as Set.Size counts
 // them), for WithCache.
 func NewCache(capacity int64) *cache.Cache[string, *Set] {
@@ -59,7 +77,7 @@ func NewCache(capacity int64) *cache.Cache[string, *Set] {
 
 // NewReader returns a Reader over s.
 func NewReader(s store.IndexStore, opts ...ReaderOption) *Reader {
-	r := &Reader{store: s, cache: NewCache(DefaultCacheBytes), log: slog.New(slog.DiscardHandler)}
+	r := &Reader{store: s, cache: NewCache(DefaultCacheBytes), log: slog.New(slog.DiscardHandler), timeout: DefaultReadTimeout}
 	for _, o := range opts {
 		o(r)
 	}
@@ -142,12 +160,14 @@ func (r *Reader) Find(ctx context.Context, mh multihash.Multihash) ([]Record, er
 }
 
 // shared runs fn once for all concurrent callers with the same key, on a
-// context that outlives any one caller, and waits for it as long as ctx
-// lasts. A panic in fn (a decoder bug on hostile data) is its error: it
-// would otherwise end the process from the goroutine DoChan starts.
+// context that outlives any one caller (bounded by the read timeout), and
+// waits for it as long as ctx lasts. A panic in fn (a decoder bug on
+// hostile data) is its error: it would otherwise end the process from the
+// goroutine DoChan starts.
 func (r *Reader) shared(ctx context.Context, g *singleflight.Group, key string, fn func(context.Context) (any, error)) (any, error) {
-	detached := context.WithoutCancel(ctx)
 	ch := g.DoChan(key, func() (v any, err error) {
+		detached, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
+		defer cancel()
 		defer func() {
 			if p := recover(); p != nil {
 				v, err = nil, fmt.Errorf("index: reading %s failed: panic: %v", store.Key(multihash.Multihash(key)), p)

@@ -306,3 +306,21 @@ func TestCacheBound(t *testing.T) {
 			store.DefaultMaxIndexFileBytes, n, big.Size(), index.DefaultCacheBytes)
 	}
 }
+
+// A shared read that the store never answers ends at the read timeout,
+// whoever waits on it, and the next lookup reads again.
+func TestSetReadTimeout(t *testing.T) {
+	cs := &countingStore{IndexStore: memory.NewIndexStore(), hold: make(chan struct{})}
+	r := index.NewReader(cs, index.WithReadTimeout(50*time.Millisecond))
+	start := time.Now()
+	_, err := r.Set(context.Background(), testMH(1))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v", d)
+	}
+	if _, err := r.Set(context.Background(), testMH(1)); !errors.Is(err, context.DeadlineExceeded) || cs.calls.Load() != 2 {
+		t.Errorf("second lookup: %v after %d reads, want a read of its own", err, cs.calls.Load())
+	}
+}
