@@ -84,9 +84,9 @@ func New(idx *index.Reader, packs store.PackStore, opts ...Option) *Streamer {
 }
 
 // Locate returns where the blob mh is, looking first in the index Set of
-// containing (when not nil), then in those of the DAG roots learned
-// before, then in mh's own. An identity containing multihash is not looked
-// up. When containing's index cannot be read and mh is found nowhere else,
+// containing (when not nil), then in mh's own Set if cached, in those of
+// the DAG roots learned before, and last in mh's own Set read from the
+// index. An identity containing multihash is not looked up. When containing's index cannot be read and mh is found nowhere else,
 // the error is containing's, not a not-found.
 func (s *Streamer) Locate(ctx context.Context, mh, containing multihash.Multihash) (Location, error) {
 	return s.locate(ctx, mh, s.containingSet(ctx, containing))
@@ -95,7 +95,6 @@ func (s *Streamer) Locate(ctx context.Context, mh, containing multihash.Multihas
 // containingSet is the Set of a containing multihash, looked up once for
 // the many blocks located in it.
 type containingSet struct {
-	mh  multihash.Multihash
 	set *index.Set
 	err error // reading it failed (not a not-found)
 }
@@ -111,7 +110,7 @@ func (s *Streamer) containingSet(ctx context.Context, containing multihash.Multi
 	if set != nil && set.Containing() {
 		s.learn(containing)
 	}
-	return containingSet{mh: containing, set: set, err: err}
+	return containingSet{set: set, err: err}
 }
 
 func (s *Streamer) locate(ctx context.Context, mh multihash.Multihash, cs containingSet) (Location, error) {
