@@ -91,7 +91,7 @@ func IsIdentity(mh multihash.Multihash) bool {
 	return len(mh) > 0 && mh[0] == multihash.IDENTITY
 }
 
-func identityError(mh multihash.Multihash) error {
+func identityError() error {
 	return fmt.Errorf("%w for an identity multihash (its data is in the CID)", ErrNotFound)
 }
 
@@ -105,7 +105,7 @@ func identityError(mh multihash.Multihash) error {
 // a caller's ctx bounds only its own wait.
 func (r *Reader) Set(ctx context.Context, mh multihash.Multihash) (*Set, error) {
 	if IsIdentity(mh) {
-		return nil, identityError(mh)
+		return nil, identityError()
 	}
 	key := string(mh)
 	if r.cache != nil {
@@ -114,6 +114,12 @@ func (r *Reader) Set(ctx context.Context, mh multihash.Multihash) (*Set, error) 
 		}
 	}
 	v, err := r.shared(ctx, &r.sets, key, func(ctx context.Context) (any, error) {
+		if r.cache != nil {
+			// A read that ended since the Get above left it here.
+			if s, ok := r.cache.Peek(key); ok {
+				return s, nil
+			}
+		}
 		records, cacheable, err := r.read(ctx, mh)
 		if err != nil {
 			return nil, err
@@ -147,7 +153,7 @@ func (r *Reader) Cached(mh multihash.Multihash) (*Set, bool) {
 // naming the files when none is usable.
 func (r *Reader) Find(ctx context.Context, mh multihash.Multihash) ([]Record, error) {
 	if IsIdentity(mh) {
-		return nil, identityError(mh)
+		return nil, identityError()
 	}
 	v, err := r.shared(ctx, &r.finds, string(mh), func(ctx context.Context) (any, error) {
 		records, _, err := r.read(ctx, mh)
