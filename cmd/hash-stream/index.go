@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -96,7 +97,9 @@ func indexFindRecords(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	records, err := index.NewReader(st.index).FindIn(ctx, mh, containing)
+	// A skipped index file is reported on stderr, the records shown.
+	warn := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	records, err := index.NewReader(st.index, index.WithLogger(warn)).FindIn(ctx, mh, containing)
 	if err != nil {
 		return err
 	}

@@ -137,7 +137,9 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// An index file that does not decode is named in the error.
+// An index file that does not decode is skipped with a warning naming it
+// while another file of the CID is usable; when none is, the error names
+// them.
 func TestUnreadableIndexFile(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(testdata.Shared(t), "conformance")
@@ -147,15 +149,24 @@ func TestUnreadableIndexFile(t *testing.T) {
 	const root = "bafybeie72edlprgtlwwctzljf6gkn2wnlrddqjbkxo3jomh4n7omwblxly"
 	key := "bafkreie72edlprgtlwwctzljf6gkn2wnlrddqjbkxo3jomh4n7omwblxly"
 	files, _ := filepath.Glob(filepath.Join(dir, "index", key, "*"))
-	if len(files) == 0 {
-		t.Fatal("no index files written")
+	if len(files) != 2 {
+		t.Fatalf("%d index files written, want 2 (BLOB and CONTAINING records)", len(files))
 	}
 	if err := os.WriteFile(files[0], []byte("{broken"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, _, errOut := runCLI(t, dir, "index", "find", "records", root)
-	if code != 1 || !strings.Contains(errOut, filepath.Base(files[0])) || !strings.Contains(errOut, "invalid record") {
-		t.Errorf("exit %d, stderr %q", code, errOut)
+	code, out, errOut := runCLI(t, dir, "index", "find", "records", root)
+	if code != 0 || !strings.Contains(out, "type: BLOB") || !strings.Contains(errOut, "index file skipped") ||
+		!strings.Contains(errOut, filepath.Base(files[0])) || !strings.Contains(errOut, "invalid record") {
+		t.Errorf("one bad file: exit %d, stdout %q, stderr %q; want the records and a warning naming the file", code, out, errOut)
+	}
+	if err := os.WriteFile(files[1], nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = runCLI(t, dir, "index", "find", "records", root)
+	if code != 1 || !strings.Contains(errOut, "no usable index file") ||
+		!strings.Contains(errOut, filepath.Base(files[0])) || !strings.Contains(errOut, filepath.Base(files[1])) {
+		t.Errorf("no good file: exit %d, stderr %q", code, errOut)
 	}
 }
 

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
@@ -15,11 +17,15 @@ import (
 // DefaultListen is where `hash-stream serve` listens by default.
 const DefaultListen = "127.0.0.1:3000"
 
+// envIndexCacheBytes sets serve's --index-cache-bytes, as it sets the
+// Lambda function's index cache.
+const envIndexCacheBytes = "HASH_STREAM_INDEX_CACHE_BYTES"
+
 func serve(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlagSet("serve", "", "Serves the IPFS Trustless Gateway over the store: GET|HEAD /ipfs/<cid>[/<path>] as a raw block\nor a CAR, every block verified. Logs one JSON line per request on stderr.", env.stderr)
 	var sf storeFlags
 	var bf budgetFlags
-	var listen string
+	var listen, cacheBytes string
 	var lim serverLimits
 	sf.register(fs, env)
 	bf.register(fs)
@@ -28,8 +34,14 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 	fs.durationVar(&lim.IdleTimeout, []string{"idle-timeout"}, DefaultIdleTimeout, "close a keep-alive connection idle this long")
 	fs.durationVar(&lim.WriteTimeout, []string{"write-timeout"}, DefaultWriteTimeout, "drop a client that takes no bytes of its response for this long")
 	fs.intVar(&lim.MaxConns, []string{"max-conns"}, defaultMaxConns(), "open connections at most; a new one beyond closes the one idle longest\n("+fmt.Sprint(DefaultMaxConns)+", or less to keep a tenth of the open file limit free)")
+	fs.stringVar(&cacheBytes, []string{"index-cache-bytes"}, cmp.Or(env.getenv(envIndexCacheBytes), strconv.Itoa(index.DefaultCacheBytes)),
+		"bytes of decoded index records kept in memory (env "+envIndexCacheBytes+"; 0: none)")
 	if _, err := fs.parse(args, 0, 0); err != nil {
 		return err
+	}
+	indexCache, err := strconv.ParseInt(cacheBytes, 10, 64)
+	if err != nil || indexCache < 0 {
+		return fmt.Errorf("%w: bad --index-cache-bytes %q (want an integer >= 0)", errUsage, cacheBytes)
 	}
 	_, withBudget, withMaxBlock, err := bf.options()
 	if err != nil {
@@ -51,7 +63,8 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(env.stderr, nil))
-	s := streamer.New(index.NewReader(st.index), st.packs, streamer.WithLogger(log), withMaxBlock)
+	idx := index.NewReader(st.index, index.WithCache(index.NewCache(indexCache)), index.WithLogger(log))
+	s := streamer.New(idx, st.packs, streamer.WithLogger(log), withMaxBlock)
 	handler := gateway.New(s, gateway.WithLogger(log), withBudget)
 
 	ln, err := net.Listen("tcp", listen)

@@ -8,7 +8,9 @@ import (
 	"strings"
 
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
+	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/lambdastream"
+	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 )
@@ -21,6 +23,7 @@ const (
 	envPackBucket      = "HASH_STREAM_S3_PACK_BUCKET"
 	envPackPrefix      = "HASH_STREAM_S3_PACK_PREFIX"
 	envIndexCacheBytes = "HASH_STREAM_INDEX_CACHE_BYTES"
+	envMaxIndexFile    = "HASH_STREAM_MAX_INDEX_FILE_BYTES"
 	envMaxResponse     = "HASH_STREAM_MAX_RESPONSE_BYTES"
 	envReadGap         = "HASH_STREAM_READ_GAP_BYTES"
 	envReadMaxRange    = "HASH_STREAM_READ_MAX_RANGE_BYTES"
@@ -37,7 +40,10 @@ const (
 // Defaults of the function.
 const (
 	// DefaultIndexCacheBytes keeps index record sets across warm invocations.
-	DefaultIndexCacheBytes = 64 << 20
+	DefaultIndexCacheBytes = index.DefaultCacheBytes
+	// DefaultMaxIndexFileBytes is the largest index file read: decoding
+	// one peaks at about 4.3 times its size, within the function's memory.
+	DefaultMaxIndexFileBytes = store.DefaultMaxIndexFileBytes
 	// DefaultMaxResponseBytes keeps under Lambda's 200 MB cap on a streamed
 	// response, whichever way the MB is counted (the adapter's own cap).
 	DefaultMaxResponseBytes = lambdastream.DefaultMaxBytes
@@ -62,6 +68,7 @@ type config struct {
 	indexBucket, indexPrefix string
 	packBucket, packPrefix   string
 	indexCacheBytes          int64
+	maxIndexFileBytes        int64
 	maxResponseBytes         int64
 	planner                  streamer.PlannerConfig
 	// s3 is the S3 client's endpoint and timeouts (the HASH_STREAM_S3_*
@@ -103,6 +110,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return n
 	}
 	c.indexCacheBytes = bytesVar(envIndexCacheBytes, DefaultIndexCacheBytes, 0)
+	c.maxIndexFileBytes = bytesVar(envMaxIndexFile, DefaultMaxIndexFileBytes, 1)
 	c.maxResponseBytes = bytesVar(envMaxResponse, DefaultMaxResponseBytes, 1)
 	c.planner.Gap = bytesVar(envReadGap, c.planner.Gap, 0)
 	c.planner.MaxRange = bytesVar(envReadMaxRange, c.planner.MaxRange, 1)

@@ -35,14 +35,15 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config{
-		indexBucket:      "idx",
-		packBucket:       "packs",
-		indexCacheBytes:  DefaultIndexCacheBytes,
-		maxResponseBytes: DefaultMaxResponseBytes,
-		planner:          streamer.DefaultPlannerConfig(),
-		logLevel:         slog.LevelInfo,
-		memoryBudget:     DefaultMemoryBudget,
-		maxBlockBytes:    streamer.DefaultMaxBlockBytes,
+		indexBucket:       "idx",
+		packBucket:        "packs",
+		indexCacheBytes:   DefaultIndexCacheBytes,
+		maxIndexFileBytes: DefaultMaxIndexFileBytes,
+		maxResponseBytes:  DefaultMaxResponseBytes,
+		planner:           streamer.DefaultPlannerConfig(),
+		logLevel:          slog.LevelInfo,
+		memoryBudget:      DefaultMemoryBudget,
+		maxBlockBytes:     streamer.DefaultMaxBlockBytes,
 	}
 	if c != want {
 		t.Fatalf("config\n got %+v\nwant %+v", c, want)
@@ -50,7 +51,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	// Empty values mean unset, as Lambda shows a variable removed from the
 	// configuration.
 	vars := withBuckets(nil)
-	for _, k := range []string{envIndexPrefix, envPackPrefix, envIndexCacheBytes, envMaxResponse,
+	for _, k := range []string{envIndexPrefix, envPackPrefix, envIndexCacheBytes, envMaxIndexFile, envMaxResponse,
 		envReadGap, envReadMaxRange, envReadConcurrency, envReadAhead, envLogLevel, envMemoryBudget, envMaxBlock} {
 		vars[k] = ""
 	}
@@ -77,6 +78,7 @@ func TestLoadConfigAll(t *testing.T) {
 		s3.EnvBodyTimeout:   "1500ms",
 		envMemoryBudget:     "33554432",
 		envMaxBlock:         "2097152",
+		envMaxIndexFile:     "1000",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -86,13 +88,14 @@ func TestLoadConfigAll(t *testing.T) {
 	want := config{
 		indexBucket: "idx", indexPrefix: "index/",
 		packBucket: "packs", packPrefix: "packs/",
-		indexCacheBytes:  0,
-		maxResponseBytes: 1 << 20,
-		planner:          planner,
-		s3:               s3.Config{Endpoint: "http://127.0.0.1:9000", HeaderTimeout: 2 * time.Second, BodyTimeout: 1500 * time.Millisecond},
-		logLevel:         slog.LevelDebug,
-		memoryBudget:     32 << 20,
-		maxBlockBytes:    2 << 20,
+		indexCacheBytes:   0,
+		maxResponseBytes:  1 << 20,
+		planner:           planner,
+		s3:                s3.Config{Endpoint: "http://127.0.0.1:9000", HeaderTimeout: 2 * time.Second, BodyTimeout: 1500 * time.Millisecond},
+		logLevel:          slog.LevelDebug,
+		memoryBudget:      32 << 20,
+		maxBlockBytes:     2 << 20,
+		maxIndexFileBytes: 1000,
 	}
 	if c != want {
 		t.Fatalf("config\n got %+v\nwant %+v", c, want)
@@ -165,6 +168,11 @@ func TestLoadConfigErrors(t *testing.T) {
 			name: "negative cache",
 			vars: withBuckets(map[string]string{envIndexCacheBytes: "-1"}),
 			want: []string{envIndexCacheBytes + `="-1": want an integer >= 0`},
+		},
+		{
+			name: "zero index file cap",
+			vars: withBuckets(map[string]string{envMaxIndexFile: "0"}),
+			want: []string{envMaxIndexFile + `="0": want an integer >= 1`},
 		},
 		{
 			name: "zero cap",

@@ -63,10 +63,10 @@ func newHandler(ctx context.Context, cfg config, log *slog.Logger) (lambdastream
 	if err != nil {
 		return nil, err
 	}
-	indexStore := s3.NewIndexStore(client, cfg.indexBucket, s3.WithPrefix(cfg.indexPrefix))
+	indexStore := s3.NewIndexStore(client, cfg.indexBucket, s3.WithPrefix(cfg.indexPrefix), s3.WithMaxIndexFileBytes(cfg.maxIndexFileBytes))
 	packStore := s3.NewPackStore(client, cfg.packBucket, s3.WithPrefix(cfg.packPrefix))
 	indexCache := index.NewCache(cfg.indexCacheBytes)
-	s := streamer.New(index.NewReader(indexStore, index.WithCache(indexCache)), packStore,
+	s := streamer.New(index.NewReader(indexStore, index.WithCache(indexCache), index.WithLogger(log)), packStore,
 		streamer.WithLogger(log), streamer.WithPlanner(cfg.planner), streamer.WithMaxBlockBytes(cfg.maxBlockBytes))
 
 	// One request at a time runs in a Lambda instance, so the cache
@@ -85,7 +85,7 @@ func newHandler(ctx context.Context, cfg config, log *slog.Logger) (lambdastream
 		gateway.WithMaxResponseBytes(cfg.maxResponseBytes),
 		gateway.WithBudget(budget.New(cfg.memoryBudget), 0, 0))
 	log.Info("init", "index_bucket", cfg.indexBucket, "pack_bucket", cfg.packBucket,
-		"index_cache_bytes", cfg.indexCacheBytes, "max_response_bytes", cfg.maxResponseBytes,
+		"index_cache_bytes", cfg.indexCacheBytes, "max_index_file_bytes", cfg.maxIndexFileBytes, "max_response_bytes", cfg.maxResponseBytes,
 		"memory_budget", cfg.memoryBudget, "max_block_bytes", cfg.maxBlockBytes,
 		"planner", fmt.Sprintf("%+v", cfg.planner))
 	return lambdastream.New(handler, lambdastream.WithLogger(log), lambdastream.WithMaxBytes(cfg.maxResponseBytes)), nil

@@ -59,6 +59,18 @@ func (c *Cache[K, V]) Get(key K) (V, bool) {
 	return zero, false
 }
 
+// Peek returns the value of key without marking it used or counting a hit
+// or a miss.
+func (c *Cache[K, V]) Peek(key K) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.items[key]; ok {
+		return el.Value.(*entry[K, V]).value, true
+	}
+	var zero V
+	return zero, false
+}
+
 // Add stores value under key. A value larger than the whole capacity is not
 // stored.
 func (c *Cache[K, V]) Add(key K, value V) {

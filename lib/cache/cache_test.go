@@ -87,3 +87,22 @@ func TestOnEvict(t *testing.T) {
 		t.Fatalf("size = %d, want 7", c.Size())
 	}
 }
+
+func TestPeek(t *testing.T) {
+	c := cache.New[string, []byte](8, size)
+	c.Add("a", make([]byte, 4))
+	c.Add("b", make([]byte, 4))
+	if _, ok := c.Peek("a"); !ok { // does not make a more recent than b
+		t.Fatal("a not found")
+	}
+	if _, ok := c.Peek("x"); ok {
+		t.Fatal("x found")
+	}
+	c.Add("c", make([]byte, 4))
+	if _, ok := c.Peek("a"); ok {
+		t.Error("a was kept: Peek marked it used")
+	}
+	if hits, misses := c.Stats(); hits != 0 || misses != 0 {
+		t.Errorf("Peek counted %d hits, %d misses", hits, misses)
+	}
+}

@@ -2,6 +2,7 @@ package index_test
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -63,12 +64,21 @@ func TestDecodeRejectsBadInput(t *testing.T) {
 		"half range":      `{"data":{"location":"p","multihash":{"/":{"bytes":"ACAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}},"offset":1,"subRecords":[],"type":0},"type":"x"}`,
 		"negative offset": `{"data":{"length":1,"location":"p","multihash":{"/":{"bytes":"ACAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}},"offset":-1,"subRecords":[],"type":0},"type":"x"}`,
 		"no subRecords":   `{"data":{"location":"p","multihash":{"/":{"bytes":"ACAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}},"type":1},"type":"x"}`,
+		"null offset":     `{"data":{"length":1,"location":"p","multihash":{"/":{"bytes":"ACAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}},"offset":null,"subRecords":[],"type":0},"type":"x"}`,
+		"float type":      `{"data":{"location":"p","multihash":{"/":{"bytes":"ACAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}},"subRecords":[],"type":1.5},"type":"x"}`,
+		"huge length":     `{"data":{"length":18446744073709551616,"location":"p","multihash":{"/":{"bytes":"ACAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}},"offset":0,"subRecords":[],"type":0},"type":"x"}`,
+		"link multihash":  `{"data":{"location":"p","multihash":{"/":"bafkqaaa"},"subRecords":[],"type":1},"type":"x"}`,
+		"bad base64":      `{"data":{"location":"p","multihash":{"/":{"bytes":"!!!"}},"subRecords":[],"type":1},"type":"x"}`,
+		"null subRecords": `{"data":{"location":"p","multihash":{"/":{"bytes":"ACAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}},"subRecords":null,"type":1},"type":"x"}`,
+		"number location": `{"data":{"location":5,"multihash":{"/":{"bytes":"ACAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}},"subRecords":[],"type":1},"type":"x"}`,
+		"type not string": `{"data":{"location":"p","multihash":{"/":{"bytes":"ACAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}},"subRecords":[],"type":1},"type":5}`,
+		"trailing data":   `{"data":{"location":"p","multihash":{"/":{"bytes":"ACAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}},"subRecords":[],"type":1},"type":"x"} x`,
 		"empty path":      `{"data":{"location":"","multihash":{"/":{"bytes":"ACAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}},"subRecords":[],"type":1},"type":"x"}`,
 	}
 	for name, in := range cases {
 		t.Run(name, func(t *testing.T) {
-			if _, _, err := index.Decode([]byte(in)); err == nil {
-				t.Fatal("decoded without error")
+			if _, _, err := index.Decode([]byte(in)); !errors.Is(err, index.ErrInvalid) {
+				t.Fatalf("got %v, want ErrInvalid", err)
 			}
 		})
 	}

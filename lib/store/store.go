@@ -24,11 +24,34 @@ var ErrNotFound = errors.New("not found")
 // multihash, as the JavaScript Hash Stream writes them.
 const DefaultPackExtension = ".car"
 
+// ErrTooLarge is returned (wrapped) in IndexFile.Err for an index file over
+// its store's size cap.
+var ErrTooLarge = errors.New("index file too large")
+
+// DefaultMaxIndexFileBytes is the size cap of one index file that every
+// backend applies unless configured otherwise (their WithMaxIndexFileBytes
+// options). An index file is read whole and decoded into memory, so an
+// unbounded one could take the process down. Decoding a file at the cap (a
+// CONTAINING record of about 315,000 blocks) peaks at about 4.3 times its
+// size in RSS, 288 MB (index.BenchmarkDecodeContaining), which fits a
+// 1 GiB Lambda beside its buffers and index cache.
+const DefaultMaxIndexFileBytes = 64 << 20
+
 // IndexFile is one stored index file: its name (for errors and logs) and
-// its bytes.
+// its bytes, or why they could not be read.
 type IndexFile struct {
 	Name string
 	Data []byte
+	// Err, when not nil, says why the file could not be read, naming it:
+	// over the size cap (ErrTooLarge), or a storage error. Data is nil
+	// then. One bad file does not fail Files: the reader uses the others.
+	Err error
+}
+
+// TooLarge returns the error of an index file of size bytes over the cap
+// of max bytes; backends wrap it with the file's name.
+func TooLarge(size, max int64) error {
+	return fmt.Errorf("%w: %d bytes, over the %d-byte cap", ErrTooLarge, size, max)
 }
 
 // IndexStore holds index files. Each file belongs to the multihash it
@@ -36,7 +59,11 @@ type IndexFile struct {
 // them all. Index files are immutable once written.
 type IndexStore interface {
 	// Files returns every index file stored for mh, ordered by name. It
-	// returns an error wrapping ErrNotFound when there is none.
+	// returns an error wrapping ErrNotFound when there is none. A file that
+	// cannot be read, or is over the store's size cap (checked before its
+	// bytes are read), is returned with its Err set instead of failing
+	// the call; the call fails when its context ends or the files cannot
+	// be listed.
 	Files(ctx context.Context, mh multihash.Multihash) ([]IndexFile, error)
 
 	// Put stores one index file for mh. When sub is not nil the file is

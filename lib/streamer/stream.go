@@ -291,12 +291,13 @@ var errStreamClosed = errors.New("streamer: stream closed")
 func (s *Streamer) runPlanner(ctx context.Context, st *Stream, cids []cid.Cid, containing multihash.Multihash, cfg PlannerConfig) {
 	defer close(st.groups)
 	slots := make(chan struct{}, cfg.Concurrency)
+	cs := s.containingSet(ctx, containing) // once for the whole stream
 	for seq := 0; len(cids) > 0; {
 		if ctx.Err() != nil {
 			return
 		}
 		n := min(len(cids), cfg.Lookahead)
-		items := s.locateAll(ctx, cids[:n], seq, containing, st.stats)
+		items := s.locateAll(ctx, cids[:n], seq, cs, st.stats)
 		cids, seq = cids[n:], seq+n
 		for len(items) > 0 {
 			g := nextGroup(items, cfg)
@@ -333,7 +334,7 @@ func (s *Streamer) runPlanner(ctx context.Context, st *Stream, cids []cid.Cid, c
 
 // locateAll locates cids concurrently.
 // seq is the sequence number of cids[0] in the stream.
-func (s *Streamer) locateAll(ctx context.Context, cids []cid.Cid, seq int, containing multihash.Multihash, stats *Stats) []item {
+func (s *Streamer) locateAll(ctx context.Context, cids []cid.Cid, seq int, cs containingSet, stats *Stats) []item {
 	items := make([]item, len(cids))
 	var eg errgroup.Group
 	eg.SetLimit(8)
@@ -344,14 +345,14 @@ func (s *Streamer) locateAll(ctx context.Context, cids []cid.Cid, seq int, conta
 			items[i].inline, items[i].isInline, items[i].err = data, ok, err
 			continue
 		}
-		if loc, ok := s.lookupLearned(c.Hash()); ok {
+		if loc, ok := s.locateCached(ctx, c.Hash(), cs); ok {
 			items[i].loc, items[i].err = loc, s.checkLocation(c.Hash(), loc)
 			continue
 		}
 		eg.Go(func() error {
 			defer s.recoverInto(ctx, "locate", func(err error) { items[i].err = err })
 			stats.Lookups.Add(1)
-			items[i].loc, items[i].err = s.Locate(ctx, c.Hash(), containing)
+			items[i].loc, items[i].err = s.locate(ctx, c.Hash(), cs)
 			if items[i].err == nil {
 				items[i].err = s.checkLocation(c.Hash(), items[i].loc)
 			}

@@ -13,9 +13,10 @@ import (
 	"log/slog"
 	"math"
 	"runtime/debug"
+	"slices"
+	"sync"
 
 	"github.com/hash-stream/hash-stream-aws/lib/budget"
-	"github.com/hash-stream/hash-stream-aws/lib/cache"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
@@ -56,17 +57,13 @@ type Location struct {
 // Option configures a Streamer.
 type Option func(*Streamer)
 
-// DefaultLearnedBytes bounds the blob locations a Streamer remembers from
-// CONTAINING records (about 150 bytes each).
-const DefaultLearnedBytes = 32 << 20
+// DefaultLearnedRoots is how many DAG roots a Streamer remembers having
+// resolved, to find their blocks asked for without a containing CID.
+const DefaultLearnedRoots = 256
 
-// WithLearnedBytes bounds the memory of learned blob locations.
-func WithLearnedBytes(n int64) Option {
-	return func(s *Streamer) { s.learned = cache.New(n, locationSize) }
-}
-
-func locationSize(k string, l Location) int64 {
-	return int64(len(k)+len(l.Pack.Multihash)+len(l.Pack.Path)) + 64
+// WithLearnedRoots sets how many DAG roots a Streamer remembers (0: none).
+func WithLearnedRoots(n int) Option {
+	return func(s *Streamer) { s.maxLearned = max(n, 0) }
 }
 
 // WithLogger sets the logger for corruption and storage errors (default:
@@ -74,17 +71,22 @@ func locationSize(k string, l Location) int64 {
 func WithLogger(l *slog.Logger) Option { return func(s *Streamer) { s.log = l } }
 
 // Streamer reads verified blocks through an index reader and a pack store.
-// It remembers the blob locations it learns from CONTAINING records, so a
-// block inside a DAG whose root it has resolved is found without a lookup
-// of its own. Safe for concurrent use.
+// It remembers the roots of the DAGs whose CONTAINING records it has read,
+// so a block of such a DAG asked for on its own (by a block-by-block
+// client) is found in the root's cached index Set, without a lookup of its
+// own. Safe for concurrent use.
 type Streamer struct {
 	index *index.Reader
 	packs store.PackStore
 	log   *slog.Logger
 
-	learned  *cache.Cache[string, Location]
-	plan     PlannerConfig
-	maxBlock int64
+	// learned holds the multihashes of DAG roots whose Sets hold a
+	// CONTAINING record, most recently found first, at most maxLearned.
+	learnedMu  sync.Mutex
+	learned    []string
+	maxLearned int
+	plan       PlannerConfig
+	maxBlock   int64
 
 	// verify is Verify; only this package's benchmarks replace it, to
 	// measure what verification costs.
@@ -93,8 +95,7 @@ type Streamer struct {
 
 // New returns a Streamer.
 func New(idx *index.Reader, packs store.PackStore, opts ...Option) *Streamer {
-	s := &Streamer{index: idx, packs: packs, log: slog.New(slog.DiscardHandler), plan: DefaultPlannerConfig(), maxBlock: DefaultMaxBlockBytes}
-	s.learned = cache.New(DefaultLearnedBytes, locationSize)
+	s := &Streamer{index: idx, packs: packs, log: slog.New(slog.DiscardHandler), plan: DefaultPlannerConfig(), maxLearned: DefaultLearnedRoots, maxBlock: DefaultMaxBlockBytes}
 	s.verify = Verify
 	for _, o := range opts {
 		o(s)
@@ -102,57 +103,121 @@ func New(idx *index.Reader, packs store.PackStore, opts ...Option) *Streamer {
 	return s
 }
 
-// Locate returns where the blob mh is, looking first at what was learned
-// from CONTAINING records, then at the records of containing (when not
-// nil), then at mh's own records.
+// Locate returns where the blob mh is, looking first in the index Set of
+// containing (when not nil), then in mh's own Set if cached, in those of
+// the DAG roots learned before, and last in mh's own Set read from the
+// index. An identity containing multihash is not looked up. When containing's index cannot be read and mh is found nowhere else,
+// the error is containing's, not a not-found.
 func (s *Streamer) Locate(ctx context.Context, mh, containing multihash.Multihash) (Location, error) {
-	if loc, ok := s.lookupLearned(mh); ok {
+	return s.locate(ctx, mh, s.containingSet(ctx, containing))
+}
+
+// containingSet is the Set of a containing multihash, looked up once for
+// the many blocks located in it.
+type containingSet struct {
+	set *index.Set
+	err error // reading it failed (not a not-found)
+}
+
+func (s *Streamer) containingSet(ctx context.Context, containing multihash.Multihash) containingSet {
+	if containing == nil || index.IsIdentity(containing) {
+		return containingSet{}
+	}
+	set, err := s.index.Set(ctx, containing)
+	if errors.Is(err, index.ErrNotFound) {
+		err = nil
+	}
+	if set != nil && set.Containing() {
+		s.learn(containing)
+	}
+	return containingSet{set: set, err: err}
+}
+
+func (s *Streamer) locate(ctx context.Context, mh multihash.Multihash, cs containingSet) (Location, error) {
+	if loc, ok := s.locateCached(ctx, mh, cs); ok {
 		return loc, nil
 	}
-	records, err := s.index.FindIn(ctx, mh, containing)
-	if errors.Is(err, index.ErrNotFound) {
-		return Location{}, fmt.Errorf("%w: %s", ErrNotFound, store.Key(mh))
-	}
-	if err != nil {
-		return Location{}, err
-	}
-	s.learn(records)
-	var found *index.Record
-	for i := range records {
-		records[i].Blobs(func(r *index.Record) bool {
-			if bytes.Equal(r.Multihash, mh) {
-				found = r
-				return false
-			}
-			return true
-		})
-		if found != nil {
-			break
+	set, err := s.index.Set(ctx, mh)
+	if err == nil {
+		if set.Containing() {
+			s.learn(mh)
 		}
+		if r, ok := set.Blob(mh); ok {
+			return location(r), nil
+		}
+		err = fmt.Errorf("%w: %s has records but no blob record", ErrNotFound, store.Key(mh))
+	} else if errors.Is(err, index.ErrNotFound) {
+		err = fmt.Errorf("%w: %s", ErrNotFound, store.Key(mh))
 	}
-	if found == nil {
-		return Location{}, fmt.Errorf("%w: %s has records but no blob record", ErrNotFound, store.Key(mh))
+	if cs.err != nil && errors.Is(err, ErrNotFound) {
+		return Location{}, cs.err
 	}
-	return Location{Pack: found.Location, Offset: found.Offset, Length: found.Length}, nil
+	return Location{}, err
 }
 
-// learn remembers the location of every blob below CONTAINING records.
-func (s *Streamer) learn(records []index.Record) {
-	for i := range records {
-		if records[i].Type != index.Containing {
+// locateCached finds mh without reading: in the containing Set, in mh's
+// own Set when cached, then in the cached Sets of learned roots (the
+// longest search, last).
+func (s *Streamer) locateCached(ctx context.Context, mh multihash.Multihash, cs containingSet) (Location, bool) {
+	if cs.set != nil {
+		if r, ok := cs.set.Blob(mh); ok {
+			return location(r), true
+		}
+	}
+	if _, ok := s.index.Cached(mh); ok {
+		// Set marks it used in the cache (a hit: it is cached).
+		if set, err := s.index.Set(ctx, mh); err == nil {
+			if r, ok := set.Blob(mh); ok {
+				return location(r), true
+			}
+		}
+	}
+	root, r, ok := s.findLearned(mh)
+	if !ok {
+		return Location{}, false
+	}
+	_, _ = s.index.Set(ctx, root) // marks the root's Set used
+	return location(r), true
+}
+
+// findLearned finds mh in the cached Set of a learned root.
+func (s *Streamer) findLearned(mh multihash.Multihash) (multihash.Multihash, index.Record, bool) {
+	s.learnedMu.Lock()
+	defer s.learnedMu.Unlock()
+	for i := 0; i < len(s.learned); {
+		root := multihash.Multihash(s.learned[i])
+		set, ok := s.index.Cached(root)
+		if !ok {
+			// Evicted from the index cache: reading it again for a block
+			// that may not be in it would let any request cost a read.
+			s.learned = slices.Delete(s.learned, i, i+1)
 			continue
 		}
-		records[i].Blobs(func(r *index.Record) bool {
-			if r.Type == index.Blob {
-				s.learned.Add(string(r.Multihash), Location{Pack: r.Location, Offset: r.Offset, Length: r.Length})
-			}
-			return true
-		})
+		if r, ok := set.Blob(mh); ok {
+			return root, r, true
+		}
+		i++
 	}
+	return nil, index.Record{}, false
 }
 
-func (s *Streamer) lookupLearned(mh multihash.Multihash) (Location, bool) {
-	return s.learned.Get(string(mh))
+// learn remembers root, a multihash whose Set holds a CONTAINING record.
+func (s *Streamer) learn(root multihash.Multihash) {
+	if s.maxLearned == 0 {
+		return
+	}
+	s.learnedMu.Lock()
+	defer s.learnedMu.Unlock()
+	if i := slices.Index(s.learned, string(root)); i >= 0 {
+		s.learned = slices.Delete(s.learned, i, i+1)
+	} else if len(s.learned) == s.maxLearned {
+		s.learned = s.learned[:len(s.learned)-1]
+	}
+	s.learned = slices.Insert(s.learned, 0, string(root))
+}
+
+func location(r index.Record) Location {
+	return Location{Pack: r.Location, Offset: r.Offset, Length: r.Length}
 }
 
 // Block returns the verified bytes of the blob mh. They are charged to the

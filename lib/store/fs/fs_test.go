@@ -17,11 +17,12 @@ import (
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/hash-stream/hash-stream-aws/lib/store/fs"
 	"github.com/hash-stream/hash-stream-aws/lib/store/storetest"
+	"github.com/multiformats/go-multihash"
 )
 
 func TestIndexStore(t *testing.T) {
-	storetest.RunIndexStore(t, func(t *testing.T) store.IndexStore {
-		return fs.NewIndexStore(filepath.Join(t.TempDir(), "index"))
+	storetest.RunIndexStore(t, func(t *testing.T, maxFile int64) store.IndexStore {
+		return fs.NewIndexStore(filepath.Join(t.TempDir(), "index"), fs.WithMaxIndexFileBytes(maxFile))
 	})
 }
 
@@ -281,5 +282,60 @@ func TestInteropStore(t *testing.T) {
 		if !bytes.Equal(h.Sum(nil), mh[len(mh)-32:]) {
 			t.Errorf("pack %s does not hash to its name", e.Name())
 		}
+	}
+}
+
+// An index file over the size cap is refused from its size, before it is
+// read: a sparse file of 1 TiB answers at once.
+func TestIndexFileOverCapNotRead(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := fs.NewIndexStore(dir)
+	mh := storetest.RandomMultihash(t)
+	if err := s.Put(ctx, mh, storetest.RandomMultihash(t), []byte("good")); err != nil {
+		t.Fatal(err)
+	}
+	huge := filepath.Join(dir, store.Key(mh), "huge")
+	f, err := os.Create(huge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(1 << 40); err != nil {
+		t.Skipf("no sparse files here: %v", err)
+	}
+	f.Close()
+	files, err := s.Files(ctx, mh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var good, big int
+	for _, f := range files {
+		switch {
+		case f.Err == nil && string(f.Data) == "good":
+			good++
+		case errors.Is(f.Err, store.ErrTooLarge) && strings.Contains(f.Err.Error(), store.Key(mh)+"/huge") && strings.Contains(f.Err.Error(), "1099511627776 bytes"):
+			big++
+		default:
+			t.Errorf("file %s: %d bytes, err %v", f.Name, len(f.Data), f.Err)
+		}
+	}
+	if good != 1 || big != 1 {
+		t.Errorf("got %d good and %d refused files, want 1 and 1", good, big)
+	}
+}
+
+// A key too long to be a file name (a client's CID with a long digest) is
+// not stored: not found, not a storage error.
+func TestIndexKeyTooLong(t *testing.T) {
+	mh, err := multihash.Encode(make([]byte, 400), multihash.SHA2_256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fs.NewIndexStore(dir).Files(context.Background(), mh); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("got %v, want ErrNotFound", err)
 	}
 }

@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	iofs "io/fs"
 	"os"
 	"slices"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/hash-stream/hash-stream-aws/lib/store"
@@ -23,9 +25,10 @@ const maxTimestampTries = 10000
 // IndexStore is an index store in a folder: <dir>/k(mh)/<file>. The folder
 // is made on the first Put.
 type IndexStore struct {
-	dir    string
-	now    func() time.Time
-	noSync bool
+	dir     string
+	now     func() time.Time
+	noSync  bool
+	maxFile int64
 }
 
 // IndexOption configures an IndexStore.
@@ -37,9 +40,21 @@ func WithIndexSync(sync bool) IndexOption {
 	return func(s *IndexStore) { s.noSync = !sync }
 }
 
+// WithMaxIndexFileBytes sets the size cap of one index file (default
+// store.DefaultMaxIndexFileBytes; 0 or less means the default). Files
+// returns a larger file with an Err wrapping store.ErrTooLarge, without
+// reading it.
+func WithMaxIndexFileBytes(n int64) IndexOption {
+	return func(s *IndexStore) {
+		if n > 0 {
+			s.maxFile = n
+		}
+	}
+}
+
 // NewIndexStore returns an index store in the folder dir.
 func NewIndexStore(dir string, opts ...IndexOption) *IndexStore {
-	s := &IndexStore{dir: dir, now: time.Now}
+	s := &IndexStore{dir: dir, now: time.Now, maxFile: store.DefaultMaxIndexFileBytes}
 	for _, o := range opts {
 		o(s)
 	}
@@ -47,7 +62,9 @@ func NewIndexStore(dir string, opts ...IndexOption) *IndexStore {
 }
 
 // Files returns every file in the folder of mh, ordered by name, skipping
-// temporary files of writes in progress. Names are "k(mh)/<file>".
+// temporary files of writes in progress. Names are "k(mh)/<file>". A file
+// over the size cap (as stat says, before reading) or that cannot be read is
+// returned with its Err set.
 func (s *IndexStore) Files(ctx context.Context, mh multihash.Multihash) ([]store.IndexFile, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("fs: files: %w", err)
@@ -59,6 +76,10 @@ func (s *IndexStore) Files(ctx context.Context, mh multihash.Multihash) ([]store
 	}
 	defer root.Close()
 	d, err := root.Open(key)
+	if errors.Is(err, syscall.ENAMETOOLONG) {
+		// No file can have this name, so none is stored under it.
+		err = fmt.Errorf("%w: %w", store.ErrNotFound, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("fs: index %s: %w", key, notFound(err))
 	}
@@ -80,19 +101,46 @@ func (s *IndexStore) Files(ctx context.Context, mh multihash.Multihash) ([]store
 			return nil, fmt.Errorf("fs: files: %w", err)
 		}
 		name = key + "/" + name
-		data, err := root.ReadFile(name)
+		data, err := s.readFile(root, name)
 		if errors.Is(err, iofs.ErrNotExist) {
 			continue // removed since the listing
 		}
 		if err != nil {
-			return nil, fmt.Errorf("fs: index file %s: %w", name, err)
+			err = fmt.Errorf("fs: index file %s: %w", name, err)
 		}
-		files = append(files, store.IndexFile{Name: name, Data: data})
+		files = append(files, store.IndexFile{Name: name, Data: data, Err: err})
 	}
 	if len(files) == 0 {
 		return nil, fmt.Errorf("fs: index %s: %w", key, store.ErrNotFound)
 	}
 	return files, nil
+}
+
+// readFile reads the file name of root, refusing one over the size cap
+// before reading it, and one that grew past it while read.
+func (s *IndexStore) readFile(root *os.Root, name string) ([]byte, error) {
+	f, err := root.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() > s.maxFile {
+		return nil, store.TooLarge(fi.Size(), s.maxFile)
+	}
+	var buf bytes.Buffer
+	buf.Grow(int(fi.Size()) + bytes.MinRead) // room for the read that sees EOF
+	if _, err := buf.ReadFrom(io.LimitReader(f, s.maxFile+1)); err != nil {
+		return nil, err
+	}
+	data := buf.Bytes()
+	if int64(len(data)) > s.maxFile {
+		return nil, store.TooLarge(int64(len(data)), s.maxFile)
+	}
+	return data, nil
 }
 
 // Put writes data as a file in the folder of mh. With sub the file is

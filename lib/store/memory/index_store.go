@@ -19,18 +19,38 @@ var _ store.IndexStore = (*IndexStore)(nil)
 // "k(mh)/k(sub)" or "k(mh)/<milliseconds>". The zero value is not usable;
 // call NewIndexStore.
 type IndexStore struct {
-	now func() time.Time
+	now     func() time.Time
+	maxFile int64
 
 	mu    sync.RWMutex
 	files map[string]map[string][]byte // key -> file name -> data
 }
 
-// NewIndexStore returns an empty index store.
-func NewIndexStore() *IndexStore {
-	return &IndexStore{now: time.Now, files: make(map[string]map[string][]byte)}
+// IndexOption configures an IndexStore.
+type IndexOption func(*IndexStore)
+
+// WithMaxIndexFileBytes sets the size cap of one index file (default
+// store.DefaultMaxIndexFileBytes; 0 or less means the default). Files
+// returns a larger file with an Err wrapping store.ErrTooLarge and no data.
+func WithMaxIndexFileBytes(n int64) IndexOption {
+	return func(s *IndexStore) {
+		if n > 0 {
+			s.maxFile = n
+		}
+	}
 }
 
-// Files returns a copy of every file stored for mh, ordered by name.
+// NewIndexStore returns an empty index store.
+func NewIndexStore(opts ...IndexOption) *IndexStore {
+	s := &IndexStore{now: time.Now, maxFile: store.DefaultMaxIndexFileBytes, files: make(map[string]map[string][]byte)}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Files returns a copy of every file stored for mh, ordered by name; a file
+// over the size cap is returned with its Err set instead.
 func (s *IndexStore) Files(ctx context.Context, mh multihash.Multihash) ([]store.IndexFile, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memory: files: %w", err)
@@ -44,7 +64,13 @@ func (s *IndexStore) Files(ctx context.Context, mh multihash.Multihash) ([]store
 	}
 	out := make([]store.IndexFile, 0, len(dir))
 	for _, name := range slices.Sorted(maps.Keys(dir)) {
-		out = append(out, store.IndexFile{Name: key + "/" + name, Data: slices.Clone(dir[name])})
+		f := store.IndexFile{Name: key + "/" + name}
+		if data := dir[name]; int64(len(data)) > s.maxFile {
+			f.Err = fmt.Errorf("memory: index file %s: %w", f.Name, store.TooLarge(int64(len(data)), s.maxFile))
+		} else {
+			f.Data = slices.Clone(data)
+		}
+		out = append(out, f)
 	}
 	return out, nil
 }

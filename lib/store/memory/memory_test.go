@@ -9,8 +9,8 @@ import (
 )
 
 func TestIndexStore(t *testing.T) {
-	storetest.RunIndexStore(t, func(t *testing.T) store.IndexStore {
-		return memory.NewIndexStore()
+	storetest.RunIndexStore(t, func(t *testing.T, maxFile int64) store.IndexStore {
+		return memory.NewIndexStore(memory.WithMaxIndexFileBytes(maxFile))
 	})
 }
 

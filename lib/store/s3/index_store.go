@@ -48,10 +48,15 @@ func (s *IndexStore) folder(mh multihash.Multihash) string {
 // Files lists every object under the folder of mh, all pages of it, and
 // reads them, a few at a time. Files are named by their object keys and
 // ordered by them. An object deleted between the listing and its read is
-// left out.
+// left out. An object over the size cap (as the listing says) is not read;
+// it and any object that cannot be read are returned with their Err set.
 func (s *IndexStore) Files(ctx context.Context, mh multihash.Multihash) ([]store.IndexFile, error) {
 	folder := s.folder(mh)
-	var keys []string
+	type object struct {
+		key  string
+		size int64
+	}
+	var objects []object
 	pages := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{
 		Bucket: aws.String(s.bucket),
 		Prefix: aws.String(folder),
@@ -63,30 +68,36 @@ func (s *IndexStore) Files(ctx context.Context, mh multihash.Multihash) ([]store
 		}
 		for _, obj := range page.Contents {
 			if key := aws.ToString(obj.Key); !strings.HasSuffix(key, "/") {
-				keys = append(keys, key)
+				objects = append(objects, object{key, aws.ToInt64(obj.Size)})
 			}
 		}
 	}
-	if len(keys) == 0 {
+	if len(objects) == 0 {
 		return nil, fmt.Errorf("s3: index %s: %w", s.url(folder), store.ErrNotFound)
 	}
-	slices.Sort(keys)
+	slices.SortFunc(objects, func(a, b object) int { return strings.Compare(a.key, b.key) })
 
-	files := make([]store.IndexFile, len(keys))
-	g, ctx := errgroup.WithContext(ctx)
+	files := make([]store.IndexFile, len(objects))
+	var g errgroup.Group
 	g.SetLimit(s.opts.concurrency)
-	for i, key := range keys {
+	for i, obj := range objects {
+		files[i].Name = obj.key
+		if obj.size > s.opts.maxIndexFile {
+			files[i].Err = fmt.Errorf("s3: index file %s: %w", s.url(obj.key), store.TooLarge(obj.size, s.opts.maxIndexFile))
+			continue
+		}
 		g.Go(func() error {
-			data, err := s.get(ctx, key)
+			data, err := s.get(ctx, obj.key)
 			if errors.Is(err, store.ErrNotFound) {
-				return nil
+				files[i].Name = "" // deleted since the listing
 			}
-			files[i] = store.IndexFile{Name: key, Data: data}
-			return err
+			files[i].Data, files[i].Err = data, err
+			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
+	_ = g.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("s3: index %s: %w", s.url(folder), err)
 	}
 	files = slices.DeleteFunc(files, func(f store.IndexFile) bool { return f.Name == "" })
 	if len(files) == 0 {
@@ -95,7 +106,8 @@ func (s *IndexStore) Files(ctx context.Context, mh multihash.Multihash) ([]store
 	return files, nil
 }
 
-// get reads one whole object.
+// get reads one whole object, of at most the size cap: an object replaced
+// by a larger one since the listing is refused as it is read.
 func (s *IndexStore) get(ctx context.Context, key string) ([]byte, error) {
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{
 		Bucket: aws.String(s.bucket),
@@ -105,11 +117,18 @@ func (s *IndexStore) get(ctx context.Context, key string) ([]byte, error) {
 		return nil, wrap(err, "get %s", s.url(key))
 	}
 	defer out.Body.Close()
-	data, err := io.ReadAll(out.Body)
-	if err != nil {
+	if size := aws.ToInt64(out.ContentLength); size > s.opts.maxIndexFile {
+		return nil, fmt.Errorf("s3: index file %s: %w", s.url(key), store.TooLarge(size, s.opts.maxIndexFile))
+	}
+	var buf bytes.Buffer
+	buf.Grow(int(max(aws.ToInt64(out.ContentLength), 0)) + bytes.MinRead)
+	if _, err := buf.ReadFrom(io.LimitReader(out.Body, s.opts.maxIndexFile+1)); err != nil {
 		return nil, wrap(err, "get %s", s.url(key))
 	}
-	return data, nil
+	if int64(buf.Len()) > s.opts.maxIndexFile {
+		return nil, fmt.Errorf("s3: index file %s: %w", s.url(key), store.TooLarge(int64(buf.Len()), s.opts.maxIndexFile))
+	}
+	return buf.Bytes(), nil
 }
 
 // Put writes data as an object in the folder of mh. With sub the object is

@@ -29,16 +29,21 @@ type options struct {
 	conditional bool
 	partSize    int64
 	resumes     int
+	// maxIndexFile is the size cap of one index file.
+	maxIndexFile int64
 }
 
 func newOptions(opts []Option) options {
-	o := options{ext: store.DefaultPackExtension, concurrency: DefaultConcurrency, conditional: true, partSize: DefaultPartSize, resumes: DefaultResumes}
+	o := options{ext: store.DefaultPackExtension, concurrency: DefaultConcurrency, conditional: true, partSize: DefaultPartSize, resumes: DefaultResumes, maxIndexFile: store.DefaultMaxIndexFileBytes}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	o.concurrency = max(o.concurrency, 1)
 	o.partSize = max(o.partSize, MinPartSize)
 	o.resumes = max(o.resumes, 0)
+	if o.maxIndexFile <= 0 {
+		o.maxIndexFile = store.DefaultMaxIndexFileBytes
+	}
 	return o
 }
 
@@ -84,4 +89,12 @@ func WithPartSize(n int64) Option {
 // ignores it.
 func WithResumes(n int) Option {
 	return func(o *options) { o.resumes = n }
+}
+
+// WithMaxIndexFileBytes sets the size cap of one index file (default
+// store.DefaultMaxIndexFileBytes; 0 or less means the default).
+// IndexStore.Files returns a larger object with an Err wrapping
+// store.ErrTooLarge, without reading it. The pack store ignores it.
+func WithMaxIndexFileBytes(n int64) Option {
+	return func(o *options) { o.maxIndexFile = n }
 }

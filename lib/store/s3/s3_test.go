@@ -35,8 +35,8 @@ func TestMain(m *testing.M) { s3test.Main(m, &server) }
 func TestIndexStore(t *testing.T) {
 	for _, prefix := range []string{"", "idx/"} {
 		t.Run("prefix="+prefix, func(t *testing.T) {
-			storetest.RunIndexStore(t, func(t *testing.T) store.IndexStore {
-				return s3.NewIndexStore(server.Client(), server.NewBucket(t), s3.WithPrefix(prefix))
+			storetest.RunIndexStore(t, func(t *testing.T, maxFile int64) store.IndexStore {
+				return s3.NewIndexStore(server.Client(), server.NewBucket(t), s3.WithPrefix(prefix), s3.WithMaxIndexFileBytes(maxFile))
 			})
 		})
 	}
@@ -580,5 +580,73 @@ func TestNewClient(t *testing.T) {
 	}
 	if o := client.Options(); o.UsePathStyle || o.Region != "eu-west-1" {
 		t.Errorf("path style %v, region %q", o.UsePathStyle, o.Region)
+	}
+}
+
+// refusingTransport answers every GET of a key ending in suffix with 403
+// Access Denied, as S3 does for an object the role may not read.
+type refusingTransport struct {
+	base   http.RoundTripper
+	suffix string
+}
+
+func (r *refusingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, r.suffix) {
+		body := `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`
+		return &http.Response{StatusCode: http.StatusForbidden, Status: "403 Forbidden", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header: http.Header{"Content-Type": {"application/xml"}}, Body: io.NopCloser(strings.NewReader(body)),
+			ContentLength: int64(len(body)), Request: req}, nil
+	}
+	return r.base.RoundTrip(req)
+}
+
+// An object over the size cap is refused from the listing, without a GET,
+// and one that cannot be read is returned with its error: neither hides
+// the good file beside it.
+func TestIndexFilesBadObjects(t *testing.T) {
+	ctx := context.Background()
+	bucket := server.NewBucket(t)
+	mh := storetest.RandomMultihash(t)
+	big, small, denied := storetest.RandomMultihash(t), storetest.RandomMultihash(t), storetest.RandomMultihash(t)
+	writer := s3.NewIndexStore(server.Client(), bucket)
+	for sub, size := range map[string]int{store.Key(big): 4096, store.Key(small): 10, store.Key(denied): 10} {
+		mhSub, _ := store.ParseKey(sub)
+		if err := writer.Put(ctx, mh, mhSub, make([]byte, size)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counter := &countingTransport{base: &refusingTransport{base: http.DefaultTransport, suffix: store.Key(denied)}}
+	idx := s3.NewIndexStore(server.Client(func(o *awss3.Options) {
+		o.HTTPClient = &http.Client{Transport: counter}
+	}), bucket, s3.WithMaxIndexFileBytes(100))
+	files, err := idx.Files(ctx, mh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 3 {
+		t.Fatalf("got %d files, want 3", len(files))
+	}
+	for _, f := range files {
+		switch {
+		case strings.HasSuffix(f.Name, store.Key(big)):
+			if !errors.Is(f.Err, store.ErrTooLarge) || !strings.Contains(f.Err.Error(), "4096 bytes") || !strings.Contains(f.Err.Error(), f.Name) {
+				t.Errorf("big file: err %v, want ErrTooLarge naming %s and 4096 bytes", f.Err, f.Name)
+			}
+		case strings.HasSuffix(f.Name, store.Key(small)):
+			if f.Err != nil || len(f.Data) != 10 {
+				t.Errorf("small file: %d bytes, err %v", len(f.Data), f.Err)
+			}
+		case strings.HasSuffix(f.Name, store.Key(denied)):
+			if f.Err == nil || f.Data != nil || errors.Is(f.Err, store.ErrNotFound) {
+				t.Errorf("denied file: %d bytes, err %v; want an error", len(f.Data), f.Err)
+			}
+		}
+	}
+	// The listing, the small file and the denied one: the big one is never asked for.
+	if got := counter.requests.Load(); got != 3 {
+		t.Errorf("%d requests, want 3 (LIST, 2 GETs)", got)
+	}
+	if got := counter.read.Load(); got >= 4096 {
+		t.Errorf("%d bytes read: the file over the cap was fetched", got)
 	}
 }

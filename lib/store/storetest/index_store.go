@@ -16,9 +16,10 @@ import (
 	"github.com/multiformats/go-multihash"
 )
 
-// NewIndexStore returns a new, empty index store for one test. It is called
-// once per subtest; subtests run in parallel.
-type NewIndexStore func(t *testing.T) store.IndexStore
+// NewIndexStore returns a new, empty index store for one test, with a size
+// cap of maxFileBytes per index file (0: the backend's default). It is
+// called once per subtest; subtests run in parallel.
+type NewIndexStore func(t *testing.T, maxFileBytes int64) store.IndexStore
 
 // RunIndexStore runs the index store conformance tests against stores made
 // by newStore.
@@ -42,9 +43,13 @@ func RunIndexStore(t *testing.T, newStore NewIndexStore) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tc.run(t, newStore(t))
+			tc.run(t, newStore(t, 0))
 		})
 	}
+	t.Run("TooLarge", func(t *testing.T) {
+		t.Parallel()
+		testIndexTooLarge(t, newStore(t, tooLargeCap))
+	})
 }
 
 // baseName returns the last slash-separated segment of name.
@@ -71,6 +76,11 @@ func mustFiles(t *testing.T, s store.IndexStore, mh multihash.Multihash) []store
 	}
 	if !slices.IsSorted(names) || len(slices.Compact(slices.Clone(names))) != len(names) {
 		t.Fatalf("file names not sorted and unique: %q", names)
+	}
+	for _, f := range files {
+		if f.Err != nil {
+			t.Fatalf("file %s: %v", f.Name, f.Err)
+		}
 	}
 	return files
 }
@@ -283,5 +293,50 @@ func testIndexCanceled(t *testing.T, s store.IndexStore) {
 	}
 	if got := sortedData(mustFiles(t, s, mh)); !slices.Equal(got, []string{"x"}) {
 		t.Errorf("after canceled put: got %q", got)
+	}
+}
+
+// tooLargeCap is the size cap of the store testIndexTooLarge gets.
+const tooLargeCap = 64
+
+// A file over the size cap is returned with an error naming it and its
+// size, beside the files within the cap, which are read as usual.
+func testIndexTooLarge(t *testing.T, s store.IndexStore) {
+	mh := RandomMultihash(t)
+	sub1, sub2 := RandomMultihash(t), RandomMultihash(t)
+	fits := bytes.Repeat([]byte("a"), tooLargeCap)
+	over := bytes.Repeat([]byte("b"), tooLargeCap+1)
+	mustPutIndex(t, s, mh, sub1, fits)
+	mustPutIndex(t, s, mh, sub2, over)
+	files, err := s.Files(context.Background(), mh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 2 {
+		t.Fatalf("got %d files, want 2", len(files))
+	}
+	for _, f := range files {
+		switch baseName(f.Name) {
+		case store.Key(sub1):
+			if f.Err != nil || !bytes.Equal(f.Data, fits) {
+				t.Errorf("file at the cap: data %q, err %v", f.Data, f.Err)
+			}
+		case store.Key(sub2):
+			if !errors.Is(f.Err, store.ErrTooLarge) || f.Data != nil {
+				t.Fatalf("file over the cap: data %q, err %v; want no data and ErrTooLarge", f.Data, f.Err)
+			}
+			if msg := f.Err.Error(); !strings.Contains(msg, store.Key(sub2)) || !strings.Contains(msg, strconv.Itoa(tooLargeCap+1)) {
+				t.Errorf("error %q does not name the file and its size", msg)
+			}
+		default:
+			t.Errorf("unexpected file %q", f.Name)
+		}
+	}
+	// Alone, it is still listed, with its error: the caller decides.
+	mh2 := RandomMultihash(t)
+	mustPutIndex(t, s, mh2, nil, over)
+	files, err = s.Files(context.Background(), mh2)
+	if err != nil || len(files) != 1 || !errors.Is(files[0].Err, store.ErrTooLarge) {
+		t.Fatalf("only a file over the cap: got %v, %v", files, err)
 	}
 }
