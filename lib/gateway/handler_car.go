@@ -99,6 +99,23 @@ func (h *Handler) serveCAR(ctx context.Context, w http.ResponseWriter, r *http.R
 		wk.again.OnEvict(func(_ string, v keptBlock) { acct.Release(v.charge) })
 		wk.acct = acct
 	}
+	// The terminal block goes out at once: a cold client gets its first
+	// bytes after the root's read, not after the reads of its children.
+	// A terminal that does not decode is answered with its own status.
+	if req.Car.Scope != ScopeBlock {
+		if _, err := streamer.Links(terminal, termData); err != nil {
+			return err
+		}
+	}
+	if err := out.block(terminal, termData); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
 	if err := wk.scope(terminal, termData, req.Car.Scope, req.Car.EntityBytes); err != nil {
 		return err
 	}
@@ -258,11 +275,9 @@ type keptBlock struct {
 // dupsCacheBytes bounds the blocks a dups=y response keeps to repeat.
 const dupsCacheBytes = 16 << 20
 
-// scope writes the terminal block and what its dag-scope adds.
+// scope writes what the dag-scope adds below the terminal block c, which
+// is written already.
 func (wk *walker) scope(c cid.Cid, raw []byte, scope DagScope, eb *EntityBytes) error {
-	if err := wk.out.block(c, raw); err != nil {
-		return err
-	}
 	switch scope {
 	case ScopeBlock:
 		return nil
