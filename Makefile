@@ -43,6 +43,7 @@ fuzz:
 	go test -run '^$$' -fuzz '^FuzzParseRange$$' -fuzztime $(FUZZTIME) ./lib/gateway
 	go test -run '^$$' -fuzz '^FuzzParseEntityBytes$$' -fuzztime $(FUZZTIME) ./lib/gateway
 	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./lib/index
+	go test -run '^$$' -fuzz '^FuzzDecodeMatchesIPLD$$' -fuzztime $(FUZZTIME) ./lib/index
 	go test -run '^$$' -fuzz '^FuzzNewRequest$$' -fuzztime $(FUZZTIME) ./lib/lambdastream
 
 # Benchmarks: pack write and gateway serving (1 GiB generated content, never
