@@ -31,52 +31,37 @@ func newFlagSet(name, args, about string, out io.Writer) *flagSet {
 	return fs
 }
 
-// stringVar defines a string flag under several names.
-func (fs *flagSet) stringVar(p *string, names []string, value, usage string) {
+// aliased defines a flag under several names with define (one of
+// flag.FlagSet's XxxVar methods); the names after the first are aliases.
+func aliased[T any](define func(*T, string, T, string), p *T, names []string, value T, usage string) {
 	*p = value
 	for i, n := range names {
 		u := usage
 		if i > 0 {
 			u = "alias of --" + names[0]
 		}
-		fs.StringVar(p, n, value, u)
+		define(p, n, value, u)
 	}
+}
+
+// stringVar defines a string flag under several names.
+func (fs *flagSet) stringVar(p *string, names []string, value, usage string) {
+	aliased(fs.StringVar, p, names, value, usage)
 }
 
 // boolVar defines a boolean flag under several names.
 func (fs *flagSet) boolVar(p *bool, names []string, value bool, usage string) {
-	*p = value
-	for i, n := range names {
-		u := usage
-		if i > 0 {
-			u = "alias of --" + names[0]
-		}
-		fs.BoolVar(p, n, value, u)
-	}
+	aliased(fs.BoolVar, p, names, value, usage)
 }
 
 // durationVar defines a duration flag under several names.
 func (fs *flagSet) durationVar(p *time.Duration, names []string, value time.Duration, usage string) {
-	*p = value
-	for i, n := range names {
-		u := usage
-		if i > 0 {
-			u = "alias of --" + names[0]
-		}
-		fs.DurationVar(p, n, value, u)
-	}
+	aliased(fs.DurationVar, p, names, value, usage)
 }
 
 // intVar defines an int flag under several names.
 func (fs *flagSet) intVar(p *int, names []string, value int, usage string) {
-	*p = value
-	for i, n := range names {
-		u := usage
-		if i > 0 {
-			u = "alias of --" + names[0]
-		}
-		fs.IntVar(p, n, value, u)
-	}
+	aliased(fs.IntVar, p, names, value, usage)
 }
 
 // parse parses flags anywhere in args and returns the positional
