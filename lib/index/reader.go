@@ -11,6 +11,7 @@ import (
 	"github.com/hash-stream/hash-stream-aws/lib/cache"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/multiformats/go-multihash"
+	"golang.org/x/sync/semaphore"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -26,6 +27,12 @@ const DefaultCacheBytes = 64 << 20
 // otherwise hold the multihash for good.
 const DefaultReadTimeout = time.Minute
 
+// DefaultDecodeBytes bounds the index file bytes a Reader decodes at once,
+// whatever the number of multihashes being read: decoding takes about four
+// times a file's size at its peak, so by default at most ~280 MB goes to
+// decoding (a file at store.DefaultMaxIndexFileBytes decodes alone).
+const DefaultDecodeBytes = 64 << 20
+
 // Reader finds the records of a multihash in an index store.
 //
 // Set, which the streamer uses, reads the index files of a multihash once
@@ -40,6 +47,10 @@ type Reader struct {
 	timeout time.Duration
 	sets    singleflight.Group
 	finds   singleflight.Group
+	// decoding bounds the file bytes decoded at once (see
+	// DefaultDecodeBytes); decodeMax is its size.
+	decoding  *semaphore.Weighted
+	decodeMax int64
 }
 
 // ReaderOption configures a Reader.
@@ -69,6 +80,17 @@ func WithReadTimeout(d time.Duration) ReaderOption {
 	}
 }
 
+// WithDecodeBytes sets how many index file bytes are decoded at once
+// (default DefaultDecodeBytes; 0 or less means the default). A larger file
+// is decoded alone.
+func WithDecodeBytes(n int64) ReaderOption {
+	return func(r *Reader) {
+		if n > 0 {
+			r.decodeMax = n
+		}
+	}
+}
+
 // NewCache returns a Set cache of about capacity bytes (as Set.Size counts
 // them), for WithCache.
 func NewCache(capacity int64) *cache.Cache[string, *Set] {
@@ -77,10 +99,11 @@ func NewCache(capacity int64) *cache.Cache[string, *Set] {
 
 // NewReader returns a Reader over s.
 func NewReader(s store.IndexStore, opts ...ReaderOption) *Reader {
-	r := &Reader{store: s, cache: NewCache(DefaultCacheBytes), log: slog.New(slog.DiscardHandler), timeout: DefaultReadTimeout}
+	r := &Reader{store: s, cache: NewCache(DefaultCacheBytes), log: slog.New(slog.DiscardHandler), timeout: DefaultReadTimeout, decodeMax: DefaultDecodeBytes}
 	for _, o := range opts {
 		o(r)
 	}
+	r.decoding = semaphore.NewWeighted(r.decodeMax)
 	return r
 }
 
@@ -209,9 +232,12 @@ func (r *Reader) read(ctx context.Context, mh multihash.Multihash) (records []Re
 		err := f.Err
 		if err == nil {
 			var rec Record
-			if _, rec, err = Decode(f.Data); err == nil {
+			if rec, err = r.decode(ctx, f.Data); err == nil {
 				records = append(records, rec)
 			} else {
+				if ctx.Err() != nil {
+					cacheable = false // not decoded in time: may pass
+				}
 				err = fmt.Errorf("index file %s: %w", f.Name, err)
 			}
 		} else if !errors.Is(err, store.ErrTooLarge) {
@@ -230,6 +256,20 @@ func (r *Reader) read(ctx context.Context, mh multihash.Multihash) (records []Re
 	}
 	return Merge(records), cacheable, nil
 }
+
+// decode decodes one index file within the decoding bound.
+func (r *Reader) decode(ctx context.Context, data []byte) (Record, error) {
+	n := min(int64(len(data)), r.decodeMax)
+	if err := r.decoding.Acquire(ctx, n); err != nil {
+		return Record{}, fmt.Errorf("index: waiting to decode: %w", err)
+	}
+	defer r.decoding.Release(n)
+	_, rec, err := decodeFile(data)
+	return rec, err
+}
+
+// decodeFile is Decode; only this package's tests replace it.
+var decodeFile = Decode
 
 // FindIn returns the records of mh found below the records of containing
 // (for instance the BLOB records of a block inside a DAG's CONTAINING

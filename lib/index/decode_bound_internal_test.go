@@ -1,0 +1,68 @@
+package index
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hash-stream/hash-stream-aws/lib/store"
+	"github.com/hash-stream/hash-stream-aws/lib/store/memory"
+	"github.com/multiformats/go-multihash"
+)
+
+// However many multihashes are read at once, no more index file bytes than
+// the bound are decoded at once; a file over the bound decodes alone.
+func TestDecodeBound(t *testing.T) {
+	ctx := context.Background()
+	st := memory.NewIndexStore()
+	var mhs []multihash.Multihash
+	var size int64
+	for i := range 16 {
+		mh, _ := multihash.Sum([]byte{byte(i)}, multihash.SHA2_256, -1)
+		data, err := Encode(TypeBlob, Record{Multihash: mh, Type: Blob, Location: store.Location{Multihash: mh}, Offset: 1, Length: 2, HasRange: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Put(ctx, mh, nil, data); err != nil {
+			t.Fatal(err)
+		}
+		mhs = append(mhs, mh)
+		size = int64(len(data))
+	}
+	var cur, peak atomic.Int64
+	decodeFile = func(data []byte) (string, Record, error) {
+		n := cur.Add(int64(len(data)))
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+		defer cur.Add(-int64(len(data)))
+		return Decode(data)
+	}
+	defer func() { decodeFile = Decode }()
+
+	for _, bound := range []int64{2 * size, size / 2} {
+		peak.Store(0)
+		r := NewReader(st, WithDecodeBytes(bound), WithCache(nil))
+		var wg sync.WaitGroup
+		for _, mh := range mhs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := r.Set(ctx, mh); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		want := max(bound, size) // a file over the bound decodes alone
+		if peak.Load() > want || peak.Load() == 0 {
+			t.Errorf("bound %d: %d bytes decoded at once, want at most %d", bound, peak.Load(), want)
+		}
+	}
+}
