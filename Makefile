@@ -13,7 +13,7 @@ LAMBDA_LOCAL_DIR ?= build/lambda/gateway-amd64
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w"
 GO_TEST_TIMEOUT ?= 40m
 
-.PHONY: all build tools check test serve demo build-lambda invoke synth deploy destroy bench soak fuzz clean
+.PHONY: all build tools check test serve demo build-lambda invoke synth deploy destroy bench soak smoke fuzz clean
 
 all: build
 
@@ -87,6 +87,15 @@ serve: build
 # The main job on the embedded default: load testdata/ into a store and dump it back.
 demo: build
 	bash .ci/demo.sh
+
+# After a deploy: check the gateway at URL end to end (verified raw block
+# and CAR, cache headers, CloudFront's cache result). Without CID it checks
+# the sample `hash-stream pack write testdata/hello.txt` loads.
+URL ?=
+CID ?=
+smoke: build
+	@if [ -z "$(URL)" ]; then echo "usage: make smoke URL=https://<distribution> [CID=<cid>]"; exit 2; fi
+	build/hash-stream smoke $(URL) $(CID)
 
 # CDK (infra/, cdk.json): the stack over the function folder build-lambda makes.
 # Context goes in CDK_ARGS, e.g. make deploy CDK_ARGS="-c domainName=gw.example.org -c hostedZoneId=Z123".

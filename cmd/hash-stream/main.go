@@ -33,6 +33,7 @@ func commands() []command {
 		{"index find records", "<cid> [containingCid]", "Print the index records of a CID", indexFindRecords},
 		{"streamer dump", "<cid> <file> [containingCid]", "Write verified content to a file, as a CAR or raw bytes", streamerDump},
 		{"serve", "", "Serve the trustless gateway over the store (default " + DefaultListen + ")", serve},
+		{"smoke", "<url> [cid]", "Check a deployed gateway: verified raw block and CAR, cache headers, cache result", smoke},
 	}
 }
 
