@@ -298,11 +298,11 @@ func (s *GatewayStack) distribution(cfg Config, logBucket awss3.IBucket) awsclou
 	// origin to GET and read the gateway headers. The origin's own CORS
 	// headers win if it sends them.
 	headers := awscloudfront.NewResponseHeadersPolicy(stack, jsii.String("GatewayResponseHeaders"), &awscloudfront.ResponseHeadersPolicyProps{
-		Comment: jsii.String("Hash Stream gateway: CORS for GET/HEAD, nosniff, HSTS"),
+		Comment: jsii.String("Hash Stream gateway: CORS for GET/HEAD/OPTIONS, nosniff, HSTS"),
 		CorsBehavior: &awscloudfront.ResponseHeadersCorsBehavior{
 			AccessControlAllowCredentials: jsii.Bool(false),
 			AccessControlAllowHeaders:     jsii.Strings("*"),
-			AccessControlAllowMethods:     jsii.Strings("GET", "HEAD"),
+			AccessControlAllowMethods:     jsii.Strings("GET", "HEAD", "OPTIONS"),
 			AccessControlAllowOrigins:     jsii.Strings("*"),
 			AccessControlExposeHeaders: jsii.Strings(
 				"Content-Length", "Content-Range", "Content-Disposition", "Etag",
@@ -330,9 +330,11 @@ func (s *GatewayStack) distribution(cfg Config, logBucket awss3.IBucket) awsclou
 	props := &awscloudfront.DistributionProps{
 		Comment: jsii.String("Hash Stream trustless gateway"),
 		DefaultBehavior: &awscloudfront.BehaviorOptions{
-			Origin:                origin,
-			AllowedMethods:        awscloudfront.AllowedMethods_ALLOW_GET_HEAD(),
-			CachedMethods:         awscloudfront.CachedMethods_CACHE_GET_HEAD(),
+			Origin: origin,
+			// OPTIONS: CORS preflights reach the function, which answers
+			// them the same way for every path, so they are cached too.
+			AllowedMethods:        awscloudfront.AllowedMethods_ALLOW_GET_HEAD_OPTIONS(),
+			CachedMethods:         awscloudfront.CachedMethods_CACHE_GET_HEAD_OPTIONS(),
 			ViewerProtocolPolicy:  awscloudfront.ViewerProtocolPolicy_REDIRECT_TO_HTTPS,
 			CachePolicy:           cachePolicy,
 			ResponseHeadersPolicy: headers,

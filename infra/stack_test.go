@@ -419,8 +419,8 @@ func checkDistribution(t *testing.T, s *synthesized, logging bool) {
 	_, dist := s.onlyResource(t, "AWS::CloudFront::Distribution")
 	dc := props(dist)["DistributionConfig"].(map[string]interface{})
 	b := dc["DefaultCacheBehavior"].(map[string]interface{})
-	if canon(b["AllowedMethods"]) != `["GET","HEAD"]` || canon(b["CachedMethods"]) != `["GET","HEAD"]` {
-		t.Errorf("methods %v cached %v, want GET HEAD", b["AllowedMethods"], b["CachedMethods"])
+	if canon(b["AllowedMethods"]) != `["GET","HEAD","OPTIONS"]` || canon(b["CachedMethods"]) != `["GET","HEAD","OPTIONS"]` {
+		t.Errorf("methods %v cached %v, want GET HEAD OPTIONS", b["AllowedMethods"], b["CachedMethods"])
 	}
 	if b["ViewerProtocolPolicy"] != "redirect-to-https" {
 		t.Errorf("viewer protocol %v", b["ViewerProtocolPolicy"])
@@ -466,7 +466,7 @@ func checkDistribution(t *testing.T, s *synthesized, logging bool) {
 			"ResponseHeadersPolicyConfig", like(
 				"CorsConfig", like(
 					"AccessControlAllowOrigins", like("Items", arr("*")),
-					"AccessControlAllowMethods", like("Items", arr("GET", "HEAD")),
+					"AccessControlAllowMethods", like("Items", arr("GET", "HEAD", "OPTIONS")),
 				),
 				"SecurityHeadersConfig", like("ContentTypeOptions", like("Override", true)),
 			)))

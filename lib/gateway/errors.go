@@ -183,7 +183,7 @@ func writeError(w http.ResponseWriter, err error) {
 	}
 	switch status {
 	case http.StatusMethodNotAllowed:
-		h.Set("Allow", "GET, HEAD")
+		h.Set("Allow", corsAllowMethods)
 	case http.StatusServiceUnavailable:
 		h.Set("Retry-After", retryAfterSeconds)
 	case http.StatusRequestedRangeNotSatisfiable:

@@ -71,7 +71,7 @@ func TestWriteError(t *testing.T) {
 		headers map[string]string
 	}{
 		{"405", &RequestError{Status: 405, Message: "method POST not allowed", Err: ErrMethodNotAllowed},
-			405, "method POST not allowed\n", map[string]string{"Allow": "GET, HEAD"}},
+			405, "method POST not allowed\n", map[string]string{"Allow": "GET, HEAD, OPTIONS"}},
 		{"416", &RangeError{Size: 42}, 416, "range not satisfiable\n",
 			map[string]string{"Content-Range": "bytes */42"}},
 		{"404", streamer.ErrNotFound, 404, "not found\n", nil},

@@ -98,6 +98,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rl := &requestLog{}
 	cw := &countingWriter{ResponseWriter: w, rl: rl, start: start}
+	setCORS(w.Header())
 	req, err := ParseRequest(r)
 	attrs := []any{"method", r.Method, "path", clip(r.URL.Path, MaxEchoBytes)} // a path may be ~1 MB
 	defer func() {
@@ -115,6 +116,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.log.InfoContext(r.Context(), "request", attrs...)
 		}
 	}()
+	if r.Method == http.MethodOptions {
+		writePreflight(cw)
+		cw.commit()
+		return
+	}
 	if err != nil {
 		h.fail(cw, rl, err)
 		return
