@@ -118,7 +118,10 @@ func testStreamsWhileReading(t *testing.T, b *buckets, g *generated) {
 	if leaves := int(g.size >> 20); reads < leaves {
 		t.Fatalf("%d ranged GETs for %d leaves of 1 MiB: the reads were not split", reads, leaves)
 	}
-	if readsThen > hold {
+	// With two reads in flight, the one beside the held GET may be served
+	// too (it was a flake at exactly hold+1): more than that means the
+	// function read on without bound while its client waited.
+	if readsThen > hold+1 {
 		t.Errorf("%d ranged GETs served while GET %d was held", readsThen, hold)
 	}
 	if !res.FirstByte.Before(seenAt) || !seenAt.Before(res.Done) {
