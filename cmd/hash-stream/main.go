@@ -43,6 +43,7 @@ type cliEnv struct {
 	getenv         func(string) string
 	stderrIsTTY    bool
 	onListen       func(addr string) // tests: called once serve listens
+	onMetrics      func(addr string) // tests: called once serve's metrics listen
 	wrapStores     func(*stores)     // tests: wraps the stores a write opens
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -21,15 +22,29 @@ const DefaultListen = "127.0.0.1:3000"
 // Lambda function's index cache.
 const envIndexCacheBytes = "HASH_STREAM_INDEX_CACHE_BYTES"
 
+// Environment variables of serve as a service (a container sets them).
+const (
+	envListen        = "HASH_STREAM_LISTEN"
+	envMetricsListen = "HASH_STREAM_METRICS_LISTEN"
+)
+
+// DefaultShutdownTimeout is how long serve lets responses in flight finish
+// after SIGTERM before it cuts them: under the 30 s a container runtime
+// (ECS, Kubernetes) waits by default before it kills the process.
+const DefaultShutdownTimeout = 25 * time.Second
+
 func serve(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlagSet("serve", "", "Serves the IPFS Trustless Gateway over the store: GET|HEAD /ipfs/<cid>[/<path>] as a raw block\nor a CAR, every block verified. Logs one JSON line per request on stderr.", env.stderr)
 	var sf storeFlags
 	var bf budgetFlags
-	var listen, cacheBytes string
+	var listen, cacheBytes, metricsListen string
+	var shutdown time.Duration
 	var lim serverLimits
 	sf.register(fs, env)
 	bf.register(fs)
-	fs.stringVar(&listen, []string{"listen", "l"}, DefaultListen, "address to listen on (host:port)")
+	fs.stringVar(&listen, []string{"listen", "l"}, cmp.Or(env.getenv(envListen), DefaultListen), "address to listen on (host:port; env "+envListen+")")
+	fs.stringVar(&metricsListen, []string{"metrics-listen"}, env.getenv(envMetricsListen), "address of a separate listener for Prometheus metrics at /metrics (env "+envMetricsListen+"; default off)")
+	fs.durationVar(&shutdown, []string{"shutdown-timeout"}, DefaultShutdownTimeout, "on SIGTERM, how long responses in flight may finish before they are cut")
 	fs.durationVar(&lim.ReadTimeout, []string{"read-timeout"}, DefaultReadTimeout, "time allowed to read a request's header and body")
 	fs.durationVar(&lim.IdleTimeout, []string{"idle-timeout"}, DefaultIdleTimeout, "close a keep-alive connection idle this long")
 	fs.durationVar(&lim.WriteTimeout, []string{"write-timeout"}, DefaultWriteTimeout, "drop a client that takes no bytes of its response for this long")
@@ -43,14 +58,14 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil || indexCache < 0 {
 		return fmt.Errorf("%w: bad --index-cache-bytes %q (want an integer >= 0)", errUsage, cacheBytes)
 	}
-	_, withBudget, withMaxBlock, err := bf.options()
+	bud, withBudget, withMaxBlock, err := bf.options()
 	if err != nil {
 		return err
 	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"read-timeout", lim.ReadTimeout}, {"idle-timeout", lim.IdleTimeout}, {"write-timeout", lim.WriteTimeout}} {
+	}{{"read-timeout", lim.ReadTimeout}, {"idle-timeout", lim.IdleTimeout}, {"write-timeout", lim.WriteTimeout}, {"shutdown-timeout", shutdown}} {
 		if d.v <= 0 {
 			return fmt.Errorf("%w: --%s %s: must be positive", errUsage, d.name, d.v)
 		}
@@ -63,13 +78,34 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(env.stderr, nil))
-	idx := index.NewReader(st.index, index.WithCache(index.NewCache(indexCache)), index.WithLogger(log))
+	cache := index.NewCache(indexCache)
+	idx := index.NewReader(st.index, index.WithCache(cache), index.WithLogger(log))
 	s := streamer.New(idx, st.packs, streamer.WithLogger(log), withMaxBlock)
-	handler := gateway.New(s, gateway.WithLogger(log), withBudget)
+	opts := []gateway.Option{gateway.WithLogger(log), withBudget}
+	var mx *metrics
+	if metricsListen != "" {
+		mx = newMetrics(cache, bud)
+		opts = append(opts, gateway.WithObserver(mx.observe))
+	}
+	handler := withHealth(gateway.New(s, opts...), st)
 
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return err
+	}
+	if mx != nil {
+		mln, err := net.Listen("tcp", metricsListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		msrv := &http.Server{Handler: mx.handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
+		go msrv.Serve(mln)
+		defer msrv.Close()
+		fmt.Fprintf(env.stdout, "metrics on http://%s/metrics\n", mln.Addr())
+		if env.onMetrics != nil {
+			env.onMetrics(mln.Addr().String())
+		}
 	}
 	srv, _ := newServer(handler, lim, log)
 	addr := ln.Addr().String()
@@ -79,7 +115,7 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 		env.onListen(addr)
 	}
 	// Graceful shutdown: stop accepting, let requests in flight finish.
-	if err := serveUntil(ctx, srv, ln, 10*time.Second); err != nil {
+	if err := serveUntil(ctx, srv, ln, shutdown); err != nil {
 		return err
 	}
 	fmt.Fprintln(env.stdout, "hash-stream gateway stopped")

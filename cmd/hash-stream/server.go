@@ -282,8 +282,11 @@ func serveUntil(ctx context.Context, srv *http.Server, ln net.Listener, grace ti
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return err
+	err := srv.Shutdown(shutdownCtx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// Responses still going at the deadline are cut: their connections
+		// close without the end of the body, which every client sees.
+		return srv.Close()
 	}
-	return nil
+	return err
 }

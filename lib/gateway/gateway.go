@@ -25,6 +25,8 @@ type Handler struct {
 	maxCARBytes int64
 	logAttrs    func(context.Context) []any
 
+	observe func(Observation)
+
 	// budget bounds what all responses buffer; nil: no bound.
 	budget    *budget.Budget
 	floor     int64
@@ -75,6 +77,25 @@ func WithLogAttrs(fn func(context.Context) []any) Option {
 	return func(h *Handler) { h.logAttrs = fn }
 }
 
+// Observation is what one request did, handed to the function set with
+// WithObserver when the request ends (for metrics).
+type Observation struct {
+	Method string
+	Format string // "raw", "car", or "" when the request did not parse
+	Status int    // 499: the client left before an answer
+	Bytes  int64  // body bytes written
+	Blocks int64  // verified blocks
+	Reads  int64  // ranged reads issued to the pack store
+	// Lookups counts blocks located through the index (not cached).
+	Lookups  int64
+	TTFB     time.Duration // to the status line; 0 when none was sent
+	Duration time.Duration
+	Aborted  bool // cut after the status line
+}
+
+// WithObserver calls fn with each request's Observation when it ends.
+func WithObserver(fn func(Observation)) Option { return func(h *Handler) { h.observe = fn } }
+
 // New returns a Handler reading blocks through s.
 func New(s *streamer.Streamer, opts ...Option) *Handler {
 	h := &Handler{blocks: s, log: slog.New(slog.DiscardHandler)}
@@ -102,6 +123,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req, err := ParseRequest(r)
 	attrs := []any{"method", r.Method, "path", clip(r.URL.Path, MaxEchoBytes)} // a path may be ~1 MB
 	defer func() {
+		if h.observe != nil {
+			o := Observation{Method: r.Method, Status: rl.status, Bytes: rl.bytes, Blocks: rl.stats.Blocks.Load(),
+				Reads: rl.stats.Reads.Load(), Lookups: rl.stats.Lookups.Load(), TTFB: rl.ttfb,
+				Duration: time.Since(start), Aborted: rl.aborted != nil}
+			if req != nil {
+				o.Format = req.Format.String()
+			}
+			h.observe(o)
+		}
 		attrs = append(attrs, "status", rl.status, "bytes", rl.bytes,
 			"blocks", rl.stats.Blocks.Load(), "storage_reads", rl.stats.Reads.Load(),
 			"index_lookups", rl.stats.Lookups.Load(),
