@@ -870,6 +870,7 @@ func TestConformance(t *testing.T) {
 				{"Etag", testEtag},
 				{"MissingBlock", testMissingBlock},
 				{"Identity", testIdentity},
+				{"MissingPath", testMissingPath}, // missing_path_test.go
 				{"Errors", testErrors},
 				{"StorageErrors", testStorageErrors},
 			} {
@@ -1509,10 +1510,6 @@ func testErrors(t *testing.T, e *env) {
 		{"unknown CID raw", "GET", "/ipfs/" + unknown + "?format=raw", nil, 404},
 		{"unknown CID car", "GET", "/ipfs/" + unknown + "?format=car", nil, 404},
 		{"unknown CID Accept", "GET", "/ipfs/" + unknown, []string{"Accept", carDupsN}, 404},
-		{"missing path", "GET", "/ipfs/" + twoFilesRoot + "/subdir/nope.txt?format=car", nil, 404},
-		{"missing top path", "GET", "/ipfs/" + twoFilesRoot + "/nope?format=car&dag-scope=block", nil, 404},
-		{"missing HAMT entry", "GET", "/ipfs/" + hamtRoot + "/nope.txt?format=car", nil, 404},
-		{"missing dag-cbor key", "GET", "/ipfs/" + cborRoot + "/document/nope?format=car", nil, 404},
 		{"not under /ipfs", "GET", "/ipns/example.org?format=raw", nil, 404},
 		{"format=foo", "GET", "/ipfs/" + twoFilesRoot + "?format=foo", nil, 406},
 		{"format=html", "GET", "/ipfs/" + twoFilesRoot + "?format=html", nil, 406},

@@ -27,11 +27,16 @@ var ErrTooLarge = errors.New("response too large")
 
 // serveCAR answers a CAR: the blocks that resolve the path, then the
 // terminal's dag-scope, depth first, every block verified. The path and the
-// terminal block are resolved before the status line, so a missing root or
-// path answers 404; anything that fails later cuts the response.
+// terminal block are resolved before the status line, so a missing root
+// block answers 404 (a path that names nothing: serveMissingPath); anything
+// that fails later cuts the response.
 func (h *Handler) serveCAR(ctx context.Context, w http.ResponseWriter, r *http.Request, req *Request, rl *requestLog) error {
 	res := &resolver{ctx: ctx, blocks: h.blocks, containing: req.Root.Hash(), stats: &rl.stats}
 	terminal, roots, err := res.resolve(req.Root, req.Segments)
+	var noPath *noPathError
+	if errors.As(err, &noPath) {
+		return h.serveMissingPath(w, r, req, res.loaded)
+	}
 	if err != nil {
 		return err
 	}

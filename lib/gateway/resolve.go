@@ -197,12 +197,23 @@ func (r *resolver) resolveIPLD(c cid.Cid, raw []byte, segments []string) (cid.Ci
 	return c, len(segments), nil
 }
 
+// noPathError is a path segment that names nothing in the DAG: a name a
+// directory or HAMT does not hold, a key or index a dag-cbor node does not
+// have, or a segment after a file, a raw block or a scalar (boxo counts all
+// of these as not found). serveCAR answers it with the blocks that resolve
+// the path as far as it exists; anywhere else it is its RequestError (404,
+// or 400 for a path into something that has none).
+type noPathError struct{ *RequestError }
+
+// Unwrap returns the RequestError, for ErrorStatus.
+func (e *noPathError) Unwrap() error { return e.RequestError }
+
 func notFound(format string, args ...any) error {
-	return requestError(http.StatusNotFound, ErrNotFound, format, args...)
+	return &noPathError{requestError(http.StatusNotFound, ErrNotFound, format, args...)}
 }
 
 func pathError(segments []string, format string, args ...any) error {
-	return requestError(http.StatusBadRequest, ErrBadRequest, "path /%s: "+format, append([]any{joinPath(segments)}, args...)...)
+	return &noPathError{requestError(http.StatusBadRequest, ErrBadRequest, "path /%s: "+format, append([]any{joinPath(segments)}, args...)...)}
 }
 
 func joinPath(s []string) string {
