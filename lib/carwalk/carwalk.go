@@ -26,7 +26,6 @@ import (
 
 	"github.com/hash-stream/hash-stream-aws/lib/budget"
 	"github.com/hash-stream/hash-stream-aws/lib/cache"
-	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 	"github.com/ipfs/go-cid"
 	"github.com/ipfs/go-unixfsnode/data"
@@ -128,10 +127,29 @@ func New(ctx context.Context, s *streamer.Streamer, emit func(c cid.Cid, data []
 // Written returns the number of blocks written so far.
 func (w *Walker) Written() int { return w.written }
 
+// IsIdentity reports whether c's multihash is an identity one (its data is
+// in the CID), without allocating: a CIDv1 is a version and a codec
+// varint, then the multihash, whose identity code is the byte 0x00. A
+// CIDv0 is always sha2-256.
+func IsIdentity(c cid.Cid) bool {
+	k := c.KeyString()
+	if c.Version() == 0 {
+		return false
+	}
+	i := 0
+	for skip := 0; skip < 2; skip++ { // version, codec
+		for i < len(k) && k[i]&0x80 != 0 {
+			i++
+		}
+		i++
+	}
+	return i < len(k) && k[i] == 0x00
+}
+
 // Block writes one block already read (a path block, the root): nothing
 // for an identity CID, nor with dups=n for a block written before.
 func (w *Walker) Block(c cid.Cid, data []byte) error {
-	if index.IsIdentity(c.Hash()) {
+	if IsIdentity(c) {
 		return nil
 	}
 	if !w.dups {

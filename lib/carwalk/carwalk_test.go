@@ -320,3 +320,25 @@ func TestDeepChain(t *testing.T) {
 		t.Errorf("max depth %d of a %d-level chain: %v, want ErrTooDeep", n-2, n-1, err)
 	}
 }
+
+func TestIsIdentity(t *testing.T) {
+	id, err := multihash.Sum([]byte("x"), multihash.IDENTITY, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		c    cid.Cid
+		want bool
+	}{
+		{cid.NewCidV1(cid.Raw, id), true},
+		{cid.NewCidV1(cid.DagCBOR, id), true},
+		{cid.NewCidV1(0x300001, id), true}, // a codec of three varint bytes
+		{rawBlock(t, "x").cid, false},
+		{cid.MustParse("QmYhmPjhFjYFyaoiuNzYv8WGavpSRDwdHWe5B4M5du5Rtk"), false},
+		{cid.Undef, false},
+	} {
+		if got := carwalk.IsIdentity(tc.c); got != tc.want || (tc.c.Defined() && got != index.IsIdentity(tc.c.Hash())) {
+			t.Errorf("IsIdentity(%s) = %v, want %v", tc.c, got, tc.want)
+		}
+	}
+}

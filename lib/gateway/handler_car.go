@@ -10,7 +10,6 @@ import (
 
 	"github.com/hash-stream/hash-stream-aws/lib/budget"
 	"github.com/hash-stream/hash-stream-aws/lib/carwalk"
-	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 	"github.com/ipfs/go-cid"
@@ -185,7 +184,7 @@ func fileBytes(pb dagpb.PBNode, ufs data.UnixFSData, from, to int64, dups bool) 
 // sectionLen is the size of a CAR section: length prefix, CID, data; 0
 // for an identity CID, which the walker never writes as a block.
 func sectionLen(c cid.Cid, dataLen int) int64 {
-	if index.IsIdentity(c.Hash()) {
+	if carwalk.IsIdentity(c) {
 		return 0
 	}
 	n := c.ByteLen() + dataLen
