@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/hash-stream/hash-stream-aws/lib/carwalk"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
@@ -60,10 +61,20 @@ func streamerDump(ctx context.Context, env *cliEnv, args []string) error {
 		if containing == nil {
 			containing = root.Hash()
 		}
-		err = s.Walk(ctx, root, containing, func(c cid.Cid, data []byte) error {
-			blocks++
+		data, err := s.Block(ctx, root.Hash(), containing)
+		if err != nil {
+			return err
+		}
+		// The gateway's walk, so the CAR is byte for byte what
+		// GET /ipfs/<cid>?format=car answers.
+		wk := carwalk.New(ctx, s, func(c cid.Cid, data []byte) error {
 			return pack.WriteSection(bw, c, data)
-		})
+		}, carwalk.WithContaining(containing))
+		if err := wk.Block(root, data); err != nil {
+			return err
+		}
+		err = wk.All(root, data)
+		blocks = wk.Written()
 		if err != nil {
 			return err
 		}

@@ -19,7 +19,7 @@ var errLengthMismatch = errors.New("gateway: the file's blocks do not match the 
 // blocks already read tell it before the first byte: header, path blocks
 // and terminal, plus, for a UnixFS file whose node links only raw leaves,
 // each leaf the scope (or entity-bytes slice) takes, at the size the node
-// declares for it, once each unless dups. It mirrors carOut and walker;
+// declares for it, once each unless dups. It mirrors carOut and carwalk;
 // ok is false where the walk must read blocks to know more (deeper files,
 // directories and HAMTs under dag-scope=all, dag-cbor DAGs).
 func carLength(header []byte, path []loadedBlock, terminal cid.Cid, termData []byte, car CarParams) (n int64, ok bool) {

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hash-stream/hash-stream-aws/lib/budget"
+	"github.com/hash-stream/hash-stream-aws/lib/carwalk"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
@@ -118,6 +119,7 @@ func clip(s string, max int) string {
 //   - budget.ErrExhausted: 503 with Retry-After, the server is at its
 //     memory budget;
 //   - streamer.ErrInternal (a panic): 500;
+//   - carwalk.ErrTooDeep: 422, the DAG is deeper than the walk goes;
 //   - streamer.ErrBadRecord: 502, the index gives an impossible location;
 //   - streamer.ErrCorrupt: 502, the store returned bytes that do not match
 //     their CID;
@@ -142,6 +144,8 @@ func ErrorStatus(err error) (int, string) {
 		return http.StatusServiceUnavailable, "the gateway is at its memory budget: retry later"
 	case errors.Is(err, streamer.ErrInternal):
 		return http.StatusInternalServerError, "internal error"
+	case errors.Is(err, carwalk.ErrTooDeep):
+		return http.StatusUnprocessableEntity, fmt.Sprintf("the DAG is more than %d levels deep, deeper than this gateway walks: fetch its lower parts with their own CIDs", carwalk.DefaultMaxDepth)
 	case errors.Is(err, streamer.ErrBadRecord):
 		return http.StatusBadGateway, "the index gives an impossible location for a block"
 	case errors.As(err, &rangeErr):

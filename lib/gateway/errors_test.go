@@ -11,6 +11,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/hash-stream/hash-stream-aws/lib/carwalk"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
@@ -38,6 +39,7 @@ func TestErrorStatus(t *testing.T) {
 		{"index not found", wrap(index.ErrNotFound), 404},
 		{"store not found", wrap(store.ErrNotFound), 404},
 		{"corrupt", fmt.Errorf("%w: zQm", streamer.ErrCorrupt), 502},
+		{"too deep", fmt.Errorf("%w: bafy", carwalk.ErrTooDeep), 422},
 		{"corrupt beats not found", errors.Join(streamer.ErrCorrupt, streamer.ErrNotFound), 502},
 		{"deadline", wrap(context.DeadlineExceeded), 504},
 		{"os deadline", wrap(os.ErrDeadlineExceeded), 504},

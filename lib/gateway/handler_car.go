@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,14 +9,13 @@ import (
 	"strconv"
 
 	"github.com/hash-stream/hash-stream-aws/lib/budget"
-	"github.com/hash-stream/hash-stream-aws/lib/cache"
+	"github.com/hash-stream/hash-stream-aws/lib/carwalk"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 	"github.com/ipfs/go-cid"
 	"github.com/ipfs/go-unixfsnode/data"
 	dagpb "github.com/ipld/go-codec-dagpb"
 	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
-	"github.com/multiformats/go-multihash"
 	"github.com/multiformats/go-varint"
 )
 
@@ -86,23 +84,17 @@ func (h *Handler) serveCAR(ctx context.Context, w http.ResponseWriter, r *http.R
 	bw := newBodyWriter(w)
 	acct := budget.FromContext(ctx)
 	acct.Take(int64(bw.Size()))
-	out := &carOut{w: bw, dups: req.Car.Dups, seen: make(map[string]bool), max: h.maxCARBytes, want: want}
+	out := &carOut{w: bw, max: h.maxCARBytes, want: want}
 	if err := out.raw(header); err != nil {
 		return err
 	}
+	wk := carwalk.New(ctx, h.blocks, out.block, carwalk.WithDups(req.Car.Dups),
+		carwalk.WithContaining(req.Root.Hash()), carwalk.WithStats(&rl.stats))
 	// The blocks the path went through (with HAMT shards), in load order.
 	for _, b := range res.loaded[:pathBlocks] {
-		if err := out.block(b.cid, b.data); err != nil {
+		if err := wk.Block(b.cid, b.data); err != nil {
 			return err
 		}
-	}
-	wk := &walker{ctx: ctx, blocks: h.blocks, out: out, containing: req.Root.Hash(), stats: &rl.stats}
-	if req.Car.Dups {
-		// Kept blocks are read-ahead: borrowed from the budget when it has
-		// room, handed back when they leave the cache.
-		wk.again = cache.New(dupsCacheBytes, func(k string, v keptBlock) int64 { return int64(len(k) + len(v.data)) })
-		wk.again.OnEvict(func(_ string, v keptBlock) { acct.Release(v.charge) })
-		wk.acct = acct
 	}
 	// The terminal block goes out at once: a cold client gets its first
 	// bytes after the root's read, not after the reads of its children.
@@ -112,7 +104,7 @@ func (h *Handler) serveCAR(ctx context.Context, w http.ResponseWriter, r *http.R
 			return err
 		}
 	}
-	if err := out.block(terminal, termData); err != nil {
+	if err := wk.Block(terminal, termData); err != nil {
 		return err
 	}
 	if err := bw.Flush(); err != nil {
@@ -121,7 +113,7 @@ func (h *Handler) serveCAR(ctx context.Context, w http.ResponseWriter, r *http.R
 	if f, ok := w.(http.Flusher); ok {
 		f.Flush()
 	}
-	if err := wk.scope(terminal, termData, req.Car.Scope, req.Car.EntityBytes); err != nil {
+	if err := scope(wk, terminal, termData, req.Car.Scope, req.Car.EntityBytes); err != nil {
 		return err
 	}
 	if err := out.checkLength(); err != nil {
@@ -194,18 +186,20 @@ func fileBytes(pb dagpb.PBNode, ufs data.UnixFSData, from, to int64, dups bool) 
 	return n
 }
 
-// sectionLen is the size of a CAR section: length prefix, CID, data.
+// sectionLen is the size of a CAR section: length prefix, CID, data; 0
+// for an identity CID, which the walker never writes as a block.
 func sectionLen(c cid.Cid, dataLen int) int64 {
+	if carwalk.IsIdentity(c) {
+		return 0
+	}
 	n := c.ByteLen() + dataLen
 	return int64(varint.UvarintSize(uint64(n)) + n)
 }
 
-// carOut writes CAR sections, once each unless dups, up to max bytes, and
-// exactly want bytes when want >= 0 (the Content-Length sent).
+// carOut writes CAR sections (those the walker hands it) up to max bytes,
+// and exactly want bytes when want >= 0 (the Content-Length sent).
 type carOut struct {
 	w    io.Writer
-	dups bool
-	seen map[string]bool
 	n    int64
 	max  int64
 	want int64
@@ -223,14 +217,8 @@ func (o *carOut) raw(p []byte) error {
 	return err
 }
 
-// block writes a block, or nothing when dups=n and it was written before.
+// block writes a block's section.
 func (o *carOut) block(c cid.Cid, data []byte) error {
-	if !o.dups {
-		if o.seen[c.KeyString()] {
-			return nil
-		}
-		o.seen[c.KeyString()] = true
-	}
 	if o.max > 0 && o.n+sectionLen(c, len(data)) > o.max {
 		return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, o.max)
 	}
@@ -243,8 +231,6 @@ func (o *carOut) block(c cid.Cid, data []byte) error {
 	return err
 }
 
-func (o *carOut) written(c cid.Cid) bool { return !o.dups && o.seen[c.KeyString()] }
-
 type counter struct {
 	w io.Writer
 	n int64
@@ -256,52 +242,28 @@ func (c *counter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// walker writes DAGs depth first. The children of each node are read as one
-// planned stream (merged ranged reads, bounded read-ahead), so a level is
-// fetched with few reads once its parent is known.
-type walker struct {
-	ctx        context.Context
-	blocks     *streamer.Streamer
-	out        *carOut
-	containing multihash.Multihash
-	stats      *streamer.Stats
-	// again keeps, with dups=y, recent blocks to write again where the
-	// DAG repeats them (identical files, say) without reading them again.
-	again *cache.Cache[string, keptBlock]
-	acct  *budget.Account
-}
-
-// keptBlock is a block in walker.again and what it is charged.
-type keptBlock struct {
-	data   []byte
-	charge budget.Charge
-}
-
-// dupsCacheBytes bounds the blocks a dups=y response keeps to repeat.
-const dupsCacheBytes = 16 << 20
-
 // scope writes what the dag-scope adds below the terminal block c, which
 // is written already.
-func (wk *walker) scope(c cid.Cid, raw []byte, scope DagScope, eb *EntityBytes) error {
+func scope(wk *carwalk.Walker, c cid.Cid, raw []byte, scope DagScope, eb *EntityBytes) error {
 	switch scope {
 	case ScopeBlock:
 		return nil
 	case ScopeAll:
-		return wk.all(c, raw)
+		return wk.All(c, raw)
 	}
 	// ScopeEntity: a UnixFS file whole (or its entity-bytes), a HAMT
 	// directory's shards; any other block alone.
 	if c.Prefix().Codec != cid.DagProtobuf {
 		return nil
 	}
-	pb, ufs, err := decodeUnixFS(c, raw)
+	_, ufs, err := decodeUnixFS(c, raw)
 	if err != nil || ufs == nil {
 		return err
 	}
 	switch ufs.FieldDataType().Int() {
 	case data.Data_File, data.Data_Raw:
 		if eb == nil {
-			return wk.all(c, raw)
+			return wk.All(c, raw)
 		}
 		if !ufs.FieldFileSize().Exists() {
 			return fmt.Errorf("%w: %s: UnixFS file without a filesize", streamer.ErrDecode, c)
@@ -311,159 +273,13 @@ func (wk *walker) scope(c cid.Cid, raw []byte, scope DagScope, eb *EntityBytes) 
 		if !ok {
 			return nil
 		}
-		return wk.fileRange(pb, ufs, 0, from, to)
+		return wk.File(c, raw, from, to)
 	case data.Data_HAMTShard:
-		return wk.shards(pb, ufs)
+		return wk.Shards(c, raw)
 	}
 	return nil
-}
-
-// all writes every block below a written block.
-func (wk *walker) all(c cid.Cid, raw []byte) error {
-	links, err := streamer.Links(c, raw)
-	if err != nil {
-		return err
-	}
-	return wk.children(links, func(_ int, b streamer.Block) error { return wk.all(b.CID, b.Data) })
-}
-
-// children streams links, writes each block, and calls visit for each
-// block that has links of its own, with the block's index in links.
-func (wk *walker) children(links []cid.Cid, visit func(i int, b streamer.Block) error) error {
-	type entry struct {
-		i      int
-		cid    cid.Cid
-		data   []byte
-		cached bool // data is from wk.again: no read needed
-	}
-	order := make([]entry, 0, len(links))
-	want := make([]cid.Cid, 0, len(links))
-	queued := make(map[string]bool)
-	for i, l := range links {
-		if !wk.out.dups && (wk.out.written(l) || queued[l.KeyString()]) {
-			continue
-		}
-		queued[l.KeyString()] = true
-		if wk.again != nil {
-			if kept, ok := wk.again.Get(l.KeyString()); ok {
-				order = append(order, entry{i: i, cid: l, data: kept.data, cached: true})
-				continue
-			}
-		}
-		order = append(order, entry{i: i, cid: l})
-		want = append(want, l)
-	}
-	var st *streamer.Stream
-	if len(want) > 0 {
-		st = wk.blocks.Stream(wk.ctx, want, wk.containing, wk.stats)
-		defer st.Close()
-	}
-	for _, e := range order {
-		b := streamer.Block{CID: e.cid, Data: e.data}
-		if !e.cached {
-			var err error
-			if b, err = st.Next(); err != nil {
-				if err == io.EOF {
-					err = errors.New("gateway: block stream ended early")
-				}
-				return err
-			}
-		}
-		if wk.out.written(b.CID) {
-			continue // written inside an earlier sibling's DAG
-		}
-		if err := wk.out.block(b.CID, b.Data); err != nil {
-			return err
-		}
-		if b.CID.Prefix().Codec != cid.Raw {
-			if err := visit(e.i, b); err != nil {
-				return err
-			}
-		}
-		if !e.cached {
-			if wk.again != nil {
-				if charge, ok := wk.acct.TryBorrow(int64(len(b.Data))); ok {
-					wk.again.Add(b.CID.KeyString(), keptBlock{bytes.Clone(b.Data), charge})
-				}
-			}
-			st.Recycle(b)
-		}
-	}
-	return nil
-}
-
-// fileRange writes the blocks of a UnixFS file node (already written,
-// starting at byte offset of the file) that hold bytes from..to.
-func (wk *walker) fileRange(pb dagpb.PBNode, ufs data.UnixFSData, offset, from, to int64) error {
-	pos := offset
-	if ufs.FieldData().Exists() {
-		pos += int64(len(ufs.FieldData().Must().Bytes()))
-	}
-	sizes := ufs.FieldBlockSizes()
-	var links []cid.Cid
-	var starts []int64
-	i := int64(0)
-	for it := pb.FieldLinks().Iterator(); !it.Done(); i++ {
-		_, l := it.Next()
-		if i >= sizes.Length() {
-			return fmt.Errorf("gateway: file node has more links than block sizes")
-		}
-		bs, _ := sizes.LookupByIndex(i)
-		n, _ := bs.AsInt()
-		if pos <= to && pos+n-1 >= from {
-			links = append(links, l.FieldHash().Link().(cidlink.Link).Cid)
-			starts = append(starts, pos)
-		}
-		pos += n
-	}
-	return wk.children(links, func(k int, b streamer.Block) error {
-		if b.CID.Prefix().Codec != cid.DagProtobuf {
-			return nil
-		}
-		cpb, cufs, err := decodeUnixFS(b.CID, b.Data)
-		if err != nil || cufs == nil {
-			return err
-		}
-		return wk.fileRange(cpb, cufs, starts[k], from, to)
-	})
-}
-
-// shards writes the sub-shards of a HAMT directory shard (not its entries).
-func (wk *walker) shards(pb dagpb.PBNode, ufs data.UnixFSData) error {
-	if !ufs.FieldFanout().Exists() {
-		return fmt.Errorf("gateway: HAMT shard without fanout")
-	}
-	padLen := len(fmt.Sprintf("%X", ufs.FieldFanout().Must().Int()-1))
-	var links []cid.Cid
-	for it := pb.FieldLinks().Iterator(); !it.Done(); {
-		_, l := it.Next()
-		if l.FieldName().Exists() && len(l.FieldName().Must().String()) == padLen {
-			links = append(links, l.FieldHash().Link().(cidlink.Link).Cid)
-		}
-	}
-	return wk.children(links, func(_ int, b streamer.Block) error {
-		cpb, cufs, err := decodeUnixFS(b.CID, b.Data)
-		if err != nil || cufs == nil {
-			return err
-		}
-		return wk.shards(cpb, cufs)
-	})
 }
 
 // decodeUnixFS decodes a dag-pb block and its UnixFS data; ufs is nil for a
 // dag-pb node without UnixFS data.
-func decodeUnixFS(c cid.Cid, raw []byte) (dagpb.PBNode, data.UnixFSData, error) {
-	n, err := streamer.Decode(c, raw)
-	if err != nil {
-		return nil, nil, err
-	}
-	pb, ok := n.(dagpb.PBNode)
-	if !ok || !pb.FieldData().Exists() {
-		return pb, nil, nil
-	}
-	ufs, err := data.DecodeUnixFSData(pb.FieldData().Must().Bytes())
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %s: UnixFS data: %v", streamer.ErrDecode, c, err)
-	}
-	return pb, ufs, nil
-}
+var decodeUnixFS = carwalk.DecodeUnixFS
