@@ -13,7 +13,7 @@ LAMBDA_LOCAL_DIR ?= build/lambda/gateway-amd64
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w"
 GO_TEST_TIMEOUT ?= 40m
 
-.PHONY: all build tools check test serve demo build-lambda invoke synth deploy destroy bench soak smoke fuzz clean
+.PHONY: all build tools check test serve demo build-lambda invoke synth deploy destroy bench soak smoke image fuzz clean
 
 all: build
 
@@ -96,6 +96,25 @@ CID ?=
 smoke: build
 	@if [ -z "$(URL)" ]; then echo "usage: make smoke URL=https://<distribution> [CID=<cid>]"; exit 2; fi
 	build/hash-stream smoke $(URL) $(CID)
+
+# The container image of `hash-stream serve` (cmd/hash-stream/image), one
+# per architecture, built from the static binary: no base image to pull.
+# CONTAINER is podman or docker; podman needs no daemon (vfs storage works
+# where overlay mounts are not allowed).
+CONTAINER ?= $(shell command -v podman >/dev/null 2>&1 && echo podman || echo docker)
+IMAGE ?= hash-stream
+IMAGE_ARCHS ?= amd64 arm64
+PODMAN_FLAGS ?= $(if $(findstring podman,$(CONTAINER)),--storage-driver vfs,)
+image:
+	for arch in $(IMAGE_ARCHS); do \
+	  dir=build/image/$$arch; rm -rf $$dir; mkdir -p $$dir; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch go build -trimpath -ldflags="-s -w" -o $$dir/hash-stream ./cmd/hash-stream; \
+	  cp cmd/hash-stream/image/Dockerfile $$dir/; \
+	  cp /etc/ssl/certs/ca-certificates.crt $$dir/; \
+	  echo 'nonroot:x:65532:65532:nonroot:/:/sbin/nologin' > $$dir/passwd; \
+	  echo 'nonroot:x:65532:' > $$dir/group; \
+	  $(CONTAINER) $(PODMAN_FLAGS) build --platform linux/$$arch -t $(IMAGE):$$arch $$dir; \
+	done
 
 # CDK (infra/, cdk.json): the stack over the function folder build-lambda makes.
 # Context goes in CDK_ARGS, e.g. make deploy CDK_ARGS="-c domainName=gw.example.org -c hostedZoneId=Z123".

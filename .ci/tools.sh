@@ -5,6 +5,7 @@
 #   staticcheck      the linter of make check (Go module)
 #   aws-lambda-rie   Lambda Runtime Interface Emulator (Go module)
 #   node 22, aws-cdk, @helia/verified-fetch  (npm packages)
+#   podman           builds the container image (Debian package, as root)
 # Idempotent: what is already there is kept.
 set -euo pipefail
 
@@ -39,4 +40,16 @@ if [ ! -f "$stamp" ]; then
     npm install --no-audit --no-fund --loglevel=error \
       "node@$NODE_VERSION" "aws-cdk@$AWS_CDK_VERSION" "@helia/verified-fetch@$VERIFIED_FETCH_VERSION")
   touch "$stamp"
+fi
+
+# podman builds the container image (make image) without a daemon. It is a
+# Debian package: installed when missing and we may (root with apt-get).
+if ! command -v podman >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "tools: installing podman (Debian package)" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman >/dev/null
+  else
+    echo "tools: podman not found and not installable here: make image and its test are skipped" >&2
+  fi
 fi
