@@ -263,11 +263,15 @@ func (s *GatewayStack) suppressObjectWildcards(role awsiam.Role, cfg Config) {
 }
 
 // objectWildcardRegex matches cdk-nag's rendering of "<bucket ARN>/<prefix>*"
-// for a bucket made by the stack (construct id) or imported by name.
+// for a bucket made by the stack (construct id) or imported by name. An
+// imported bucket's ARN names the partition as {"Ref": "AWS::Partition"}
+// (rendered "<AWS::Partition>") in an environment-agnostic stack, and as a
+// literal ("aws", "aws-cn", ...) once the stack has a region, which is what
+// the CDK CLI gives it (it falls back to us-east-1 without a configured one).
 func objectWildcardRegex(id, importedName, prefix string) string {
 	var bucket string
 	if importedName != "" {
-		bucket = regexp.QuoteMeta("arn:<AWS::Partition>:s3:::" + importedName)
+		bucket = `arn:(<AWS::Partition>|aws(-[a-z]+)*):s3:::` + regexp.QuoteMeta(importedName)
 	} else {
 		bucket = "<" + id + `[0-9A-F]{8}\.Arn>`
 	}
