@@ -33,6 +33,10 @@ const (
 	EnvEMF         = "HASH_STREAM_EMF_NAMESPACE"
 )
 
+// AbortIncompleteMultipartUploadDays is when the created buckets' lifecycle
+// rule aborts a multipart upload that was never completed.
+const AbortIncompleteMultipartUploadDays = 7
+
 // CacheKeyQueryStrings are the query parameters that change a trustless
 // gateway response, so they are part of the CloudFront cache key (and are
 // the only ones forwarded to the function).
@@ -194,6 +198,13 @@ func contentBucket(stack awscdk.Stack, id, name string, logBucket awss3.IBucket,
 		Encryption:        awss3.BucketEncryption_S3_MANAGED,
 		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
 		RemovalPolicy:     removal,
+		// Writers (this CLI, the JavaScript one) upload large packs in parts;
+		// the parts of an upload that never completes are billed as storage
+		// until aborted.
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Id:                                  jsii.String("abort-incomplete-multipart-uploads"),
+			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(AbortIncompleteMultipartUploadDays)),
+		}},
 	}
 	if logBucket != nil {
 		props.ServerAccessLogsBucket = logBucket
@@ -238,6 +249,19 @@ func (s *GatewayStack) gatewayStatements(cfg Config, logGroup awslogs.LogGroup) 
 		}
 	}
 	stmts = append(stmts, awsiam.NewPolicyStatement(list))
+	if cfg.KMSKeyArn != "" {
+		// Imported buckets encrypted with SSE-KMS: S3 decrypts objects with
+		// the reader's own kms:Decrypt permission. Only that key, only
+		// through S3.
+		stmts = append(stmts, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("DecryptStoreObjects"),
+			Actions:   jsii.Strings("kms:Decrypt"),
+			Resources: jsii.Strings(cfg.KMSKeyArn),
+			Conditions: &map[string]interface{}{
+				"StringLike": map[string]interface{}{"kms:ViaService": "s3.*.amazonaws.com"},
+			},
+		}))
+	}
 	// The log group's Arn attribute already ends in ":*" (its log streams).
 	stmts = append(stmts, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("WriteOwnLogs"),

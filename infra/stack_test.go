@@ -265,6 +265,14 @@ func importedArn(suffix string) string {
 // the expected resources, own log group, nothing else.
 func checkLeastPrivilege(t *testing.T, s *synthesized, wantGet []string, wantList string, wantListCond interface{}) {
 	t.Helper()
+	checkLeastPrivilegeKMS(t, s, wantGet, wantList, wantListCond, "")
+}
+
+// checkLeastPrivilegeKMS is checkLeastPrivilege with kms:Decrypt allowed on
+// wantKey only (none when empty), through S3 only.
+func checkLeastPrivilegeKMS(t *testing.T, s *synthesized, wantGet []string, wantList string, wantListCond interface{}, wantKey string) {
+	t.Helper()
+	sawKMS := false
 	roles := s.resources("AWS::IAM::Role")
 	if len(roles) != 1 {
 		t.Errorf("%d IAM roles, want 1 (the function's)", len(roles))
@@ -311,9 +319,20 @@ func checkLeastPrivilege(t *testing.T, s *synthesized, wantGet []string, wantLis
 			if !reflect.DeepEqual(st.Resources, []string{getAttArn(logGroupID)}) {
 				t.Errorf("logs on %v, want the function's log group %s", st.Resources, logGroupID)
 			}
+		case wantKey != "" && reflect.DeepEqual(st.Actions, []string{"kms:Decrypt"}):
+			sawKMS = true
+			if !reflect.DeepEqual(st.Resources, []string{canon(wantKey)}) {
+				t.Errorf("kms:Decrypt on %v, want only %s", st.Resources, wantKey)
+			}
+			if canon(st.Condition) != `{"StringLike":{"kms:ViaService":"s3.*.amazonaws.com"}}` {
+				t.Errorf("kms:Decrypt condition %s, want through S3 only", canon(st.Condition))
+			}
 		default:
 			t.Errorf("unexpected statement: %+v", st)
 		}
+	}
+	if sawKMS != (wantKey != "") {
+		t.Errorf("kms:Decrypt statement %v, want %v", sawKMS, wantKey != "")
 	}
 	if !sawGet || !sawList || !sawLogs {
 		t.Errorf("statements: GetObject %v, ListBucket %v, logs %v; want all", sawGet, sawList, sawLogs)
@@ -516,6 +535,9 @@ func checkCreatedBuckets(t *testing.T, s *synthesized, deletion string, logs boo
 		if r["DeletionPolicy"] != deletion || r["UpdateReplacePolicy"] != deletion {
 			t.Errorf("%s deletion policy %v/%v, want %s", name, r["DeletionPolicy"], r["UpdateReplacePolicy"], deletion)
 		}
+		if got := canon(p["LifecycleConfiguration"]); got != `{"Rules":[{"AbortIncompleteMultipartUpload":{"DaysAfterInitiation":7},"Id":"abort-incomplete-multipart-uploads","Status":"Enabled"}]}` {
+			t.Errorf("%s lifecycle %s, want incomplete multipart uploads aborted after 7 days", name, got)
+		}
 		if (p["LoggingConfiguration"] != nil) != logs {
 			t.Errorf("%s server access logs %v, want %v", name, p["LoggingConfiguration"], logs)
 		}
@@ -586,6 +608,8 @@ func TestDefaultStack(t *testing.T) {
 	t.Run("nag", func(t *testing.T) { checkNoNagFindings(t, s) })
 }
 
+const testKMSKey = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
 func TestImportedBuckets(t *testing.T) {
 	s := synth(t, map[string]string{
 		"indexBucketName": "js-cli-index",
@@ -593,6 +617,7 @@ func TestImportedBuckets(t *testing.T) {
 		"indexPrefix":     "store/index/",
 		"packPrefix":      "store/packs/",
 		"accessLogs":      "false",
+		"kmsKeyArn":       testKMSKey,
 	}, "")
 
 	t.Run("no buckets made", func(t *testing.T) {
@@ -603,11 +628,12 @@ func TestImportedBuckets(t *testing.T) {
 			t.Errorf("%d bucket policies: the stack must not change imported buckets", n)
 		}
 	})
-	t.Run("iam scoped to prefixes", func(t *testing.T) {
-		checkLeastPrivilege(t, s,
+	t.Run("iam scoped to prefixes and the key", func(t *testing.T) {
+		checkLeastPrivilegeKMS(t, s,
 			[]string{importedArn("js-cli-index/store/index/*"), importedArn("js-cli-packs/store/packs/*")},
 			importedArn("js-cli-index"),
-			map[string]interface{}{"StringLike": map[string]interface{}{"s3:prefix": "store/index/*"}})
+			map[string]interface{}{"StringLike": map[string]interface{}{"s3:prefix": "store/index/*"}},
+			testKMSKey)
 	})
 	t.Run("function", func(t *testing.T) {
 		checkFunction(t, s, DefaultMemoryMB, DefaultTimeoutSeconds, map[string]interface{}{
@@ -800,6 +826,8 @@ func TestConfigErrors(t *testing.T) {
 		{"access logs", map[string]string{"accessLogs": "maybe"}, "", "accessLogs"},
 		{"wildcard prefix", map[string]string{"indexPrefix": "a*"}, "", "indexPrefix"},
 		{"log level", map[string]string{"logLevel": "loud"}, "", "logLevel"},
+		{"kms key not an ARN", map[string]string{"indexBucketName": "b", "kmsKeyArn": "alias/mine"}, "", "kmsKeyArn"},
+		{"kms key on made buckets", map[string]string{"kmsKeyArn": testKMSKey}, "", "imported SSE-KMS buckets"},
 		{"missing bootstrap", map[string]string{"lambdaDir": "/nonexistent/lambda"}, "", "make build-lambda"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
