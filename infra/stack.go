@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53targets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awswafv2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
@@ -77,6 +78,9 @@ func NewGatewayStack(scope constructs.Construct, id string, props *GatewayStackP
 		return nil, err
 	}
 	if err := checkCertificateRegion(cfg, props.Env); err != nil {
+		return nil, err
+	}
+	if err := checkWAFRegion(cfg, props.Env); err != nil {
 		return nil, err
 	}
 
@@ -151,6 +155,11 @@ func NewGatewayStack(scope constructs.Construct, id string, props *GatewayStackP
 		Role:        role,
 		LogGroup:    logGroup,
 		Environment: functionEnv(cfg, s.IndexBucket.BucketName(), s.PackBucket.BucketName()),
+		// A streamed response is not stopped when the client goes away, so
+		// concurrency, not request count, is what bounds the bill and the
+		// load on S3: past it, invocations are throttled (CloudFront answers
+		// 5xx) instead.
+		ReservedConcurrentExecutions: reservedConcurrency(cfg),
 	})
 
 	// AWS_IAM: only signed requests reach the function, and the only signer
@@ -379,6 +388,9 @@ func (s *GatewayStack) distribution(cfg Config, logBucket awss3.IBucket) awsclou
 	if cfg.WebACLArn != "" {
 		props.WebAclId = jsii.String(cfg.WebACLArn)
 	}
+	if cfg.WAF {
+		props.WebAclId = s.webACL(cfg).AttrArn()
+	}
 
 	var zone awsroute53.IHostedZone
 	if cfg.DomainName != "" {
@@ -430,14 +442,73 @@ func (s *GatewayStack) distribution(cfg Config, logBucket awss3.IBucket) awsclou
 			Id:     jsii.String("AwsSolutions-CFR1"),
 			Reason: jsii.String("A public gateway for content-addressed data: no country is excluded."),
 		})
-	if cfg.WebACLArn == "" {
+	if cfg.WebACLArn == "" && !cfg.WAF {
 		supp = append(supp, &cdknag.NagPackSuppression{
 			Id:     jsii.String("AwsSolutions-CFR2"),
-			Reason: jsii.String("AWS WAF costs per web ACL and request; attach one with context webAclArn when needed."),
+			Reason: jsii.String("AWS WAF costs per web ACL and request; make one with context waf=true (stack in us-east-1) or attach one with webAclArn when needed."),
 		})
 	}
 	cdknag.NagSuppressions_AddResourceSuppressions(dist, &supp, jsii.Bool(true))
 	return dist
+}
+
+// WAFRateRuleName is the name of the web ACL's rate-based rule (and of its
+// CloudWatch metric).
+const WAFRateRuleName = "RateLimitPerIP"
+
+// webACL makes the CloudFront web ACL of waf=true: everything allowed but a
+// client IP above cfg.WAFRateLimit requests in 5 minutes, which is blocked
+// (403) until its rate falls back under the limit. Cache hits count too:
+// WAF sees every request before the cache.
+func (s *GatewayStack) webACL(cfg Config) awswafv2.CfnWebACL {
+	visibility := func(name string) *awswafv2.CfnWebACL_VisibilityConfigProperty {
+		return &awswafv2.CfnWebACL_VisibilityConfigProperty{
+			CloudWatchMetricsEnabled: jsii.Bool(true),
+			MetricName:               jsii.String(name),
+			SampledRequestsEnabled:   jsii.Bool(true),
+		}
+	}
+	return awswafv2.NewCfnWebACL(s.Stack, jsii.String("WebAcl"), &awswafv2.CfnWebACLProps{
+		Description:      jsii.String("Hash Stream gateway: rate limit per client IP"),
+		Scope:            jsii.String("CLOUDFRONT"),
+		DefaultAction:    &awswafv2.CfnWebACL_DefaultActionProperty{Allow: &awswafv2.CfnWebACL_AllowActionProperty{}},
+		VisibilityConfig: visibility("HashStreamGatewayWebAcl"),
+		Rules: &[]interface{}{&awswafv2.CfnWebACL_RuleProperty{
+			Name:     jsii.String(WAFRateRuleName),
+			Priority: jsii.Number(0),
+			Action:   &awswafv2.CfnWebACL_RuleActionProperty{Block: &awswafv2.CfnWebACL_BlockActionProperty{}},
+			Statement: &awswafv2.CfnWebACL_StatementProperty{
+				RateBasedStatement: &awswafv2.CfnWebACL_RateBasedStatementProperty{
+					AggregateKeyType:    jsii.String("IP"),
+					Limit:               jsii.Number(float64(cfg.WAFRateLimit)),
+					EvaluationWindowSec: jsii.Number(300),
+				},
+			},
+			VisibilityConfig: visibility(WAFRateRuleName),
+		}},
+	})
+}
+
+// checkWAFRegion: a web ACL for CloudFront (scope CLOUDFRONT) can only be
+// made in us-east-1. As for the certificate, the stack makes it only when it
+// is deployed there; elsewhere, make the web ACL in us-east-1 and pass its
+// ARN as webAclArn.
+func checkWAFRegion(cfg Config, env *awscdk.Environment) error {
+	if !cfg.WAF {
+		return nil
+	}
+	region := ""
+	if env != nil && env.Region != nil {
+		region = *env.Region
+	}
+	if region != "us-east-1" {
+		shown := region
+		if shown == "" {
+			shown = "unknown (no AWS region configured)"
+		}
+		return fmt.Errorf("waf=true: a web ACL for CloudFront can only be made in us-east-1, the stack region is %s; deploy to us-east-1 or make the web ACL there and pass -c webAclArn=<its ARN>", shown)
+	}
+	return nil
 }
 
 func hostedZone(stack awscdk.Stack, cfg Config) awsroute53.IHostedZone {
@@ -491,6 +562,13 @@ func checkLambdaDir(dir string) error {
 		return fmt.Errorf("lambda code: %w", err)
 	}
 	return nil
+}
+
+func reservedConcurrency(cfg Config) *float64 {
+	if cfg.ReservedConcurrency <= 0 {
+		return nil
+	}
+	return jsii.Number(float64(cfg.ReservedConcurrency))
 }
 
 func priceClass(s string) awscloudfront.PriceClass {

@@ -584,6 +584,15 @@ func TestDefaultStack(t *testing.T) {
 			EnvLogLevel:    "info",
 		})
 	})
+	t.Run("no guardrails that cost or could break a deploy", func(t *testing.T) {
+		_, fn := s.onlyResource(t, "AWS::Lambda::Function")
+		if got := props(fn)["ReservedConcurrentExecutions"]; got != nil {
+			t.Errorf("ReservedConcurrentExecutions %v by default, want none", got)
+		}
+		if n := len(s.resources("AWS::WAFv2::WebACL")); n != 0 {
+			t.Errorf("%d web ACLs by default, want none", n)
+		}
+	})
 	t.Run("url and origin", func(t *testing.T) { checkURLAndOrigin(t, s, DefaultOriginReadTimeoutSeconds) })
 	t.Run("distribution", func(t *testing.T) {
 		checkDistribution(t, s, true)
@@ -809,6 +818,53 @@ func TestCustomDomainWithCertificateArn(t *testing.T) {
 	t.Run("nag", func(t *testing.T) { checkNoNagFindings(t, s) })
 }
 
+func TestGuardrails(t *testing.T) {
+	s := synth(t, map[string]string{
+		"reservedConcurrency": "50",
+		"waf":                 "true",
+		"wafRateLimit":        "500",
+	}, "us-east-1")
+
+	t.Run("reserved concurrency", func(t *testing.T) {
+		_, fn := s.onlyResource(t, "AWS::Lambda::Function")
+		if got := props(fn)["ReservedConcurrentExecutions"]; got != 50.0 {
+			t.Errorf("ReservedConcurrentExecutions %v, want 50", got)
+		}
+	})
+	t.Run("web acl", func(t *testing.T) {
+		aclID, acl := s.onlyResource(t, "AWS::WAFv2::WebACL")
+		p := props(acl)
+		if p["Scope"] != "CLOUDFRONT" || canon(p["DefaultAction"]) != `{"Allow":{}}` {
+			t.Errorf("web ACL scope %v default %s, want CLOUDFRONT allow", p["Scope"], canon(p["DefaultAction"]))
+		}
+		rules := p["Rules"].([]interface{})
+		if len(rules) != 1 {
+			t.Fatalf("%d rules, want the rate rule", len(rules))
+		}
+		r := rules[0].(map[string]interface{})
+		if r["Name"] != WAFRateRuleName || canon(r["Action"]) != `{"Block":{}}` {
+			t.Errorf("rule %v action %s, want %s blocking", r["Name"], canon(r["Action"]), WAFRateRuleName)
+		}
+		if got := canon(r["Statement"]); got != `{"RateBasedStatement":{"AggregateKeyType":"IP","EvaluationWindowSec":300,"Limit":500}}` {
+			t.Errorf("rule statement %s, want 500 per 5 min per IP", got)
+		}
+		_, dist := s.onlyResource(t, "AWS::CloudFront::Distribution")
+		if got := canon(props(dist)["DistributionConfig"].(map[string]interface{})["WebACLId"]); got != getAttArn(aclID) {
+			t.Errorf("distribution WebACLId %s, want %s", got, getAttArn(aclID))
+		}
+	})
+	t.Run("nag", func(t *testing.T) { checkNoNagFindings(t, s) })
+}
+
+func TestWAFDefaultRate(t *testing.T) {
+	s := synth(t, map[string]string{"waf": "true"}, "us-east-1")
+	_, acl := s.onlyResource(t, "AWS::WAFv2::WebACL")
+	r := props(acl)["Rules"].([]interface{})[0].(map[string]interface{})
+	if got := r["Statement"].(map[string]interface{})["RateBasedStatement"].(map[string]interface{})["Limit"]; got != float64(DefaultWAFRateLimit) {
+		t.Errorf("rate limit %v, want %d", got, DefaultWAFRateLimit)
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -826,6 +882,14 @@ func TestConfigErrors(t *testing.T) {
 		{"access logs", map[string]string{"accessLogs": "maybe"}, "", "accessLogs"},
 		{"wildcard prefix", map[string]string{"indexPrefix": "a*"}, "", "indexPrefix"},
 		{"log level", map[string]string{"logLevel": "loud"}, "", "logLevel"},
+		{"reserved concurrency 0", map[string]string{"reservedConcurrency": "0"}, "", "reservedConcurrency"},
+		{"reserved concurrency above max", map[string]string{"reservedConcurrency": "10001"}, "", "reservedConcurrency"},
+		{"waf outside us-east-1", map[string]string{"waf": "true"}, "eu-west-1", "us-east-1"},
+		{"waf without region", map[string]string{"waf": "true"}, "", "us-east-1"},
+		{"waf and webAclArn", map[string]string{"waf": "true", "webAclArn": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/gw/abc"}, "us-east-1", "one of them"},
+		{"waf rate without waf", map[string]string{"wafRateLimit": "100"}, "", "needs waf=true"},
+		{"waf rate below min", map[string]string{"waf": "true", "wafRateLimit": "9"}, "us-east-1", "wafRateLimit"},
+		{"waf rate above max", map[string]string{"waf": "true", "wafRateLimit": "2000000001"}, "us-east-1", "wafRateLimit"},
 		{"kms key not an ARN", map[string]string{"indexBucketName": "b", "kmsKeyArn": "alias/mine"}, "", "kmsKeyArn"},
 		{"kms key on made buckets", map[string]string{"kmsKeyArn": testKMSKey}, "", "imported SSE-KMS buckets"},
 		{"missing bootstrap", map[string]string{"lambdaDir": "/nonexistent/lambda"}, "", "make build-lambda"},

@@ -35,6 +35,13 @@ var synthVariants = []struct {
 		"certificateArn=arn:aws:acm:us-east-1:111122223333:certificate/11111111-2222-3333-4444-555555555555",
 		"webAclArn=arn:aws:wafv2:us-east-1:111122223333:global/webacl/gw/abc",
 	}, env: []string{"AWS_REGION=eu-west-1"}},
+	{name: "guardrails in us-east-1", ctx: []string{
+		"reservedConcurrency=50", "waf=true", "wafRateLimit=500",
+	}, env: []string{"AWS_REGION=us-east-1"}},
+	{name: "imported SSE-KMS buckets", ctx: []string{
+		"indexBucketName=my-index", "packBucketName=my-packs",
+		"kmsKeyArn=arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+	}, env: []string{"AWS_REGION=eu-west-1"}},
 	{name: "overrides", ctx: []string{
 		"memorySize=2048", "timeout=300", "logRetentionDays=7", "logLevel=debug", "metricsNamespace=HashStream",
 		"accessLogExpirationDays=30", "originReadTimeout=30", "priceClass=All", "stackName=HashStreamOverrides",
