@@ -12,12 +12,14 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscertificatemanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfront"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfrontorigins"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53targets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awswafv2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -65,6 +67,11 @@ type GatewayStack struct {
 	Function     awslambda.Function
 	FunctionURL  awslambda.FunctionUrl
 	Distribution awscloudfront.Distribution
+	// Alarms and Dashboard are made with alarms=true; AlarmTopic with
+	// alarmEmail.
+	Alarms     []awscloudwatch.Alarm
+	AlarmTopic awssns.ITopic
+	Dashboard  awscloudwatch.Dashboard
 }
 
 // NewGatewayStack defines the whole stack. It returns an error, before any
@@ -170,6 +177,9 @@ func NewGatewayStack(scope constructs.Construct, id string, props *GatewayStackP
 	})
 
 	s.Distribution = s.distribution(cfg, logBucket)
+	if cfg.Alarms {
+		s.monitoring(cfg)
+	}
 
 	out := func(id, value, desc string) {
 		awscdk.NewCfnOutput(stack, &id, &awscdk.CfnOutputProps{Value: &value, Description: &desc})

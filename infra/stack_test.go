@@ -554,6 +554,141 @@ func checkCreatedBuckets(t *testing.T, s *synthesized, deletion string, logs boo
 	}
 }
 
+// alarmsByID returns the template's alarms by logical ID prefix (the
+// construct id: FunctionErrorsAlarm, ...).
+func alarmsByID(t *testing.T, s *synthesized) map[string]map[string]interface{} {
+	t.Helper()
+	out := map[string]map[string]interface{}{}
+	for id, r := range s.resources("AWS::CloudWatch::Alarm") {
+		for _, name := range []string{"FunctionErrorsAlarm", "FunctionThrottlesAlarm", "FunctionDurationAlarm", "CloudFront5xxAlarm", "TTFBAlarm"} {
+			if strings.HasPrefix(id, name) {
+				if out[name] != nil {
+					t.Errorf("two %s alarms", name)
+				}
+				out[name] = r
+			}
+		}
+	}
+	if len(out) != len(s.resources("AWS::CloudWatch::Alarm")) {
+		t.Errorf("unexpected alarms among %v", keys(s.resources("AWS::CloudWatch::Alarm")))
+	}
+	return out
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// checkAlarms checks the alarms of alarms=true: which exist, their metric
+// and threshold, the 5xx alarm's region condition (cfCondition: "" for none,
+// "absent" for no 5xx alarm), and that each notifies topic (none when "").
+func checkAlarms(t *testing.T, s *synthesized, timeoutSeconds float64, cfCondition string, ttfb bool, topic string) {
+	t.Helper()
+	as := alarmsByID(t, s)
+	want := []string{"FunctionDurationAlarm", "FunctionErrorsAlarm", "FunctionThrottlesAlarm"}
+	if cfCondition != "absent" {
+		want = append(want, "CloudFront5xxAlarm")
+	}
+	if ttfb {
+		want = append(want, "TTFBAlarm")
+	}
+	sort.Strings(want)
+	if got := keys(as); !reflect.DeepEqual(got, want) {
+		t.Fatalf("alarms %v, want %v", got, want)
+	}
+	fnID, _ := s.onlyResource(t, "AWS::Lambda::Function")
+	distID, _ := s.onlyResource(t, "AWS::CloudFront::Distribution")
+	for name, want := range map[string]struct {
+		ns, metric, stat string
+		threshold        float64
+		op               string
+	}{
+		"FunctionErrorsAlarm":    {"AWS/Lambda", "Errors", "Sum", 1, "GreaterThanOrEqualToThreshold"},
+		"FunctionThrottlesAlarm": {"AWS/Lambda", "Throttles", "Sum", 1, "GreaterThanOrEqualToThreshold"},
+		"FunctionDurationAlarm":  {"AWS/Lambda", "Duration", "p99", AlarmDurationFraction * timeoutSeconds * 1000, "GreaterThanThreshold"},
+		"CloudFront5xxAlarm":     {"AWS/CloudFront", "5xxErrorRate", "Average", AlarmCloudFront5xxPercent, "GreaterThanThreshold"},
+		"TTFBAlarm":              {"HashStream", "ttfb_ms", "p99", AlarmTTFBMillis, "GreaterThanThreshold"},
+	} {
+		r := as[name]
+		if r == nil {
+			continue
+		}
+		p := props(r)
+		stat := p["Statistic"]
+		if stat == nil {
+			stat = p["ExtendedStatistic"]
+		}
+		if p["Namespace"] != want.ns || p["MetricName"] != want.metric || stat != want.stat || p["Period"] != 300.0 {
+			t.Errorf("%s on %v/%v %v period %v, want %s/%s %s over 300 s", name, p["Namespace"], p["MetricName"], stat, p["Period"], want.ns, want.metric, want.stat)
+		}
+		if p["Threshold"] != want.threshold || p["ComparisonOperator"] != want.op {
+			t.Errorf("%s threshold %v %v, want %v %v", name, p["ComparisonOperator"], p["Threshold"], want.op, want.threshold)
+		}
+		if p["TreatMissingData"] != "notBreaching" {
+			t.Errorf("%s treats missing data as %v, want notBreaching", name, p["TreatMissingData"])
+		}
+		dims := canon(p["Dimensions"])
+		switch want.ns {
+		case "AWS/Lambda":
+			if dims != canon([]interface{}{map[string]interface{}{"Name": "FunctionName", "Value": map[string]interface{}{"Ref": fnID}}}) {
+				t.Errorf("%s dimensions %s, want the function", name, dims)
+			}
+		case "AWS/CloudFront":
+			if !strings.Contains(dims, `{"Name":"DistributionId","Value":{"Ref":"`+distID+`"}}`) || !strings.Contains(dims, `{"Name":"Region","Value":"Global"}`) {
+				t.Errorf("%s dimensions %s, want the distribution, Global", name, dims)
+			}
+			if got, _ := r["Condition"].(string); got != cfCondition {
+				t.Errorf("%s condition %q, want %q", name, got, cfCondition)
+			}
+		}
+		var actions []string
+		for _, k := range []string{"AlarmActions", "OKActions"} {
+			actions = append(actions, canon(p[k]))
+		}
+		wantActions := []string{"null", "null"}
+		if topic != "" {
+			ref := canon([]interface{}{map[string]interface{}{"Ref": topic}})
+			wantActions = []string{ref, ref}
+		}
+		if !reflect.DeepEqual(actions, wantActions) {
+			t.Errorf("%s actions %v, want %v", name, actions, wantActions)
+		}
+	}
+	if cfCondition != "" && cfCondition != "absent" {
+		c := canon(s.json["Conditions"].(map[string]interface{})[cfCondition])
+		if c != `{"Fn::Equals":[{"Ref":"AWS::Region"},"us-east-1"]}` {
+			t.Errorf("condition %s = %s, want the region to be us-east-1", cfCondition, c)
+		}
+	}
+	_, dash := s.onlyResource(t, "AWS::CloudWatch::Dashboard")
+	body := canon(props(dash)["DashboardBody"])
+	for _, m := range []string{`\"AWS/Lambda\",\"Duration\"`, `\"AWS/CloudFront\",\"5xxErrorRate\"`, `\"region\":\"us-east-1\"`} {
+		if !strings.Contains(body, m) {
+			t.Errorf("dashboard has no %s", m)
+		}
+	}
+	if strings.Contains(body, "ttfb_ms") != ttfb {
+		t.Errorf("dashboard EMF metrics %v, want %v", strings.Contains(body, "ttfb_ms"), ttfb)
+	}
+	if n := len(s.resources("AWS::SNS::Topic")); n != map[bool]int{false: 0, true: 1}[topic != ""] {
+		t.Errorf("%d SNS topics, want one only with alarmEmail", n)
+	}
+}
+
+func checkNoAlarms(t *testing.T, s *synthesized) {
+	t.Helper()
+	for _, typ := range []string{"AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard", "AWS::SNS::Topic"} {
+		if n := len(s.resources(typ)); n != 0 {
+			t.Errorf("%d %s with alarms=false", n, typ)
+		}
+	}
+}
+
 func TestDefaultStack(t *testing.T) {
 	s := synth(t, nil, "")
 	index, pack := bucketID(t, s, "IndexBucket"), bucketID(t, s, "PackBucket")
@@ -593,6 +728,10 @@ func TestDefaultStack(t *testing.T) {
 			t.Errorf("%d web ACLs by default, want none", n)
 		}
 	})
+	t.Run("alarms and dashboard", func(t *testing.T) {
+		// Region unknown at synth: the 5xx alarm exists only if deployed to us-east-1.
+		checkAlarms(t, s, DefaultTimeoutSeconds, "InUsEast1", false, "")
+	})
 	t.Run("url and origin", func(t *testing.T) { checkURLAndOrigin(t, s, DefaultOriginReadTimeoutSeconds) })
 	t.Run("distribution", func(t *testing.T) {
 		checkDistribution(t, s, true)
@@ -627,7 +766,9 @@ func TestImportedBuckets(t *testing.T) {
 		"packPrefix":      "store/packs/",
 		"accessLogs":      "false",
 		"kmsKeyArn":       testKMSKey,
+		"alarms":          "false",
 	}, "")
+	t.Run("no alarms", func(t *testing.T) { checkNoAlarms(t, s) })
 
 	t.Run("no buckets made", func(t *testing.T) {
 		if n := len(s.resources("AWS::S3::Bucket")); n != 0 {
@@ -729,6 +870,7 @@ func TestCreatedBucketsWithPrefixes(t *testing.T) {
 			t.Errorf("log retention %v, want 7", props(lg)["RetentionInDays"])
 		}
 	})
+	t.Run("alarms with the EMF metrics", func(t *testing.T) { checkAlarms(t, s, 300, "InUsEast1", true, "") })
 	t.Run("url and origin", func(t *testing.T) { checkURLAndOrigin(t, s, 30) })
 	t.Run("distribution without logs", func(t *testing.T) { checkDistribution(t, s, false) })
 	t.Run("nag", func(t *testing.T) { checkNoNagFindings(t, s) })
@@ -803,6 +945,9 @@ func TestCustomDomainWithCertificateArn(t *testing.T) {
 		"webAclArn":      "arn:aws:wafv2:us-east-1:123456789012:global/webacl/gw/abc",
 	}, "eu-west-1")
 
+	t.Run("no CloudFront alarm outside us-east-1", func(t *testing.T) {
+		checkAlarms(t, s, DefaultTimeoutSeconds, "absent", false, "")
+	})
 	t.Run("no certificate made", func(t *testing.T) {
 		if n := len(s.resources("AWS::CertificateManager::Certificate")); n != 0 {
 			t.Errorf("%d certificates made, want the given one", n)
@@ -823,7 +968,26 @@ func TestGuardrails(t *testing.T) {
 		"reservedConcurrency": "50",
 		"waf":                 "true",
 		"wafRateLimit":        "500",
+		"alarmEmail":          "ops@example.org",
 	}, "us-east-1")
+
+	t.Run("alarms notify the topic", func(t *testing.T) {
+		topicID, _ := s.onlyResource(t, "AWS::SNS::Topic")
+		checkAlarms(t, s, DefaultTimeoutSeconds, "", false, topicID)
+		_, sub := s.onlyResource(t, "AWS::SNS::Subscription")
+		if p := props(sub); p["Protocol"] != "email" || p["Endpoint"] != "ops@example.org" || canon(p["TopicArn"]) != canon(map[string]interface{}{"Ref": topicID}) {
+			t.Errorf("subscription %v, want email to ops@example.org on %s", p, topicID)
+		}
+		// EnforceSSL: the topic policy denies publishing without TLS.
+		must(t, func() {
+			s.tmpl.HasResourceProperties(jsii.String("AWS::SNS::TopicPolicy"), like(
+				"PolicyDocument", like("Statement", assertions.Match_ArrayWith(arr(like(
+					"Effect", "Deny",
+					"Condition", obj("Bool", obj("aws:SecureTransport", "false")),
+				)))),
+			))
+		})
+	})
 
 	t.Run("reserved concurrency", func(t *testing.T) {
 		_, fn := s.onlyResource(t, "AWS::Lambda::Function")
@@ -890,6 +1054,10 @@ func TestConfigErrors(t *testing.T) {
 		{"waf rate without waf", map[string]string{"wafRateLimit": "100"}, "", "needs waf=true"},
 		{"waf rate below min", map[string]string{"waf": "true", "wafRateLimit": "9"}, "us-east-1", "wafRateLimit"},
 		{"waf rate above max", map[string]string{"waf": "true", "wafRateLimit": "2000000001"}, "us-east-1", "wafRateLimit"},
+		{"alarm email without alarms", map[string]string{"alarms": "false", "alarmEmail": "ops@example.org"}, "", "needs alarms=true"},
+		{"alarm email not an address", map[string]string{"alarmEmail": "ops"}, "", "alarmEmail"},
+		{"two alarm emails", map[string]string{"alarmEmail": "a@example.org,b@example.org"}, "", "alarmEmail"},
+		{"alarms not a bool", map[string]string{"alarms": "sometimes"}, "", "alarms"},
 		{"kms key not an ARN", map[string]string{"indexBucketName": "b", "kmsKeyArn": "alias/mine"}, "", "kmsKeyArn"},
 		{"kms key on made buckets", map[string]string{"kmsKeyArn": testKMSKey}, "", "imported SSE-KMS buckets"},
 		{"missing bootstrap", map[string]string{"lambdaDir": "/nonexistent/lambda"}, "", "make build-lambda"},

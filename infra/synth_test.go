@@ -36,11 +36,11 @@ var synthVariants = []struct {
 		"webAclArn=arn:aws:wafv2:us-east-1:111122223333:global/webacl/gw/abc",
 	}, env: []string{"AWS_REGION=eu-west-1"}},
 	{name: "guardrails in us-east-1", ctx: []string{
-		"reservedConcurrency=50", "waf=true", "wafRateLimit=500",
+		"reservedConcurrency=50", "waf=true", "wafRateLimit=500", "alarmEmail=ops@example.org",
 	}, env: []string{"AWS_REGION=us-east-1"}},
 	{name: "imported SSE-KMS buckets", ctx: []string{
 		"indexBucketName=my-index", "packBucketName=my-packs",
-		"kmsKeyArn=arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+		"kmsKeyArn=arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", "alarms=false",
 	}, env: []string{"AWS_REGION=eu-west-1"}},
 	{name: "overrides", ctx: []string{
 		"memorySize=2048", "timeout=300", "logRetentionDays=7", "logLevel=debug", "metricsNamespace=HashStream",
