@@ -114,6 +114,12 @@ func NewGatewayStack(scope constructs.Construct, id string, props *GatewayStackP
 			Encryption:        awss3.BucketEncryption_S3_MANAGED,
 			// CloudFront standard logging (legacy, to S3) writes through an ACL
 			// grant to its log delivery account, so ACLs must stay enabled.
+			// Standard logging v2 (CloudWatch vended logs, no ACLs) would need
+			// its delivery source made in us-east-1, where CloudFront lives:
+			// in a stack of any other region that is a second stack and
+			// cross-region references, for logs legacy delivers the same.
+			// Only CloudFront's log delivery account is granted; public access
+			// stays blocked.
 			ObjectOwnership: awss3.ObjectOwnership_BUCKET_OWNER_PREFERRED,
 			RemovalPolicy:   removal,
 			LifecycleRules: &[]*awss3.LifecycleRule{{
@@ -419,7 +425,7 @@ func (s *GatewayStack) distribution(cfg Config, logBucket awss3.IBucket) awsclou
 		props.DomainNames = jsii.Strings(cfg.DomainName)
 		props.Certificate = cert
 		// Only meaningful with a certificate of our own (see CFR4 below).
-		props.MinimumProtocolVersion = awscloudfront.SecurityPolicyProtocol_TLS_V1_2_2021
+		props.MinimumProtocolVersion = awscloudfront.SecurityPolicyProtocol_TLS_V1_2_2025
 	}
 
 	dist := awscloudfront.NewDistribution(stack, jsii.String("Distribution"), props)
@@ -444,7 +450,7 @@ func (s *GatewayStack) distribution(cfg Config, logBucket awss3.IBucket) awsclou
 	if cfg.DomainName == "" {
 		supp = append(supp, &cdknag.NagPackSuppression{
 			Id:     jsii.String("AwsSolutions-CFR4"),
-			Reason: jsii.String("Without a custom domain the distribution uses the default *.cloudfront.net certificate, whose minimum TLS version cannot be set; with domainName the stack sets TLSv1.2_2021."),
+			Reason: jsii.String("Without a custom domain the distribution uses the default *.cloudfront.net certificate, whose minimum TLS version cannot be set; with domainName the stack sets TLSv1.2_2025."),
 		})
 	}
 	supp = append(supp,

@@ -884,8 +884,8 @@ func checkCustomDomain(t *testing.T, s *synthesized, domain, zoneID string, cert
 		t.Errorf("aliases %v, want %s", dc["Aliases"], domain)
 	}
 	vc := dc["ViewerCertificate"].(map[string]interface{})
-	if vc["MinimumProtocolVersion"] != "TLSv1.2_2021" || vc["SslSupportMethod"] != "sni-only" {
-		t.Errorf("viewer certificate %v, want TLSv1.2_2021 over SNI", vc)
+	if vc["MinimumProtocolVersion"] != "TLSv1.2_2025" || vc["SslSupportMethod"] != "sni-only" {
+		t.Errorf("viewer certificate %v, want TLSv1.2_2025 over SNI", vc)
 	}
 	if canon(vc["AcmCertificateArn"]) != canon(cert) {
 		t.Errorf("certificate %s, want %s", canon(vc["AcmCertificateArn"]), canon(cert))
