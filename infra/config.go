@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -32,6 +33,19 @@ const (
 	// DefaultAccessLogExpirationDays is how long server access logs and
 	// CloudFront access logs are kept in the log bucket.
 	DefaultAccessLogExpirationDays = 90
+	// DefaultWAFRateLimit is how many requests one client IP may make in 5
+	// minutes with waf=true before the web ACL blocks it. Block-by-block
+	// clients ask for every block of a file on its own (a 1 GiB file of
+	// 1 MiB blocks is about a thousand requests), and cache hits count too:
+	// 2000 lets one client fetch about 2 GiB that way every 5 minutes.
+	DefaultWAFRateLimit = 2000
+	// MaxReservedConcurrency bounds reservedConcurrency; the account's
+	// default concurrency quota is 1000 per region.
+	MaxReservedConcurrency = 10000
+	// MinWAFRateLimit and MaxWAFRateLimit are what AWS WAF accepts for a
+	// rate-based rule's limit.
+	MinWAFRateLimit = 10
+	MaxWAFRateLimit = 2000000000
 )
 
 // Config is everything the stack can be told through CDK context
@@ -72,6 +86,23 @@ type Config struct {
 	// made in us-east-1) to the distribution.
 	WebACLArn string
 
+	// ReservedConcurrency, when above 0, caps (and reserves) the function's
+	// concurrent executions: a bound on cost and on the load on S3.
+	ReservedConcurrency int
+	// WAF makes an AWS WAF web ACL with a rate-based rule per client IP
+	// (WAFRateLimit requests per 5 minutes) and attaches it to the
+	// distribution. A CloudFront web ACL lives in us-east-1, so the stack
+	// makes it only there (as for the certificate); elsewhere use WebACLArn.
+	WAF          bool
+	WAFRateLimit int
+	// KMSKeyArn grants kms:Decrypt on that key (for imported buckets
+	// encrypted with SSE-KMS), through S3 only.
+	KMSKeyArn string
+	// Alarms makes CloudWatch alarms and a dashboard; AlarmEmail adds an SNS
+	// topic with that email subscription as the alarms' action.
+	Alarms     bool
+	AlarmEmail string
+
 	// DomainName is an optional custom domain for the distribution.
 	DomainName     string
 	HostedZoneID   string
@@ -89,6 +120,7 @@ var ContextKeys = []string{
 	"memorySize", "timeout", "logRetentionDays", "logLevel", "metricsNamespace",
 	"accessLogs", "accessLogExpirationDays",
 	"originReadTimeout", "priceClass", "webAclArn",
+	"reservedConcurrency", "waf", "wafRateLimit", "kmsKeyArn", "alarms", "alarmEmail",
 	"domainName", "hostedZoneId", "hostedZoneName", "certificateArn",
 }
 
@@ -176,14 +208,25 @@ func ConfigFromContext(node constructs.Node) (Config, error) {
 		OriginReadTimeoutSeconds: r.integer("originReadTimeout", DefaultOriginReadTimeoutSeconds, 1, 3600),
 		PriceClass:               r.str("priceClass", DefaultPriceClass),
 		WebACLArn:                r.str("webAclArn", ""),
+		ReservedConcurrency:      r.integer("reservedConcurrency", 0, 1, MaxReservedConcurrency),
+		WAF:                      r.boolean("waf", false),
+		WAFRateLimit:             r.integer("wafRateLimit", DefaultWAFRateLimit, MinWAFRateLimit, MaxWAFRateLimit),
+		KMSKeyArn:                r.str("kmsKeyArn", ""),
+		Alarms:                   r.boolean("alarms", true),
+		AlarmEmail:               r.str("alarmEmail", ""),
 		DomainName:               strings.TrimSuffix(r.str("domainName", ""), "."),
 		HostedZoneID:             r.str("hostedZoneId", ""),
 		HostedZoneName:           strings.TrimSuffix(r.str("hostedZoneName", ""), "."),
 		CertificateArn:           r.str("certificateArn", ""),
 	}
+	if v, ok := r.raw("wafRateLimit"); ok && v != "" && !c.WAF {
+		r.errs = append(r.errs, errors.New("context wafRateLimit needs waf=true"))
+	}
 	errs := append(r.errs, c.Validate())
 	return c, errors.Join(errs...)
 }
+
+var kmsKeyArnRE = regexp.MustCompile(`^arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$`)
 
 // Validate checks the combinations ConfigFromContext cannot check key by key.
 func (c Config) Validate() error {
@@ -206,6 +249,25 @@ func (c Config) Validate() error {
 	for key, p := range map[string]string{"indexPrefix": c.IndexPrefix, "packPrefix": c.PackPrefix} {
 		if strings.HasPrefix(p, "/") || strings.ContainsAny(p, "*?") {
 			errs = append(errs, fmt.Errorf("context %s=%q: a key prefix must not start with / nor hold * or ?", key, p))
+		}
+	}
+	if c.KMSKeyArn != "" {
+		if !kmsKeyArnRE.MatchString(c.KMSKeyArn) {
+			errs = append(errs, fmt.Errorf("context kmsKeyArn=%q: want arn:<partition>:kms:<region>:<account>:key/<key id>", c.KMSKeyArn))
+		}
+		if c.IndexBucketName == "" && c.PackBucketName == "" {
+			errs = append(errs, errors.New("context kmsKeyArn is for imported SSE-KMS buckets (indexBucketName, packBucketName); the buckets the stack makes use S3-managed keys"))
+		}
+	}
+	if c.WAF && c.WebACLArn != "" {
+		errs = append(errs, errors.New("context waf=true makes a web ACL and webAclArn attaches an existing one: pass one of them"))
+	}
+	if c.AlarmEmail != "" {
+		if !c.Alarms {
+			errs = append(errs, errors.New("context alarmEmail needs alarms=true"))
+		}
+		if at := strings.Index(c.AlarmEmail, "@"); at < 1 || at == len(c.AlarmEmail)-1 || strings.ContainsAny(c.AlarmEmail, " \t,;<>") || strings.Count(c.AlarmEmail, "@") != 1 {
+			errs = append(errs, fmt.Errorf("context alarmEmail=%q: want one email address", c.AlarmEmail))
 		}
 	}
 	if c.DomainName == "" {

@@ -12,12 +12,15 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscertificatemanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfront"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfrontorigins"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53targets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awswafv2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
@@ -32,6 +35,10 @@ const (
 	EnvLogLevel    = "HASH_STREAM_LOG_LEVEL"
 	EnvEMF         = "HASH_STREAM_EMF_NAMESPACE"
 )
+
+// AbortIncompleteMultipartUploadDays is when the created buckets' lifecycle
+// rule aborts a multipart upload that was never completed.
+const AbortIncompleteMultipartUploadDays = 7
 
 // CacheKeyQueryStrings are the query parameters that change a trustless
 // gateway response, so they are part of the CloudFront cache key (and are
@@ -60,6 +67,11 @@ type GatewayStack struct {
 	Function     awslambda.Function
 	FunctionURL  awslambda.FunctionUrl
 	Distribution awscloudfront.Distribution
+	// Alarms and Dashboard are made with alarms=true; AlarmTopic with
+	// alarmEmail.
+	Alarms     []awscloudwatch.Alarm
+	AlarmTopic awssns.ITopic
+	Dashboard  awscloudwatch.Dashboard
 }
 
 // NewGatewayStack defines the whole stack. It returns an error, before any
@@ -73,6 +85,9 @@ func NewGatewayStack(scope constructs.Construct, id string, props *GatewayStackP
 		return nil, err
 	}
 	if err := checkCertificateRegion(cfg, props.Env); err != nil {
+		return nil, err
+	}
+	if err := checkWAFRegion(cfg, props.Env); err != nil {
 		return nil, err
 	}
 
@@ -99,6 +114,12 @@ func NewGatewayStack(scope constructs.Construct, id string, props *GatewayStackP
 			Encryption:        awss3.BucketEncryption_S3_MANAGED,
 			// CloudFront standard logging (legacy, to S3) writes through an ACL
 			// grant to its log delivery account, so ACLs must stay enabled.
+			// Standard logging v2 (CloudWatch vended logs, no ACLs) would need
+			// its delivery source made in us-east-1, where CloudFront lives:
+			// in a stack of any other region that is a second stack and
+			// cross-region references, for logs legacy delivers the same.
+			// Only CloudFront's log delivery account is granted; public access
+			// stays blocked.
 			ObjectOwnership: awss3.ObjectOwnership_BUCKET_OWNER_PREFERRED,
 			RemovalPolicy:   removal,
 			LifecycleRules: &[]*awss3.LifecycleRule{{
@@ -147,6 +168,11 @@ func NewGatewayStack(scope constructs.Construct, id string, props *GatewayStackP
 		Role:        role,
 		LogGroup:    logGroup,
 		Environment: functionEnv(cfg, s.IndexBucket.BucketName(), s.PackBucket.BucketName()),
+		// A streamed response is not stopped when the client goes away, so
+		// concurrency, not request count, is what bounds the bill and the
+		// load on S3: past it, invocations are throttled (CloudFront answers
+		// 5xx) instead.
+		ReservedConcurrentExecutions: reservedConcurrency(cfg),
 	})
 
 	// AWS_IAM: only signed requests reach the function, and the only signer
@@ -157,6 +183,9 @@ func NewGatewayStack(scope constructs.Construct, id string, props *GatewayStackP
 	})
 
 	s.Distribution = s.distribution(cfg, logBucket)
+	if cfg.Alarms {
+		s.monitoring(cfg)
+	}
 
 	out := func(id, value, desc string) {
 		awscdk.NewCfnOutput(stack, &id, &awscdk.CfnOutputProps{Value: &value, Description: &desc})
@@ -194,6 +223,13 @@ func contentBucket(stack awscdk.Stack, id, name string, logBucket awss3.IBucket,
 		Encryption:        awss3.BucketEncryption_S3_MANAGED,
 		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
 		RemovalPolicy:     removal,
+		// Writers (this CLI, the JavaScript one) upload large packs in parts;
+		// the parts of an upload that never completes are billed as storage
+		// until aborted.
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Id:                                  jsii.String("abort-incomplete-multipart-uploads"),
+			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(AbortIncompleteMultipartUploadDays)),
+		}},
 	}
 	if logBucket != nil {
 		props.ServerAccessLogsBucket = logBucket
@@ -238,6 +274,19 @@ func (s *GatewayStack) gatewayStatements(cfg Config, logGroup awslogs.LogGroup) 
 		}
 	}
 	stmts = append(stmts, awsiam.NewPolicyStatement(list))
+	if cfg.KMSKeyArn != "" {
+		// Imported buckets encrypted with SSE-KMS: S3 decrypts objects with
+		// the reader's own kms:Decrypt permission. Only that key, only
+		// through S3.
+		stmts = append(stmts, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("DecryptStoreObjects"),
+			Actions:   jsii.Strings("kms:Decrypt"),
+			Resources: jsii.Strings(cfg.KMSKeyArn),
+			Conditions: &map[string]interface{}{
+				"StringLike": map[string]interface{}{"kms:ViaService": "s3.*.amazonaws.com"},
+			},
+		}))
+	}
 	// The log group's Arn attribute already ends in ":*" (its log streams).
 	stmts = append(stmts, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("WriteOwnLogs"),
@@ -263,11 +312,15 @@ func (s *GatewayStack) suppressObjectWildcards(role awsiam.Role, cfg Config) {
 }
 
 // objectWildcardRegex matches cdk-nag's rendering of "<bucket ARN>/<prefix>*"
-// for a bucket made by the stack (construct id) or imported by name.
+// for a bucket made by the stack (construct id) or imported by name. An
+// imported bucket's ARN names the partition as {"Ref": "AWS::Partition"}
+// (rendered "<AWS::Partition>") in an environment-agnostic stack, and as a
+// literal ("aws", "aws-cn", ...) once the stack has a region, which is what
+// the CDK CLI gives it (it falls back to us-east-1 without a configured one).
 func objectWildcardRegex(id, importedName, prefix string) string {
 	var bucket string
 	if importedName != "" {
-		bucket = regexp.QuoteMeta("arn:<AWS::Partition>:s3:::" + importedName)
+		bucket = `arn:(<AWS::Partition>|aws(-[a-z]+)*):s3:::` + regexp.QuoteMeta(importedName)
 	} else {
 		bucket = "<" + id + `[0-9A-F]{8}\.Arn>`
 	}
@@ -351,6 +404,9 @@ func (s *GatewayStack) distribution(cfg Config, logBucket awss3.IBucket) awsclou
 	if cfg.WebACLArn != "" {
 		props.WebAclId = jsii.String(cfg.WebACLArn)
 	}
+	if cfg.WAF {
+		props.WebAclId = s.webACL(cfg).AttrArn()
+	}
 
 	var zone awsroute53.IHostedZone
 	if cfg.DomainName != "" {
@@ -369,7 +425,7 @@ func (s *GatewayStack) distribution(cfg Config, logBucket awss3.IBucket) awsclou
 		props.DomainNames = jsii.Strings(cfg.DomainName)
 		props.Certificate = cert
 		// Only meaningful with a certificate of our own (see CFR4 below).
-		props.MinimumProtocolVersion = awscloudfront.SecurityPolicyProtocol_TLS_V1_2_2021
+		props.MinimumProtocolVersion = awscloudfront.SecurityPolicyProtocol_TLS_V1_2_2025
 	}
 
 	dist := awscloudfront.NewDistribution(stack, jsii.String("Distribution"), props)
@@ -394,7 +450,7 @@ func (s *GatewayStack) distribution(cfg Config, logBucket awss3.IBucket) awsclou
 	if cfg.DomainName == "" {
 		supp = append(supp, &cdknag.NagPackSuppression{
 			Id:     jsii.String("AwsSolutions-CFR4"),
-			Reason: jsii.String("Without a custom domain the distribution uses the default *.cloudfront.net certificate, whose minimum TLS version cannot be set; with domainName the stack sets TLSv1.2_2021."),
+			Reason: jsii.String("Without a custom domain the distribution uses the default *.cloudfront.net certificate, whose minimum TLS version cannot be set; with domainName the stack sets TLSv1.2_2025."),
 		})
 	}
 	supp = append(supp,
@@ -402,14 +458,73 @@ func (s *GatewayStack) distribution(cfg Config, logBucket awss3.IBucket) awsclou
 			Id:     jsii.String("AwsSolutions-CFR1"),
 			Reason: jsii.String("A public gateway for content-addressed data: no country is excluded."),
 		})
-	if cfg.WebACLArn == "" {
+	if cfg.WebACLArn == "" && !cfg.WAF {
 		supp = append(supp, &cdknag.NagPackSuppression{
 			Id:     jsii.String("AwsSolutions-CFR2"),
-			Reason: jsii.String("AWS WAF costs per web ACL and request; attach one with context webAclArn when needed."),
+			Reason: jsii.String("AWS WAF costs per web ACL and request; make one with context waf=true (stack in us-east-1) or attach one with webAclArn when needed."),
 		})
 	}
 	cdknag.NagSuppressions_AddResourceSuppressions(dist, &supp, jsii.Bool(true))
 	return dist
+}
+
+// WAFRateRuleName is the name of the web ACL's rate-based rule (and of its
+// CloudWatch metric).
+const WAFRateRuleName = "RateLimitPerIP"
+
+// webACL makes the CloudFront web ACL of waf=true: everything allowed but a
+// client IP above cfg.WAFRateLimit requests in 5 minutes, which is blocked
+// (403) until its rate falls back under the limit. Cache hits count too:
+// WAF sees every request before the cache.
+func (s *GatewayStack) webACL(cfg Config) awswafv2.CfnWebACL {
+	visibility := func(name string) *awswafv2.CfnWebACL_VisibilityConfigProperty {
+		return &awswafv2.CfnWebACL_VisibilityConfigProperty{
+			CloudWatchMetricsEnabled: jsii.Bool(true),
+			MetricName:               jsii.String(name),
+			SampledRequestsEnabled:   jsii.Bool(true),
+		}
+	}
+	return awswafv2.NewCfnWebACL(s.Stack, jsii.String("WebAcl"), &awswafv2.CfnWebACLProps{
+		Description:      jsii.String("Hash Stream gateway: rate limit per client IP"),
+		Scope:            jsii.String("CLOUDFRONT"),
+		DefaultAction:    &awswafv2.CfnWebACL_DefaultActionProperty{Allow: &awswafv2.CfnWebACL_AllowActionProperty{}},
+		VisibilityConfig: visibility("HashStreamGatewayWebAcl"),
+		Rules: &[]interface{}{&awswafv2.CfnWebACL_RuleProperty{
+			Name:     jsii.String(WAFRateRuleName),
+			Priority: jsii.Number(0),
+			Action:   &awswafv2.CfnWebACL_RuleActionProperty{Block: &awswafv2.CfnWebACL_BlockActionProperty{}},
+			Statement: &awswafv2.CfnWebACL_StatementProperty{
+				RateBasedStatement: &awswafv2.CfnWebACL_RateBasedStatementProperty{
+					AggregateKeyType:    jsii.String("IP"),
+					Limit:               jsii.Number(float64(cfg.WAFRateLimit)),
+					EvaluationWindowSec: jsii.Number(300),
+				},
+			},
+			VisibilityConfig: visibility(WAFRateRuleName),
+		}},
+	})
+}
+
+// checkWAFRegion: a web ACL for CloudFront (scope CLOUDFRONT) can only be
+// made in us-east-1. As for the certificate, the stack makes it only when it
+// is deployed there; elsewhere, make the web ACL in us-east-1 and pass its
+// ARN as webAclArn.
+func checkWAFRegion(cfg Config, env *awscdk.Environment) error {
+	if !cfg.WAF {
+		return nil
+	}
+	region := ""
+	if env != nil && env.Region != nil {
+		region = *env.Region
+	}
+	if region != "us-east-1" {
+		shown := region
+		if shown == "" {
+			shown = "unknown (no AWS region configured)"
+		}
+		return fmt.Errorf("waf=true: a web ACL for CloudFront can only be made in us-east-1, the stack region is %s; deploy to us-east-1 or make the web ACL there and pass -c webAclArn=<its ARN>", shown)
+	}
+	return nil
 }
 
 func hostedZone(stack awscdk.Stack, cfg Config) awsroute53.IHostedZone {
@@ -463,6 +578,13 @@ func checkLambdaDir(dir string) error {
 		return fmt.Errorf("lambda code: %w", err)
 	}
 	return nil
+}
+
+func reservedConcurrency(cfg Config) *float64 {
+	if cfg.ReservedConcurrency <= 0 {
+		return nil
+	}
+	return jsii.Number(float64(cfg.ReservedConcurrency))
 }
 
 func priceClass(s string) awscloudfront.PriceClass {

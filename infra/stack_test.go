@@ -265,6 +265,14 @@ func importedArn(suffix string) string {
 // the expected resources, own log group, nothing else.
 func checkLeastPrivilege(t *testing.T, s *synthesized, wantGet []string, wantList string, wantListCond interface{}) {
 	t.Helper()
+	checkLeastPrivilegeKMS(t, s, wantGet, wantList, wantListCond, "")
+}
+
+// checkLeastPrivilegeKMS is checkLeastPrivilege with kms:Decrypt allowed on
+// wantKey only (none when empty), through S3 only.
+func checkLeastPrivilegeKMS(t *testing.T, s *synthesized, wantGet []string, wantList string, wantListCond interface{}, wantKey string) {
+	t.Helper()
+	sawKMS := false
 	roles := s.resources("AWS::IAM::Role")
 	if len(roles) != 1 {
 		t.Errorf("%d IAM roles, want 1 (the function's)", len(roles))
@@ -311,9 +319,20 @@ func checkLeastPrivilege(t *testing.T, s *synthesized, wantGet []string, wantLis
 			if !reflect.DeepEqual(st.Resources, []string{getAttArn(logGroupID)}) {
 				t.Errorf("logs on %v, want the function's log group %s", st.Resources, logGroupID)
 			}
+		case wantKey != "" && reflect.DeepEqual(st.Actions, []string{"kms:Decrypt"}):
+			sawKMS = true
+			if !reflect.DeepEqual(st.Resources, []string{canon(wantKey)}) {
+				t.Errorf("kms:Decrypt on %v, want only %s", st.Resources, wantKey)
+			}
+			if canon(st.Condition) != `{"StringLike":{"kms:ViaService":"s3.*.amazonaws.com"}}` {
+				t.Errorf("kms:Decrypt condition %s, want through S3 only", canon(st.Condition))
+			}
 		default:
 			t.Errorf("unexpected statement: %+v", st)
 		}
+	}
+	if sawKMS != (wantKey != "") {
+		t.Errorf("kms:Decrypt statement %v, want %v", sawKMS, wantKey != "")
 	}
 	if !sawGet || !sawList || !sawLogs {
 		t.Errorf("statements: GetObject %v, ListBucket %v, logs %v; want all", sawGet, sawList, sawLogs)
@@ -516,6 +535,9 @@ func checkCreatedBuckets(t *testing.T, s *synthesized, deletion string, logs boo
 		if r["DeletionPolicy"] != deletion || r["UpdateReplacePolicy"] != deletion {
 			t.Errorf("%s deletion policy %v/%v, want %s", name, r["DeletionPolicy"], r["UpdateReplacePolicy"], deletion)
 		}
+		if got := canon(p["LifecycleConfiguration"]); got != `{"Rules":[{"AbortIncompleteMultipartUpload":{"DaysAfterInitiation":7},"Id":"abort-incomplete-multipart-uploads","Status":"Enabled"}]}` {
+			t.Errorf("%s lifecycle %s, want incomplete multipart uploads aborted after 7 days", name, got)
+		}
 		if (p["LoggingConfiguration"] != nil) != logs {
 			t.Errorf("%s server access logs %v, want %v", name, p["LoggingConfiguration"], logs)
 		}
@@ -529,6 +551,141 @@ func checkCreatedBuckets(t *testing.T, s *synthesized, deletion string, logs boo
 				)))),
 			))
 		})
+	}
+}
+
+// alarmsByID returns the template's alarms by logical ID prefix (the
+// construct id: FunctionErrorsAlarm, ...).
+func alarmsByID(t *testing.T, s *synthesized) map[string]map[string]interface{} {
+	t.Helper()
+	out := map[string]map[string]interface{}{}
+	for id, r := range s.resources("AWS::CloudWatch::Alarm") {
+		for _, name := range []string{"FunctionErrorsAlarm", "FunctionThrottlesAlarm", "FunctionDurationAlarm", "CloudFront5xxAlarm", "TTFBAlarm"} {
+			if strings.HasPrefix(id, name) {
+				if out[name] != nil {
+					t.Errorf("two %s alarms", name)
+				}
+				out[name] = r
+			}
+		}
+	}
+	if len(out) != len(s.resources("AWS::CloudWatch::Alarm")) {
+		t.Errorf("unexpected alarms among %v", keys(s.resources("AWS::CloudWatch::Alarm")))
+	}
+	return out
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// checkAlarms checks the alarms of alarms=true: which exist, their metric
+// and threshold, the 5xx alarm's region condition (cfCondition: "" for none,
+// "absent" for no 5xx alarm), and that each notifies topic (none when "").
+func checkAlarms(t *testing.T, s *synthesized, timeoutSeconds float64, cfCondition string, ttfb bool, topic string) {
+	t.Helper()
+	as := alarmsByID(t, s)
+	want := []string{"FunctionDurationAlarm", "FunctionErrorsAlarm", "FunctionThrottlesAlarm"}
+	if cfCondition != "absent" {
+		want = append(want, "CloudFront5xxAlarm")
+	}
+	if ttfb {
+		want = append(want, "TTFBAlarm")
+	}
+	sort.Strings(want)
+	if got := keys(as); !reflect.DeepEqual(got, want) {
+		t.Fatalf("alarms %v, want %v", got, want)
+	}
+	fnID, _ := s.onlyResource(t, "AWS::Lambda::Function")
+	distID, _ := s.onlyResource(t, "AWS::CloudFront::Distribution")
+	for name, want := range map[string]struct {
+		ns, metric, stat string
+		threshold        float64
+		op               string
+	}{
+		"FunctionErrorsAlarm":    {"AWS/Lambda", "Errors", "Sum", 1, "GreaterThanOrEqualToThreshold"},
+		"FunctionThrottlesAlarm": {"AWS/Lambda", "Throttles", "Sum", 1, "GreaterThanOrEqualToThreshold"},
+		"FunctionDurationAlarm":  {"AWS/Lambda", "Duration", "p99", AlarmDurationFraction * timeoutSeconds * 1000, "GreaterThanThreshold"},
+		"CloudFront5xxAlarm":     {"AWS/CloudFront", "5xxErrorRate", "Average", AlarmCloudFront5xxPercent, "GreaterThanThreshold"},
+		"TTFBAlarm":              {"HashStream", "ttfb_ms", "p99", AlarmTTFBMillis, "GreaterThanThreshold"},
+	} {
+		r := as[name]
+		if r == nil {
+			continue
+		}
+		p := props(r)
+		stat := p["Statistic"]
+		if stat == nil {
+			stat = p["ExtendedStatistic"]
+		}
+		if p["Namespace"] != want.ns || p["MetricName"] != want.metric || stat != want.stat || p["Period"] != 300.0 {
+			t.Errorf("%s on %v/%v %v period %v, want %s/%s %s over 300 s", name, p["Namespace"], p["MetricName"], stat, p["Period"], want.ns, want.metric, want.stat)
+		}
+		if p["Threshold"] != want.threshold || p["ComparisonOperator"] != want.op {
+			t.Errorf("%s threshold %v %v, want %v %v", name, p["ComparisonOperator"], p["Threshold"], want.op, want.threshold)
+		}
+		if p["TreatMissingData"] != "notBreaching" {
+			t.Errorf("%s treats missing data as %v, want notBreaching", name, p["TreatMissingData"])
+		}
+		dims := canon(p["Dimensions"])
+		switch want.ns {
+		case "AWS/Lambda":
+			if dims != canon([]interface{}{map[string]interface{}{"Name": "FunctionName", "Value": map[string]interface{}{"Ref": fnID}}}) {
+				t.Errorf("%s dimensions %s, want the function", name, dims)
+			}
+		case "AWS/CloudFront":
+			if !strings.Contains(dims, `{"Name":"DistributionId","Value":{"Ref":"`+distID+`"}}`) || !strings.Contains(dims, `{"Name":"Region","Value":"Global"}`) {
+				t.Errorf("%s dimensions %s, want the distribution, Global", name, dims)
+			}
+			if got, _ := r["Condition"].(string); got != cfCondition {
+				t.Errorf("%s condition %q, want %q", name, got, cfCondition)
+			}
+		}
+		var actions []string
+		for _, k := range []string{"AlarmActions", "OKActions"} {
+			actions = append(actions, canon(p[k]))
+		}
+		wantActions := []string{"null", "null"}
+		if topic != "" {
+			ref := canon([]interface{}{map[string]interface{}{"Ref": topic}})
+			wantActions = []string{ref, ref}
+		}
+		if !reflect.DeepEqual(actions, wantActions) {
+			t.Errorf("%s actions %v, want %v", name, actions, wantActions)
+		}
+	}
+	if cfCondition != "" && cfCondition != "absent" {
+		c := canon(s.json["Conditions"].(map[string]interface{})[cfCondition])
+		if c != `{"Fn::Equals":[{"Ref":"AWS::Region"},"us-east-1"]}` {
+			t.Errorf("condition %s = %s, want the region to be us-east-1", cfCondition, c)
+		}
+	}
+	_, dash := s.onlyResource(t, "AWS::CloudWatch::Dashboard")
+	body := canon(props(dash)["DashboardBody"])
+	for _, m := range []string{`\"AWS/Lambda\",\"Duration\"`, `\"AWS/CloudFront\",\"5xxErrorRate\"`, `\"region\":\"us-east-1\"`} {
+		if !strings.Contains(body, m) {
+			t.Errorf("dashboard has no %s", m)
+		}
+	}
+	if strings.Contains(body, "ttfb_ms") != ttfb {
+		t.Errorf("dashboard EMF metrics %v, want %v", strings.Contains(body, "ttfb_ms"), ttfb)
+	}
+	if n := len(s.resources("AWS::SNS::Topic")); n != map[bool]int{false: 0, true: 1}[topic != ""] {
+		t.Errorf("%d SNS topics, want one only with alarmEmail", n)
+	}
+}
+
+func checkNoAlarms(t *testing.T, s *synthesized) {
+	t.Helper()
+	for _, typ := range []string{"AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard", "AWS::SNS::Topic"} {
+		if n := len(s.resources(typ)); n != 0 {
+			t.Errorf("%d %s with alarms=false", n, typ)
+		}
 	}
 }
 
@@ -562,6 +719,19 @@ func TestDefaultStack(t *testing.T) {
 			EnvLogLevel:    "info",
 		})
 	})
+	t.Run("no guardrails that cost or could break a deploy", func(t *testing.T) {
+		_, fn := s.onlyResource(t, "AWS::Lambda::Function")
+		if got := props(fn)["ReservedConcurrentExecutions"]; got != nil {
+			t.Errorf("ReservedConcurrentExecutions %v by default, want none", got)
+		}
+		if n := len(s.resources("AWS::WAFv2::WebACL")); n != 0 {
+			t.Errorf("%d web ACLs by default, want none", n)
+		}
+	})
+	t.Run("alarms and dashboard", func(t *testing.T) {
+		// Region unknown at synth: the 5xx alarm exists only if deployed to us-east-1.
+		checkAlarms(t, s, DefaultTimeoutSeconds, "InUsEast1", false, "")
+	})
 	t.Run("url and origin", func(t *testing.T) { checkURLAndOrigin(t, s, DefaultOriginReadTimeoutSeconds) })
 	t.Run("distribution", func(t *testing.T) {
 		checkDistribution(t, s, true)
@@ -586,6 +756,8 @@ func TestDefaultStack(t *testing.T) {
 	t.Run("nag", func(t *testing.T) { checkNoNagFindings(t, s) })
 }
 
+const testKMSKey = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
 func TestImportedBuckets(t *testing.T) {
 	s := synth(t, map[string]string{
 		"indexBucketName": "js-cli-index",
@@ -593,7 +765,10 @@ func TestImportedBuckets(t *testing.T) {
 		"indexPrefix":     "store/index/",
 		"packPrefix":      "store/packs/",
 		"accessLogs":      "false",
+		"kmsKeyArn":       testKMSKey,
+		"alarms":          "false",
 	}, "")
+	t.Run("no alarms", func(t *testing.T) { checkNoAlarms(t, s) })
 
 	t.Run("no buckets made", func(t *testing.T) {
 		if n := len(s.resources("AWS::S3::Bucket")); n != 0 {
@@ -603,11 +778,12 @@ func TestImportedBuckets(t *testing.T) {
 			t.Errorf("%d bucket policies: the stack must not change imported buckets", n)
 		}
 	})
-	t.Run("iam scoped to prefixes", func(t *testing.T) {
-		checkLeastPrivilege(t, s,
+	t.Run("iam scoped to prefixes and the key", func(t *testing.T) {
+		checkLeastPrivilegeKMS(t, s,
 			[]string{importedArn("js-cli-index/store/index/*"), importedArn("js-cli-packs/store/packs/*")},
 			importedArn("js-cli-index"),
-			map[string]interface{}{"StringLike": map[string]interface{}{"s3:prefix": "store/index/*"}})
+			map[string]interface{}{"StringLike": map[string]interface{}{"s3:prefix": "store/index/*"}},
+			testKMSKey)
 	})
 	t.Run("function", func(t *testing.T) {
 		checkFunction(t, s, DefaultMemoryMB, DefaultTimeoutSeconds, map[string]interface{}{
@@ -633,6 +809,24 @@ func TestImportedBuckets(t *testing.T) {
 		}
 	})
 	t.Run("nag", func(t *testing.T) { checkNoNagFindings(t, s) })
+}
+
+// TestImportedBucketsInRegion is `cdk synth -c indexBucketName=... -c
+// packBucketName=...` as the CLI runs it: the stack has a region (the CLI
+// falls back to us-east-1), so the imported buckets' ARNs carry a literal
+// partition, which the IAM5 suppression must match too.
+func TestImportedBucketsInRegion(t *testing.T) {
+	for _, region := range []string{"us-east-1", "eu-west-1"} {
+		t.Run(region, func(t *testing.T) {
+			s := synth(t, map[string]string{
+				"indexBucketName": "my-index-bucket",
+				"packBucketName":  "my-pack-bucket",
+			}, region)
+			arn := func(suffix string) string { return canon("arn:aws:s3:::" + suffix) }
+			checkLeastPrivilege(t, s, []string{arn("my-index-bucket/*"), arn("my-pack-bucket/*")}, arn("my-index-bucket"), nil)
+			checkNoNagFindings(t, s)
+		})
+	}
 }
 
 func TestCreatedBucketsWithPrefixes(t *testing.T) {
@@ -676,6 +870,7 @@ func TestCreatedBucketsWithPrefixes(t *testing.T) {
 			t.Errorf("log retention %v, want 7", props(lg)["RetentionInDays"])
 		}
 	})
+	t.Run("alarms with the EMF metrics", func(t *testing.T) { checkAlarms(t, s, 300, "InUsEast1", true, "") })
 	t.Run("url and origin", func(t *testing.T) { checkURLAndOrigin(t, s, 30) })
 	t.Run("distribution without logs", func(t *testing.T) { checkDistribution(t, s, false) })
 	t.Run("nag", func(t *testing.T) { checkNoNagFindings(t, s) })
@@ -689,8 +884,8 @@ func checkCustomDomain(t *testing.T, s *synthesized, domain, zoneID string, cert
 		t.Errorf("aliases %v, want %s", dc["Aliases"], domain)
 	}
 	vc := dc["ViewerCertificate"].(map[string]interface{})
-	if vc["MinimumProtocolVersion"] != "TLSv1.2_2021" || vc["SslSupportMethod"] != "sni-only" {
-		t.Errorf("viewer certificate %v, want TLSv1.2_2021 over SNI", vc)
+	if vc["MinimumProtocolVersion"] != "TLSv1.2_2025" || vc["SslSupportMethod"] != "sni-only" {
+		t.Errorf("viewer certificate %v, want TLSv1.2_2025 over SNI", vc)
 	}
 	if canon(vc["AcmCertificateArn"]) != canon(cert) {
 		t.Errorf("certificate %s, want %s", canon(vc["AcmCertificateArn"]), canon(cert))
@@ -750,6 +945,9 @@ func TestCustomDomainWithCertificateArn(t *testing.T) {
 		"webAclArn":      "arn:aws:wafv2:us-east-1:123456789012:global/webacl/gw/abc",
 	}, "eu-west-1")
 
+	t.Run("no CloudFront alarm outside us-east-1", func(t *testing.T) {
+		checkAlarms(t, s, DefaultTimeoutSeconds, "absent", false, "")
+	})
 	t.Run("no certificate made", func(t *testing.T) {
 		if n := len(s.resources("AWS::CertificateManager::Certificate")); n != 0 {
 			t.Errorf("%d certificates made, want the given one", n)
@@ -763,6 +961,72 @@ func TestCustomDomainWithCertificateArn(t *testing.T) {
 		}
 	})
 	t.Run("nag", func(t *testing.T) { checkNoNagFindings(t, s) })
+}
+
+func TestGuardrails(t *testing.T) {
+	s := synth(t, map[string]string{
+		"reservedConcurrency": "50",
+		"waf":                 "true",
+		"wafRateLimit":        "500",
+		"alarmEmail":          "ops@example.org",
+	}, "us-east-1")
+
+	t.Run("alarms notify the topic", func(t *testing.T) {
+		topicID, _ := s.onlyResource(t, "AWS::SNS::Topic")
+		checkAlarms(t, s, DefaultTimeoutSeconds, "", false, topicID)
+		_, sub := s.onlyResource(t, "AWS::SNS::Subscription")
+		if p := props(sub); p["Protocol"] != "email" || p["Endpoint"] != "ops@example.org" || canon(p["TopicArn"]) != canon(map[string]interface{}{"Ref": topicID}) {
+			t.Errorf("subscription %v, want email to ops@example.org on %s", p, topicID)
+		}
+		// EnforceSSL: the topic policy denies publishing without TLS.
+		must(t, func() {
+			s.tmpl.HasResourceProperties(jsii.String("AWS::SNS::TopicPolicy"), like(
+				"PolicyDocument", like("Statement", assertions.Match_ArrayWith(arr(like(
+					"Effect", "Deny",
+					"Condition", obj("Bool", obj("aws:SecureTransport", "false")),
+				)))),
+			))
+		})
+	})
+
+	t.Run("reserved concurrency", func(t *testing.T) {
+		_, fn := s.onlyResource(t, "AWS::Lambda::Function")
+		if got := props(fn)["ReservedConcurrentExecutions"]; got != 50.0 {
+			t.Errorf("ReservedConcurrentExecutions %v, want 50", got)
+		}
+	})
+	t.Run("web acl", func(t *testing.T) {
+		aclID, acl := s.onlyResource(t, "AWS::WAFv2::WebACL")
+		p := props(acl)
+		if p["Scope"] != "CLOUDFRONT" || canon(p["DefaultAction"]) != `{"Allow":{}}` {
+			t.Errorf("web ACL scope %v default %s, want CLOUDFRONT allow", p["Scope"], canon(p["DefaultAction"]))
+		}
+		rules := p["Rules"].([]interface{})
+		if len(rules) != 1 {
+			t.Fatalf("%d rules, want the rate rule", len(rules))
+		}
+		r := rules[0].(map[string]interface{})
+		if r["Name"] != WAFRateRuleName || canon(r["Action"]) != `{"Block":{}}` {
+			t.Errorf("rule %v action %s, want %s blocking", r["Name"], canon(r["Action"]), WAFRateRuleName)
+		}
+		if got := canon(r["Statement"]); got != `{"RateBasedStatement":{"AggregateKeyType":"IP","EvaluationWindowSec":300,"Limit":500}}` {
+			t.Errorf("rule statement %s, want 500 per 5 min per IP", got)
+		}
+		_, dist := s.onlyResource(t, "AWS::CloudFront::Distribution")
+		if got := canon(props(dist)["DistributionConfig"].(map[string]interface{})["WebACLId"]); got != getAttArn(aclID) {
+			t.Errorf("distribution WebACLId %s, want %s", got, getAttArn(aclID))
+		}
+	})
+	t.Run("nag", func(t *testing.T) { checkNoNagFindings(t, s) })
+}
+
+func TestWAFDefaultRate(t *testing.T) {
+	s := synth(t, map[string]string{"waf": "true"}, "us-east-1")
+	_, acl := s.onlyResource(t, "AWS::WAFv2::WebACL")
+	r := props(acl)["Rules"].([]interface{})[0].(map[string]interface{})
+	if got := r["Statement"].(map[string]interface{})["RateBasedStatement"].(map[string]interface{})["Limit"]; got != float64(DefaultWAFRateLimit) {
+		t.Errorf("rate limit %v, want %d", got, DefaultWAFRateLimit)
+	}
 }
 
 func TestConfigErrors(t *testing.T) {
@@ -782,6 +1046,20 @@ func TestConfigErrors(t *testing.T) {
 		{"access logs", map[string]string{"accessLogs": "maybe"}, "", "accessLogs"},
 		{"wildcard prefix", map[string]string{"indexPrefix": "a*"}, "", "indexPrefix"},
 		{"log level", map[string]string{"logLevel": "loud"}, "", "logLevel"},
+		{"reserved concurrency 0", map[string]string{"reservedConcurrency": "0"}, "", "reservedConcurrency"},
+		{"reserved concurrency above max", map[string]string{"reservedConcurrency": "10001"}, "", "reservedConcurrency"},
+		{"waf outside us-east-1", map[string]string{"waf": "true"}, "eu-west-1", "us-east-1"},
+		{"waf without region", map[string]string{"waf": "true"}, "", "us-east-1"},
+		{"waf and webAclArn", map[string]string{"waf": "true", "webAclArn": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/gw/abc"}, "us-east-1", "one of them"},
+		{"waf rate without waf", map[string]string{"wafRateLimit": "100"}, "", "needs waf=true"},
+		{"waf rate below min", map[string]string{"waf": "true", "wafRateLimit": "9"}, "us-east-1", "wafRateLimit"},
+		{"waf rate above max", map[string]string{"waf": "true", "wafRateLimit": "2000000001"}, "us-east-1", "wafRateLimit"},
+		{"alarm email without alarms", map[string]string{"alarms": "false", "alarmEmail": "ops@example.org"}, "", "needs alarms=true"},
+		{"alarm email not an address", map[string]string{"alarmEmail": "ops"}, "", "alarmEmail"},
+		{"two alarm emails", map[string]string{"alarmEmail": "a@example.org,b@example.org"}, "", "alarmEmail"},
+		{"alarms not a bool", map[string]string{"alarms": "sometimes"}, "", "alarms"},
+		{"kms key not an ARN", map[string]string{"indexBucketName": "b", "kmsKeyArn": "alias/mine"}, "", "kmsKeyArn"},
+		{"kms key on made buckets", map[string]string{"kmsKeyArn": testKMSKey}, "", "imported SSE-KMS buckets"},
 		{"missing bootstrap", map[string]string{"lambdaDir": "/nonexistent/lambda"}, "", "make build-lambda"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

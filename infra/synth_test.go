@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,9 +11,47 @@ import (
 	"testing"
 )
 
-// TestCDKSynth runs the real CLI over cdk.json, as `make synth` does, and
-// checks that it writes the stack's template. It needs the aws-cdk CLI on
-// PATH (make tools installs it under .tools); CI must have it.
+// synthVariants are the context variants the README documents; the real
+// CLI synthesizes each one, so none a user is told about fails at deploy
+// time (cdk-nag findings only show up there as errors of the whole synth).
+// env adds environment variables (AWS_REGION pins the region the CLI hands
+// the app; without one it falls back to us-east-1).
+var synthVariants = []struct {
+	name string
+	ctx  []string
+	env  []string
+}{
+	{name: "default"},
+	{name: "imported buckets", ctx: []string{"indexBucketName=my-index-bucket", "packBucketName=my-pack-bucket"}},
+	{name: "imported buckets with prefixes", ctx: []string{
+		"indexBucketName=my-index", "packBucketName=my-packs", "indexPrefix=store/index/", "packPrefix=store/packs/",
+		"accessLogs=false", "removalPolicy=destroy",
+	}},
+	{name: "custom domain in us-east-1", ctx: []string{
+		"domainName=ipfs.example.org", "hostedZoneId=Z0123456789ABC", "hostedZoneName=example.org",
+	}, env: []string{"AWS_REGION=us-east-1"}},
+	{name: "custom domain elsewhere", ctx: []string{
+		"domainName=ipfs.example.org", "hostedZoneId=Z0123456789ABC",
+		"certificateArn=arn:aws:acm:us-east-1:111122223333:certificate/11111111-2222-3333-4444-555555555555",
+		"webAclArn=arn:aws:wafv2:us-east-1:111122223333:global/webacl/gw/abc",
+	}, env: []string{"AWS_REGION=eu-west-1"}},
+	{name: "guardrails in us-east-1", ctx: []string{
+		"reservedConcurrency=50", "waf=true", "wafRateLimit=500", "alarmEmail=ops@example.org",
+	}, env: []string{"AWS_REGION=us-east-1"}},
+	{name: "imported SSE-KMS buckets", ctx: []string{
+		"indexBucketName=my-index", "packBucketName=my-packs",
+		"kmsKeyArn=arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", "alarms=false",
+	}, env: []string{"AWS_REGION=eu-west-1"}},
+	{name: "overrides", ctx: []string{
+		"memorySize=2048", "timeout=300", "logRetentionDays=7", "logLevel=debug", "metricsNamespace=HashStream",
+		"accessLogExpirationDays=30", "originReadTimeout=30", "priceClass=All", "stackName=HashStreamOverrides",
+	}},
+}
+
+// TestCDKSynth runs the real CLI over cdk.json, as `make synth` does, for
+// every variant of synthVariants, and checks that it writes the stack's
+// template and the cdk-nag report. It needs the aws-cdk CLI on PATH (make
+// tools installs it under .tools); CI must have it.
 //
 // The app is built here with the same -race setting as this test binary and
 // handed to the CLI with --app: the dependencies are then already compiled,
@@ -48,24 +87,45 @@ func TestCDKSynth(t *testing.T) {
 	if b, err := exec.Command("go", append(args, ".")...).CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, b)
 	}
-	out := filepath.Join(tmp, "cdk.out")
-	cmd := exec.Command(cdk, "synth", "--app", bin, "--quiet", "--no-notices", "--no-version-reporting",
-		"-c", "lambdaDir="+lambdaDir, "-o", out)
-	cmd.Dir = ".." // cdk.json is at the repository root
-	cmd.Env = append(os.Environ(),
-		"CDK_DISABLE_CLI_TELEMETRY=true",
-		"CDK_DISABLE_VERSION_CHECK=true",
-		"AWS_EC2_METADATA_DISABLED=true",
-	)
-	b, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("cdk synth: %v\n%s", err, b)
+	for i, v := range synthVariants {
+		t.Run(v.name, func(t *testing.T) {
+			// Each synth is a Node process and a Go one: two at a time
+			// (the default -parallel on a 2-core machine) is what fits.
+			t.Parallel()
+			out := filepath.Join(tmp, fmt.Sprintf("cdk.out.%d", i))
+			cargs := []string{"synth", "--app", bin, "--quiet", "--no-notices", "--no-version-reporting",
+				"-c", "lambdaDir=" + lambdaDir, "-o", out}
+			stackName := DefaultStackName
+			for _, c := range v.ctx {
+				cargs = append(cargs, "-c", c)
+				if name, ok := strings.CutPrefix(c, "stackName="); ok {
+					stackName = name
+				}
+			}
+			cmd := exec.Command(cdk, cargs...)
+			cmd.Dir = ".." // cdk.json is at the repository root
+			cmd.Env = append(os.Environ(),
+				"CDK_DISABLE_CLI_TELEMETRY=true",
+				"CDK_DISABLE_VERSION_CHECK=true",
+				"AWS_EC2_METADATA_DISABLED=true",
+			)
+			cmd.Env = append(cmd.Env, v.env...)
+			b, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("cdk synth %s: %v\n%s", strings.Join(v.ctx, " "), err, b)
+			}
+			if len(b) > 0 {
+				// --quiet prints only warnings and errors.
+				t.Errorf("cdk synth printed:\n%s", b)
+			}
+			checkSynthOutput(t, out, stackName)
+		})
 	}
-	if len(b) > 0 {
-		// --quiet prints only warnings and errors.
-		t.Errorf("cdk synth printed:\n%s", b)
-	}
-	raw, err := os.ReadFile(filepath.Join(out, DefaultStackName+".template.json"))
+}
+
+func checkSynthOutput(t *testing.T, out, stackName string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(out, stackName+".template.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +146,7 @@ func TestCDKSynth(t *testing.T) {
 			t.Errorf("template has no %s", typ)
 		}
 	}
-	if m, _ := filepath.Glob(filepath.Join(out, "AwsSolutions*"+DefaultStackName+"-NagReport.csv")); len(m) == 0 {
+	if m, _ := filepath.Glob(filepath.Join(out, "AwsSolutions*"+stackName+"-NagReport.csv")); len(m) == 0 {
 		t.Errorf("no cdk-nag report in %s", out)
 	}
 }
