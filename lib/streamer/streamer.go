@@ -25,7 +25,8 @@ import (
 
 var (
 	// ErrNotFound is returned (wrapped) for a block the index does not know.
-	ErrNotFound = errors.New("block not found")
+	// It wraps store.ErrNotFound, as index.ErrNotFound does.
+	ErrNotFound = fmt.Errorf("block %w", store.ErrNotFound)
 	// ErrCorrupt is returned (wrapped) for bytes that do not hash to the
 	// block's multihash.
 	ErrCorrupt = errors.New("block failed verification")
