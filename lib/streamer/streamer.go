@@ -110,7 +110,7 @@ func New(idx *index.Reader, packs store.PackStore, opts ...Option) *Streamer {
 // index. An identity containing multihash is not looked up. When containing's index cannot be read and mh is found nowhere else,
 // the error is containing's, not a not-found.
 func (s *Streamer) Locate(ctx context.Context, mh, containing multihash.Multihash) (Location, error) {
-	return s.locate(ctx, mh, s.containingSet(ctx, containing))
+	return s.locate(ctx, mh, s.containingSet(ctx, containing, nil))
 }
 
 // containingSet is the Set of a containing multihash, looked up once for
@@ -120,9 +120,14 @@ type containingSet struct {
 	err error // reading it failed (not a not-found)
 }
 
-func (s *Streamer) containingSet(ctx context.Context, containing multihash.Multihash) containingSet {
+// A read that the index cache does not answer is counted in stats (nil:
+// not counted) as a lookup.
+func (s *Streamer) containingSet(ctx context.Context, containing multihash.Multihash, stats *Stats) containingSet {
 	if containing == nil || index.IsIdentity(containing) {
 		return containingSet{}
+	}
+	if _, cached := s.index.Cached(containing); !cached && stats != nil {
+		stats.Lookups.Add(1)
 	}
 	set, err := s.index.Set(ctx, containing)
 	if errors.Is(err, index.ErrNotFound) {
@@ -138,6 +143,12 @@ func (s *Streamer) locate(ctx context.Context, mh multihash.Multihash, cs contai
 	if loc, ok := s.locateCached(ctx, mh, cs); ok {
 		return loc, nil
 	}
+	return s.lookup(ctx, mh, cs)
+}
+
+// lookup finds mh through the index, after locateCached did not: it reads
+// mh's own Set (unless the index reader has it cached).
+func (s *Streamer) lookup(ctx context.Context, mh multihash.Multihash, cs containingSet) (Location, error) {
 	set, err := s.index.Set(ctx, mh)
 	if err == nil {
 		if set.Containing() {
@@ -221,30 +232,63 @@ func location(r index.Record) Location {
 	return Location{Pack: r.Location, Offset: r.Offset, Length: r.Length}
 }
 
+// BlockOption configures one Block call.
+type BlockOption func(*blockOptions)
+
+type blockOptions struct {
+	stats *Stats
+}
+
+// Counting makes Block count what it does in stats, as Stream does: a
+// lookup when the block is not located from cache, a read and its bytes
+// when it reads the pack store, a block when it returns one.
+func Counting(stats *Stats) BlockOption {
+	return func(o *blockOptions) { o.stats = stats }
+}
+
 // Block returns the verified bytes of the blob mh. They are charged to the
 // memory budget of the response in ctx (see package budget) until the
 // response ends.
-func (s *Streamer) Block(ctx context.Context, mh, containing multihash.Multihash) ([]byte, error) {
+func (s *Streamer) Block(ctx context.Context, mh, containing multihash.Multihash, opts ...BlockOption) ([]byte, error) {
+	var o blockOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	stats := o.stats
+	if stats == nil {
+		stats = new(Stats)
+	}
 	if data, ok, err := Inline(mh); ok || err != nil {
+		if err == nil {
+			stats.Blocks.Add(1)
+		}
 		return data, err
 	}
-	loc, err := s.Locate(ctx, mh, containing)
-	if err != nil {
-		return nil, err
+	cs := s.containingSet(ctx, containing, stats)
+	loc, ok := s.locateCached(ctx, mh, cs)
+	if !ok {
+		stats.Lookups.Add(1)
+		var err error
+		if loc, err = s.lookup(ctx, mh, cs); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.checkLocation(mh, loc); err != nil {
 		return nil, err
 	}
 	budget.FromContext(ctx).Take(int64(loc.Length))
 	data, err := pack.ReadRange(ctx, s.packs, loc.Pack, loc.Offset, loc.Length)
+	stats.Reads.Add(1)
 	if err != nil {
 		s.log.ErrorContext(ctx, "storage read failed", "multihash", store.Key(mh), "pack", loc.Pack.String(), "offset", loc.Offset, "length", loc.Length, "err", err)
 		return nil, err
 	}
+	stats.ReadBytes.Add(int64(len(data)))
 	if err := Verify(mh, data); err != nil {
 		s.log.ErrorContext(ctx, "corrupt block", "multihash", store.Key(mh), "pack", loc.Pack.String(), "offset", loc.Offset, "length", loc.Length)
 		return nil, fmt.Errorf("%w (pack %s, offset %d)", err, loc.Pack, loc.Offset)
 	}
+	stats.Blocks.Add(1)
 	return data, nil
 }
 
