@@ -157,6 +157,12 @@ func TestRoundTrips(t *testing.T) {
 		envIndexBucket: server.NewBucket(t),
 		envPackBucket:  server.NewBucket(t),
 	}
+	// The client's endpoint is read through the CLI's getenv; credentials
+	// and region by the AWS SDK, from the process.
+	for _, kv := range server.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
 	cli := func(args ...string) (int, string, string) {
 		var out, errOut bytes.Buffer
 		env := &cliEnv{stdout: &out, stderr: &errOut, getenv: func(k string) string { return vars[k] }}
@@ -168,7 +174,7 @@ func TestRoundTrips(t *testing.T) {
 		t.Fatalf("pack write: %d\n%s%s", code, out, errOut)
 	}
 	p, proxyURL := newLatencyProxy(t, server.Endpoint, vars[envIndexBucket], delay)
-	t.Setenv("AWS_ENDPOINT_URL_S3", proxyURL)
+	vars["AWS_ENDPOINT_URL_S3"] = proxyURL
 	// A leaf, from the root block, read on a server of its own.
 	_, rootData := timedGet(t, "http://"+startServe(t, vars)+"/ipfs/"+root+"?format=raw")
 	leaves, err := streamer.Links(cid.MustParse(root), rootData)

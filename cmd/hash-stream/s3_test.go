@@ -35,6 +35,12 @@ func TestS3Backend(t *testing.T) {
 		envIndexPrefix: "idx/",
 		envPackPrefix:  "packs/",
 	}
+	// The client's endpoint is read through the CLI's getenv; credentials
+	// and region by the AWS SDK, from the process.
+	for _, kv := range server.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
 	cli := func(args ...string) (int, string, string) {
 		var out, errOut bytes.Buffer
 		env := &cliEnv{stdout: &out, stderr: &errOut, getenv: func(k string) string { return vars[k] }}

@@ -317,6 +317,12 @@ func TestIndexAddNeedsStoredPackS3(t *testing.T) {
 		t.Setenv(k, v)
 	}
 	vars := map[string]string{envBackend: "s3", envIndexBucket: server.NewBucket(t), envPackBucket: server.NewBucket(t)}
+	// The client's endpoint is read through the CLI's getenv; credentials
+	// and region by the AWS SDK, from the process.
+	for _, kv := range server.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
 	cli := func(args ...string) (int, string, string) {
 		var out, errOut bytes.Buffer
 		env := &cliEnv{stdout: &out, stderr: &errOut, getenv: func(k string) string { return vars[k] }}
