@@ -46,7 +46,7 @@ func (e *RequestError) Error() string { return "gateway: " + e.Message }
 // Unwrap returns the error behind e.
 func (e *RequestError) Unwrap() error { return e.Err }
 
-// RangeError is returned by ParseRange for a Range header no byte of a
+// RangeError is returned for a Range header no byte of a
 // Size-byte block satisfies (416).
 type RangeError struct {
 	Size int64

@@ -21,12 +21,12 @@ func (h *Handler) serveRaw(ctx context.Context, w http.ResponseWriter, r *http.R
 		}
 	}
 	SetHeaders(w.Header(), req, nil)
-	if NotModified(r, req.Etag()) {
-		WriteNotModified(w)
+	if notModified(r, req.Etag()) {
+		writeNotModified(w)
 		return nil
 	}
 	size := int64(len(data))
-	rng, err := RawRange(r, size, req.Etag())
+	rng, err := rawRange(r, size, req.Etag())
 	if err != nil {
 		w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
 		return err
