@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/ipfs/go-cid"
 	"github.com/ipfs/go-unixfsnode/data"
 	carv2 "github.com/ipld/go-car/v2"
@@ -36,7 +36,7 @@ import (
 // package (bash .ci/tools.sh installs both), failed then when CI=true.
 func TestVerifiedFetch(t *testing.T) {
 	node, modules := verifiedFetchTools(t)
-	shared := testdata.Shared(t)
+	shared := testutil.Shared(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	dir := t.TempDir()
@@ -209,7 +209,7 @@ func verifiedFetchTools(t *testing.T) (node, modules string) {
 		}
 		t.Skip(msg)
 	}
-	root := testdata.RepoRoot()
+	root := testutil.RepoRoot()
 	var candidates, seen []string
 	if p, err := exec.LookPath("node"); err == nil {
 		candidates = append(candidates, p)

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	carv2 "github.com/ipld/go-car/v2"
 )
 
@@ -31,7 +31,7 @@ func runCLI(t *testing.T, dir string, args ...string) (code int, stdout, stderr 
 // pack write then streamer dump gives back a CAR whose blocks all verify
 // and rebuild the original file.
 func TestPackWriteAndDump(t *testing.T) {
-	interop := filepath.Join(testdata.Shared(t), "interop")
+	interop := filepath.Join(testutil.Shared(t), "interop")
 	dir := t.TempDir()
 	code, out, errOut := runCLI(t, dir, "pack", "write", filepath.Join(interop, "originals", "random-3m.bin"), "--pack-size", "2200000")
 	if code != 0 {
@@ -89,7 +89,7 @@ func TestPackWriteAndDump(t *testing.T) {
 // Bad input gets exit code 1, a one-line error naming the thing, and
 // leaves nothing behind.
 func TestBadInput(t *testing.T) {
-	conf := filepath.Join(testdata.Shared(t), "conformance")
+	conf := filepath.Join(testutil.Shared(t), "conformance")
 	good, err := os.ReadFile(filepath.Join(conf, "subdir-with-mixed-block-files.car"))
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +142,7 @@ func TestBadInput(t *testing.T) {
 // them.
 func TestUnreadableIndexFile(t *testing.T) {
 	dir := t.TempDir()
-	conf := filepath.Join(testdata.Shared(t), "conformance")
+	conf := filepath.Join(testutil.Shared(t), "conformance")
 	if code, _, errOut := runCLI(t, dir, "pack", "import", filepath.Join(conf, "gateway-raw-block.car")); code != 0 {
 		t.Fatal(errOut)
 	}

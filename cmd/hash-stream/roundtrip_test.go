@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 	"github.com/ipfs/go-cid"
 )
@@ -168,7 +168,7 @@ func TestRoundTrips(t *testing.T) {
 		env := &cliEnv{stdout: &out, stderr: &errOut, getenv: func(k string) string { return vars[k] }}
 		return run(context.Background(), env, args), out.String(), errOut.String()
 	}
-	original := filepath.Join(testdata.Shared(t), "interop", "originals", "random-3m.bin")
+	original := filepath.Join(testutil.Shared(t), "interop", "originals", "random-3m.bin")
 	const root = "bafybeicnbjdnewgphuifn3mfbao2r4rbjyhyjc254pbmsaw3yq2gmyi4ha"
 	if code, out, errOut := cli("pack", "write", original, "-ps", "2200000"); code != 0 || !strings.Contains(out, root) {
 		t.Fatalf("pack write: %d\n%s%s", code, out, errOut)

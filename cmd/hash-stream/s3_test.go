@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/hash-stream/hash-stream-aws/internal/s3test"
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	carv2 "github.com/ipld/go-car/v2"
 )
 
@@ -46,7 +46,7 @@ func TestS3Backend(t *testing.T) {
 		env := &cliEnv{stdout: &out, stderr: &errOut, getenv: func(k string) string { return vars[k] }}
 		return run(context.Background(), env, args), out.String(), errOut.String()
 	}
-	original := filepath.Join(testdata.Shared(t), "interop", "originals", "random-3m.bin")
+	original := filepath.Join(testutil.Shared(t), "interop", "originals", "random-3m.bin")
 	const root = "bafybeicnbjdnewgphuifn3mfbao2r4rbjyhyjc254pbmsaw3yq2gmyi4ha"
 	code, out, errOut := cli("pack", "write", original, "-ps", "2200000")
 	if code != 0 || !strings.Contains(out, root) || !strings.Contains(out, "Store backend: s3") {

@@ -30,7 +30,7 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/hash-stream/hash-stream-aws/internal/lambdatest"
 	"github.com/hash-stream/hash-stream-aws/internal/s3test"
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
@@ -308,7 +308,7 @@ func newBuckets(t testing.TB) *buckets {
 	return b
 }
 
-// generated is a file made of testdata.HashStreamReader(prefix, size).
+// generated is a file made of testutil.HashStreamReader(prefix, size).
 type generated struct {
 	prefix string
 	size   int64
@@ -324,7 +324,7 @@ func (b *buckets) writeFile(t testing.TB, prefix string, size int64) *generated 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	h := sha256.New()
-	root, infos, err := pack.WriteFile(ctx, b.packStore, io.TeeReader(testdata.HashStreamReader(prefix, size), h))
+	root, infos, err := pack.WriteFile(ctx, b.packStore, io.TeeReader(testutil.HashStreamReader(prefix, size), h))
 	if err != nil {
 		t.Fatalf("write %d-byte file: %v", size, err)
 	}

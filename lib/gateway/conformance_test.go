@@ -31,7 +31,7 @@ import (
 	"github.com/multiformats/go-multihash"
 
 	"github.com/hash-stream/hash-stream-aws/internal/s3test"
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
@@ -125,7 +125,7 @@ func importCAR(t *testing.T, idx store.IndexStore, packs store.PackStore, file s
 }
 
 func conformanceFiles(t testing.TB) []string {
-	files, err := filepath.Glob(filepath.Join(testdata.Shared(t), "conformance", "*.car"))
+	files, err := filepath.Glob(filepath.Join(testutil.Shared(t), "conformance", "*.car"))
 	if err != nil || len(files) != 7 {
 		t.Fatalf("conformance fixtures: %d files, %v", len(files), err)
 	}
@@ -1588,7 +1588,7 @@ func testStorageErrors(t *testing.T, e *env) {
 // is, and gets each original back byte for byte: whole through a CAR, and
 // block by block through raw requests found by single-level records.
 func TestInteropJSStore(t *testing.T) {
-	interop := filepath.Join(testdata.Shared(t), "interop")
+	interop := filepath.Join(testutil.Shared(t), "interop")
 	idx := fs.NewIndexStore(filepath.Join(interop, "js-fs-store", "index"))
 	packs := fs.NewPackStore(filepath.Join(interop, "js-fs-store", "pack"))
 	var exp struct {

@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
@@ -60,7 +60,7 @@ func wideDAG(tb testing.TB, n int, idx store.IndexStore, packs store.PackStore) 
 	ctx := context.Background()
 	var sections bytes.Buffer
 	blocks := 0
-	root, _, err := unixfs.BuildFile(testdata.HashStreamReader("wide dag ", int64(n)*64), func(b unixfs.Block) error {
+	root, _, err := unixfs.BuildFile(testutil.HashStreamReader("wide dag ", int64(n)*64), func(b unixfs.Block) error {
 		blocks++
 		return pack.WriteSection(&sections, b.CID, b.Data)
 	}, unixfs.WithChunkSize(64))
@@ -199,7 +199,7 @@ func indexFixture(t *testing.T) (dir string, root cid.Cid) {
 	dir = t.TempDir()
 	ctx := context.Background()
 	idx, packs := fs.NewIndexStore(filepath.Join(dir, "index")), fs.NewPackStore(filepath.Join(dir, "pack"))
-	f, err := os.Open(filepath.Join(testdata.RepoRoot(), "testdata", "cars", "subdir-with-mixed-block-files.car"))
+	f, err := os.Open(filepath.Join(testutil.RepoRoot(), "testdata", "cars", "subdir-with-mixed-block-files.car"))
 	if err != nil {
 		t.Fatal(err)
 	}

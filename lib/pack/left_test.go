@@ -12,7 +12,7 @@ import (
 
 	"github.com/hash-stream/hash-stream-aws/internal/faultstore"
 	"github.com/hash-stream/hash-stream-aws/internal/tempfile"
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
@@ -33,7 +33,7 @@ const (
 
 func leftInput() []byte {
 	var b bytes.Buffer
-	b.ReadFrom(testdata.HashStreamReader("hash-stream left behind ", leftSize))
+	b.ReadFrom(testutil.HashStreamReader("hash-stream left behind ", leftSize))
 	return b.Bytes()
 }
 
