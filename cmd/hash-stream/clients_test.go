@@ -17,7 +17,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -261,7 +260,7 @@ type gatewayRequest struct {
 func startGateway(t *testing.T, ctx context.Context, dir string) (addr string, requests func() []gatewayRequest) {
 	t.Helper()
 	srvCtx, stop := context.WithCancel(ctx)
-	logBuf := &syncBuffer{}
+	logBuf := &testutil.Buffer{}
 	addrc := make(chan string, 1)
 	env := &cliEnv{stdout: io.Discard, stderr: logBuf, getenv: func(string) string { return "" },
 		onListen: func(a string) { addrc <- a }}
@@ -295,24 +294,6 @@ func startGateway(t *testing.T, ctx context.Context, dir string) (addr string, r
 		}
 		return out
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // carFile is a UnixFS file found in a CAR directory.

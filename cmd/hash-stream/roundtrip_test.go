@@ -94,7 +94,7 @@ func startServe(t *testing.T, vars map[string]string) string {
 	t.Helper()
 	ctx, stop := context.WithCancel(context.Background())
 	addrc := make(chan string, 1)
-	var logs syncBuffer
+	var logs testutil.Buffer
 	env := &cliEnv{stdout: io.Discard, stderr: &logs, getenv: func(k string) string { return vars[k] },
 		onListen: func(a string) { addrc <- a }}
 	done := make(chan int, 1)

@@ -37,7 +37,7 @@ func init() {
 type childWrite struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
-	out   *syncBuffer
+	out   *testutil.Buffer
 }
 
 func startChildWrite(t *testing.T, dir string) *childWrite {
@@ -48,7 +48,7 @@ func startChildWrite(t *testing.T, dir string) *childWrite {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &childWrite{cmd: cmd, stdin: stdin, out: &syncBuffer{}}
+	c := &childWrite{cmd: cmd, stdin: stdin, out: &testutil.Buffer{}}
 	cmd.Stdout, cmd.Stderr = c.out, c.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

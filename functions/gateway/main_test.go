@@ -134,7 +134,7 @@ type function struct {
 	rt      *lambdatest.Runtime
 	cmd     *exec.Cmd
 	started time.Time
-	out     *lockedBuffer
+	out     *testutil.Buffer
 	stop    func() // kills the process group and waits for the process
 }
 
@@ -152,7 +152,7 @@ func startFunction(t testing.TB, rt *lambdatest.Runtime, env ...string) *functio
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=1024",
 		"AWS_REGION=us-east-1",
 	}, env...)
-	out := &lockedBuffer{}
+	out := &testutil.Buffer{Max: 1 << 20}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	f := &function{rt: rt, cmd: cmd, out: out}
@@ -221,26 +221,6 @@ func procCPU(pid int) (time.Duration, error) {
 		return 0, fmt.Errorf("/proc/%d/stat: %v %v", pid, err1, err2)
 	}
 	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf.Len() > 1<<20 {
-		return len(p), nil
-	}
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // invoke queues event and waits for its result.

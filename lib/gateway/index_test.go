@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -266,7 +265,7 @@ func TestBadIndexFile(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(folder, badName), tc.bad(data), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			var logs syncWriter
+			var logs testutil.Buffer
 			log := slog.New(slog.NewTextHandler(&logs, nil))
 			idx := fs.NewIndexStore(filepath.Join(dir, "index"), fs.WithMaxIndexFileBytes(tc.maxFile))
 			s := streamer.New(index.NewReader(idx, index.WithLogger(log)), fs.NewPackStore(filepath.Join(dir, "pack")), streamer.WithLogger(log))
@@ -299,24 +298,6 @@ func TestBadIndexFile(t *testing.T) {
 			}
 		})
 	}
-}
-
-// syncWriter serializes writes from the server's goroutines.
-type syncWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncWriter) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // An identity CID is never looked up in the index, as the block or as the

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/store/fs"
@@ -34,7 +35,7 @@ type requestLine struct {
 // the index cache answers), and so is a CAR's root.
 func TestRequestLogStats(t *testing.T) {
 	dir, root := indexFixture(t)
-	var logs syncWriter
+	var logs testutil.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	s := streamer.New(index.NewReader(fs.NewIndexStore(filepath.Join(dir, "index"))), fs.NewPackStore(filepath.Join(dir, "pack")))
 	srv := httptest.NewServer(gateway.New(s, gateway.WithLogger(log)))

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/hash-stream/hash-stream-aws/lib/store/memory"
@@ -65,26 +66,9 @@ func encode(t *testing.T, r index.Record) []byte {
 }
 
 // logBuffer is a logger and what it wrote.
-func logBuffer() (*slog.Logger, *syncBuffer) {
-	var b syncBuffer
+func logBuffer() (*slog.Logger, *testutil.Buffer) {
+	var b testutil.Buffer
 	return slog.New(slog.NewTextHandler(&b, nil)), &b
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // Concurrent lookups of one multihash share one read, and the Set is
