@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -23,7 +22,6 @@ import (
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/ipfs/go-cid"
 	"github.com/ipfs/go-unixfsnode/data"
-	carv2 "github.com/ipld/go-car/v2"
 	dagpb "github.com/ipld/go-codec-dagpb"
 	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
 )
@@ -311,20 +309,10 @@ func carFiles(t *testing.T, carPath, root string) []carFile {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	br, err := carv2.NewBlockReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, read := testutil.MustReadCAR(t, f)
 	blocks := map[string][]byte{} // by multihash
-	for {
-		b, err := br.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		blocks[string(b.Cid().Hash())] = b.RawData()
+	for _, b := range read {
+		blocks[string(b.CID.Hash())] = b.Data
 	}
 	block := func(c cid.Cid) []byte {
 		b, ok := blocks[string(c.Hash())]

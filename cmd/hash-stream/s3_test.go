@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/hash-stream/hash-stream-aws/internal/s3test"
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
-	carv2 "github.com/ipld/go-car/v2"
 )
 
 var server *s3test.Server
@@ -66,22 +64,13 @@ func TestS3Backend(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	br, err := carv2.NewBlockReader(f)
-	if err != nil {
-		t.Fatal(err)
+	_, blocks := testutil.MustReadCAR(t, f)
+	if len(blocks) == 0 {
+		t.Fatal("no block in the CAR")
 	}
 	var file []byte
-	for n := 0; ; n++ {
-		b, err := br.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n > 0 {
-			file = append(file, b.RawData()...)
-		}
+	for _, b := range blocks[1:] { // leaves follow the root
+		file = append(file, b.Data...)
 	}
 	want, _ := os.ReadFile(original)
 	if sha256.Sum256(file) != sha256.Sum256(want) {

@@ -37,7 +37,6 @@ import (
 	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
 	"github.com/hash-stream/hash-stream-aws/lib/unixfs"
 	"github.com/ipfs/go-cid"
-	carv2 "github.com/ipld/go-car/v2"
 	"github.com/multiformats/go-multihash"
 )
 
@@ -334,30 +333,14 @@ type carBlock struct {
 	data []byte
 }
 
-// readCAR reads a CARv1 body whole, verifying every block against its CID.
-// It returns the blocks read before any error.
+// readCAR reads a CARv1 body whole, verifying every block against its CID
+// (testutil.ReadCAR). It returns the blocks read before any error.
 func readCAR(body []byte) (roots []cid.Cid, blocks []carBlock, err error) {
-	br, err := carv2.NewBlockReader(bytes.NewReader(body))
-	if err != nil {
-		return nil, nil, err
+	roots, read, err := testutil.ReadCAR(bytes.NewReader(body))
+	for _, b := range read {
+		blocks = append(blocks, carBlock{b.CID, b.Data})
 	}
-	if br.Version != 1 {
-		return br.Roots, nil, fmt.Errorf("CAR version %d, want 1", br.Version)
-	}
-	for {
-		b, err := br.Next() // verifies the block against its CID
-		if err == io.EOF {
-			return br.Roots, blocks, nil
-		}
-		if err != nil {
-			return br.Roots, blocks, err
-		}
-		// Verified again here, so the check does not depend on a reader option.
-		if got, err := b.Cid().Prefix().Sum(b.RawData()); err != nil || !got.Equals(b.Cid()) {
-			return br.Roots, blocks, fmt.Errorf("block %s does not match its CID (%v)", b.Cid(), err)
-		}
-		blocks = append(blocks, carBlock{b.Cid(), b.RawData()})
-	}
+	return roots, blocks, err
 }
 
 // checkFileCAR checks that body is the whole CAR of a generated file:

@@ -29,7 +29,6 @@ import (
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 	"github.com/hash-stream/hash-stream-aws/lib/unixfs"
 	"github.com/ipfs/go-cid"
-	carv2 "github.com/ipld/go-car/v2"
 	dagpb "github.com/ipld/go-codec-dagpb"
 	"github.com/ipld/go-ipld-prime/datamodel"
 	"github.com/ipld/go-ipld-prime/fluent/qp"
@@ -91,22 +90,8 @@ func getCAR(tb testing.TB, url string) (int, int) {
 	if resp.StatusCode != 200 {
 		return resp.StatusCode, 0
 	}
-	br, err := carv2.NewBlockReader(resp.Body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	n := 0
-	for {
-		_, err := br.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			tb.Fatalf("block %d: %v", n, err)
-		}
-		n++
-	}
-	return resp.StatusCode, n
+	_, blocks := testutil.MustReadCAR(tb, resp.Body)
+	return resp.StatusCode, len(blocks)
 }
 
 // The CONTAINING record of a DAG is read once for a cold CAR request

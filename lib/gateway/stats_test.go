@@ -3,7 +3,6 @@ package gateway_test
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,7 +17,6 @@ import (
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/store/fs"
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
-	carv2 "github.com/ipld/go-car/v2"
 )
 
 // requestLine is what the test reads back from a request's log line.
@@ -70,19 +68,8 @@ func TestRequestLogStats(t *testing.T) {
 	}
 	carBlocks := func(t *testing.T, body []byte) int64 {
 		t.Helper()
-		br, err := carv2.NewBlockReader(bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var n int64
-		for {
-			if _, err := br.Next(); errors.Is(err, io.EOF) {
-				return n
-			} else if err != nil {
-				t.Fatal(err)
-			}
-			n++
-		}
+		_, blocks := testutil.MustReadCAR(t, bytes.NewReader(body))
+		return int64(len(blocks))
 	}
 
 	for _, tc := range []struct {
