@@ -61,7 +61,7 @@ func (s *storeFlags) open(ctx context.Context, env *cliEnv, create bool) (*store
 			}
 		}
 		return &stores{
-			index:   fs.NewIndexStore(filepath.Join(dir, "index"), fs.WithIndexSync(s.fsync)),
+			index:   fs.NewIndexStore(filepath.Join(dir, "index"), fs.WithSync(s.fsync)),
 			packs:   fs.NewPackStore(filepath.Join(dir, "pack"), fs.WithSync(s.fsync)),
 			backend: "fs",
 			where:   dir,

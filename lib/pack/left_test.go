@@ -98,7 +98,7 @@ func TestFailedWriteLeavesNoDanglingRecord(t *testing.T) {
 			var baseIdx store.IndexStore = memory.NewIndexStore()
 			if tc.fs {
 				basePacks = fs.NewPackStore(filepath.Join(dir, "pack"), fs.WithSync(false))
-				baseIdx = fs.NewIndexStore(filepath.Join(dir, "index"), fs.WithIndexSync(false))
+				baseIdx = fs.NewIndexStore(filepath.Join(dir, "index"), fs.WithSync(false))
 			}
 			fp := &faultstore.Packs{PackStore: basePacks, Fail: tc.packFail, FailSpool: tc.spoolFail}
 			fx := &faultstore.Index{IndexStore: baseIdx, Fail: tc.idxFail}
