@@ -179,7 +179,7 @@ type group struct {
 type item struct {
 	seq    int // index in the stream's list
 	cid    cid.Cid
-	loc    Location
+	loc    store.BlobLocation
 	inline []byte // data of an identity CID, when isInline
 	err    error  // locating failed
 

@@ -48,12 +48,10 @@ const DefaultMaxBlockBytes = 4 << 20
 // WithMaxBlockBytes sets the largest block length an index record may give.
 func WithMaxBlockBytes(n int64) Option { return func(s *Streamer) { s.maxBlock = n } }
 
-// Location is where a blob's bytes are: Length bytes at Offset of Pack.
-type Location struct {
-	Pack   store.Location
-	Offset uint64
-	Length uint64
-}
+// Location is where a blob's bytes are.
+//
+// Deprecated: it is store.BlobLocation, the one blob-location type.
+type Location = store.BlobLocation
 
 // Option configures a Streamer.
 type Option func(*Streamer)
@@ -109,7 +107,7 @@ func New(idx *index.Reader, packs store.PackStore, opts ...Option) *Streamer {
 // the DAG roots learned before, and last in mh's own Set read from the
 // index. An identity containing multihash is not looked up. When containing's index cannot be read and mh is found nowhere else,
 // the error is containing's, not a not-found.
-func (s *Streamer) Locate(ctx context.Context, mh, containing multihash.Multihash) (Location, error) {
+func (s *Streamer) Locate(ctx context.Context, mh, containing multihash.Multihash) (store.BlobLocation, error) {
 	return s.locate(ctx, mh, s.containingSet(ctx, containing, nil))
 }
 
@@ -139,7 +137,7 @@ func (s *Streamer) containingSet(ctx context.Context, containing multihash.Multi
 	return containingSet{set: set, err: err}
 }
 
-func (s *Streamer) locate(ctx context.Context, mh multihash.Multihash, cs containingSet) (Location, error) {
+func (s *Streamer) locate(ctx context.Context, mh multihash.Multihash, cs containingSet) (store.BlobLocation, error) {
 	if loc, ok := s.locateCached(ctx, mh, cs); ok {
 		return loc, nil
 	}
@@ -148,7 +146,7 @@ func (s *Streamer) locate(ctx context.Context, mh multihash.Multihash, cs contai
 
 // lookup finds mh through the index, after locateCached did not: it reads
 // mh's own Set (unless the index reader has it cached).
-func (s *Streamer) lookup(ctx context.Context, mh multihash.Multihash, cs containingSet) (Location, error) {
+func (s *Streamer) lookup(ctx context.Context, mh multihash.Multihash, cs containingSet) (store.BlobLocation, error) {
 	set, err := s.index.Set(ctx, mh)
 	if err == nil {
 		if set.Containing() {
@@ -162,15 +160,15 @@ func (s *Streamer) lookup(ctx context.Context, mh multihash.Multihash, cs contai
 		err = fmt.Errorf("%w: %s", ErrNotFound, store.Key(mh))
 	}
 	if cs.err != nil && errors.Is(err, ErrNotFound) {
-		return Location{}, cs.err
+		return store.BlobLocation{}, cs.err
 	}
-	return Location{}, err
+	return store.BlobLocation{}, err
 }
 
 // locateCached finds mh without reading: in the containing Set, in mh's
 // own Set when cached, then in the cached Sets of learned roots (the
 // longest search, last).
-func (s *Streamer) locateCached(ctx context.Context, mh multihash.Multihash, cs containingSet) (Location, bool) {
+func (s *Streamer) locateCached(ctx context.Context, mh multihash.Multihash, cs containingSet) (store.BlobLocation, bool) {
 	if cs.set != nil {
 		if r, ok := cs.set.Blob(mh); ok {
 			return location(r), true
@@ -186,7 +184,7 @@ func (s *Streamer) locateCached(ctx context.Context, mh multihash.Multihash, cs 
 	}
 	root, r, ok := s.findLearned(mh)
 	if !ok {
-		return Location{}, false
+		return store.BlobLocation{}, false
 	}
 	_, _ = s.index.Set(ctx, root) // marks the root's Set used
 	return location(r), true
@@ -228,8 +226,8 @@ func (s *Streamer) learn(root multihash.Multihash) {
 	s.learned = slices.Insert(s.learned, 0, string(root))
 }
 
-func location(r index.Record) Location {
-	return Location{Pack: r.Location, Offset: r.Offset, Length: r.Length}
+func location(r index.Record) store.BlobLocation {
+	return store.BlobLocation{Pack: r.Location, Offset: r.Offset, Length: r.Length}
 }
 
 // BlockOption configures one Block call.
@@ -294,7 +292,7 @@ func (s *Streamer) Block(ctx context.Context, mh, containing multihash.Multihash
 
 // checkLocation refuses a location no block can have, before its length
 // sizes an allocation: index records are untrusted input.
-func (s *Streamer) checkLocation(mh multihash.Multihash, loc Location) error {
+func (s *Streamer) checkLocation(mh multihash.Multihash, loc store.BlobLocation) error {
 	if loc.Length > uint64(s.maxBlock) {
 		return fmt.Errorf("%w: %s: length %d is over the %d-byte block limit (pack %s)", ErrBadRecord, store.Key(mh), loc.Length, s.maxBlock, loc.Pack)
 	}
