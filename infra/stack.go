@@ -26,7 +26,10 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
 
-// Environment variables the gateway function reads (see functions/gateway).
+// Environment variables the gateway function reads (see functions/gateway;
+// the bucket and prefix names are declared in lib/store/s3, which infra
+// does not import). functions/gateway's TestInfraEnvIsWhatTheFunctionReads
+// checks that every one functionEnv sets is one the function reads.
 const (
 	EnvIndexBucket = "HASH_STREAM_S3_INDEX_BUCKET"
 	EnvIndexPrefix = "HASH_STREAM_S3_INDEX_PREFIX"
@@ -195,13 +198,13 @@ func NewGatewayStack(scope constructs.Construct, id string, props *GatewayStackP
 	if cfg.DomainName != "" {
 		out("CustomDomainUrl", "https://"+cfg.DomainName, "Gateway URL on the custom domain")
 	}
-	out("IndexBucketName", *s.IndexBucket.BucketName(), "Index bucket: HASH_STREAM_S3_INDEX_BUCKET")
-	out("PackBucketName", *s.PackBucket.BucketName(), "Pack bucket: HASH_STREAM_S3_PACK_BUCKET")
+	out("IndexBucketName", *s.IndexBucket.BucketName(), "Index bucket: "+EnvIndexBucket)
+	out("PackBucketName", *s.PackBucket.BucketName(), "Pack bucket: "+EnvPackBucket)
 	if cfg.IndexPrefix != "" {
-		out("IndexPrefix", cfg.IndexPrefix, "Index key prefix: HASH_STREAM_S3_INDEX_PREFIX")
+		out("IndexPrefix", cfg.IndexPrefix, "Index key prefix: "+EnvIndexPrefix)
 	}
 	if cfg.PackPrefix != "" {
-		out("PackPrefix", cfg.PackPrefix, "Pack key prefix: HASH_STREAM_S3_PACK_PREFIX")
+		out("PackPrefix", cfg.PackPrefix, "Pack key prefix: "+EnvPackPrefix)
 	}
 	out("Region", *stack.Region(), "Region of the buckets and function: AWS_REGION")
 	out("FunctionName", *s.Function.FunctionName(), "Gateway Lambda function name")

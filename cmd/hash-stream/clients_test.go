@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,14 +16,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/ipfs/go-cid"
 	"github.com/ipfs/go-unixfsnode/data"
-	carv2 "github.com/ipld/go-car/v2"
 	dagpb "github.com/ipld/go-codec-dagpb"
 	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
 )
@@ -36,7 +33,7 @@ import (
 // package (bash .ci/tools.sh installs both), failed then when CI=true.
 func TestVerifiedFetch(t *testing.T) {
 	node, modules := verifiedFetchTools(t)
-	shared := testdata.Shared(t)
+	shared := testutil.Shared(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	dir := t.TempDir()
@@ -209,7 +206,7 @@ func verifiedFetchTools(t *testing.T) (node, modules string) {
 		}
 		t.Skip(msg)
 	}
-	root := testdata.RepoRoot()
+	root := testutil.RepoRoot()
 	var candidates, seen []string
 	if p, err := exec.LookPath("node"); err == nil {
 		candidates = append(candidates, p)
@@ -261,7 +258,7 @@ type gatewayRequest struct {
 func startGateway(t *testing.T, ctx context.Context, dir string) (addr string, requests func() []gatewayRequest) {
 	t.Helper()
 	srvCtx, stop := context.WithCancel(ctx)
-	logBuf := &syncBuffer{}
+	logBuf := &testutil.Buffer{}
 	addrc := make(chan string, 1)
 	env := &cliEnv{stdout: io.Discard, stderr: logBuf, getenv: func(string) string { return "" },
 		onListen: func(a string) { addrc <- a }}
@@ -297,24 +294,6 @@ func startGateway(t *testing.T, ctx context.Context, dir string) (addr string, r
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // carFile is a UnixFS file found in a CAR directory.
 type carFile struct {
 	path    string
@@ -330,20 +309,10 @@ func carFiles(t *testing.T, carPath, root string) []carFile {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	br, err := carv2.NewBlockReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, read := testutil.MustReadCAR(t, f)
 	blocks := map[string][]byte{} // by multihash
-	for {
-		b, err := br.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		blocks[string(b.Cid().Hash())] = b.RawData()
+	for _, b := range read {
+		blocks[string(b.CID.Hash())] = b.Data
 	}
 	block := func(c cid.Cid) []byte {
 		b, ok := blocks[string(c.Hash())]

@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
@@ -25,7 +25,7 @@ import (
 // same walker: byte-identical CARs for every conformance fixture, the
 // interop store the JavaScript CLI wrote and an identity CID.
 func TestDumpMatchesGateway(t *testing.T) {
-	shared := testdata.Shared(t)
+	shared := testutil.Shared(t)
 	ctx := context.Background()
 
 	// The conformance fixtures, each imported as one pack and indexed with

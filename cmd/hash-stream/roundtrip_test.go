@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 	"github.com/ipfs/go-cid"
 )
@@ -94,7 +94,7 @@ func startServe(t *testing.T, vars map[string]string) string {
 	t.Helper()
 	ctx, stop := context.WithCancel(context.Background())
 	addrc := make(chan string, 1)
-	var logs syncBuffer
+	var logs testutil.Buffer
 	env := &cliEnv{stdout: io.Discard, stderr: &logs, getenv: func(k string) string { return vars[k] },
 		onListen: func(a string) { addrc <- a }}
 	done := make(chan int, 1)
@@ -157,18 +157,24 @@ func TestRoundTrips(t *testing.T) {
 		envIndexBucket: server.NewBucket(t),
 		envPackBucket:  server.NewBucket(t),
 	}
+	// The client's endpoint is read through the CLI's getenv; credentials
+	// and region by the AWS SDK, from the process.
+	for _, kv := range server.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
 	cli := func(args ...string) (int, string, string) {
 		var out, errOut bytes.Buffer
 		env := &cliEnv{stdout: &out, stderr: &errOut, getenv: func(k string) string { return vars[k] }}
 		return run(context.Background(), env, args), out.String(), errOut.String()
 	}
-	original := filepath.Join(testdata.Shared(t), "interop", "originals", "random-3m.bin")
+	original := filepath.Join(testutil.Shared(t), "interop", "originals", "random-3m.bin")
 	const root = "bafybeicnbjdnewgphuifn3mfbao2r4rbjyhyjc254pbmsaw3yq2gmyi4ha"
 	if code, out, errOut := cli("pack", "write", original, "-ps", "2200000"); code != 0 || !strings.Contains(out, root) {
 		t.Fatalf("pack write: %d\n%s%s", code, out, errOut)
 	}
 	p, proxyURL := newLatencyProxy(t, server.Endpoint, vars[envIndexBucket], delay)
-	t.Setenv("AWS_ENDPOINT_URL_S3", proxyURL)
+	vars["AWS_ENDPOINT_URL_S3"] = proxyURL
 	// A leaf, from the root block, read on a server of its own.
 	_, rootData := timedGet(t, "http://"+startServe(t, vars)+"/ipfs/"+root+"?format=raw")
 	leaves, err := streamer.Links(cid.MustParse(root), rootData)

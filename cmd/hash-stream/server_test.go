@@ -22,6 +22,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
@@ -38,7 +39,7 @@ type testServer struct {
 	conns    *connTracker
 	inFlight atomic.Int64 // gateway handlers running
 	started  atomic.Int64 // gateway handlers started
-	log      *syncBuffer
+	log      *testutil.Buffer
 }
 
 // startServer stores a random file of size bytes and serves it with lim
@@ -60,7 +61,7 @@ func startServer(t *testing.T, size int, lim serverLimits) *testServer {
 	if err := pack.AddToIndex(ctx, writers, infos, root.Hash()); err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{dir: dir, root: root, size: size, log: &syncBuffer{}}
+	ts := &testServer{dir: dir, root: root, size: size, log: &testutil.Buffer{}}
 	log := slog.New(slog.NewJSONHandler(ts.log, nil))
 	gw := gateway.New(streamer.New(index.NewReader(idx), packs), gateway.WithLogger(log))
 	counted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 )
 
 // smoke passes against `hash-stream serve` over the sample the README
@@ -21,7 +21,7 @@ func TestSmoke(t *testing.T) {
 		t.Fatalf("pack write: %s", errOut)
 	}
 	const file = "bafybeicnbjdnewgphuifn3mfbao2r4rbjyhyjc254pbmsaw3yq2gmyi4ha" // random-3m.bin
-	if code, _, errOut := runCLI(t, dir, "pack", "write", filepath.Join(testdata.Shared(t), "interop", "originals", "random-3m.bin")); code != 0 {
+	if code, _, errOut := runCLI(t, dir, "pack", "write", filepath.Join(testutil.Shared(t), "interop", "originals", "random-3m.bin")); code != 0 {
 		t.Fatalf("pack write: %s", errOut)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

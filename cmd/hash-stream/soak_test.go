@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 )
 
 // The soak tests run `hash-stream serve` as its own process (its own open
@@ -38,7 +40,7 @@ func soak(t *testing.T) {
 type soakServer struct {
 	addr, cid string
 	cmd       *exec.Cmd
-	log       *syncBuffer // its stderr: one JSON line per request
+	log       *testutil.Buffer // its stderr: one JSON line per request
 }
 
 func startSoakServer(t *testing.T, fileSize int, args ...string) *soakServer {
@@ -67,7 +69,7 @@ func startSoakServer(t *testing.T, fileSize int, args ...string) *soakServer {
 	}
 	cmd := exec.Command(bin, append([]string{"serve", "--dir", dir, "--listen", "127.0.0.1:0"}, args...)...)
 	stdout, _ := cmd.StdoutPipe()
-	logBuf := &syncBuffer{}
+	logBuf := &testutil.Buffer{}
 	cmd.Stderr = logBuf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -12,14 +12,15 @@ import (
 	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
 )
 
-// Environment variables, named as in the JavaScript Hash Stream CLI.
+// Environment variables, named as in the JavaScript Hash Stream CLI. The
+// s3 backend's are declared beside the S3 store, which reads them.
 const (
 	envBackend     = "HASH_STREAM_STORE_BACKEND"
 	envDir         = "HASH_STREAM_DIR"
-	envIndexBucket = "HASH_STREAM_S3_INDEX_BUCKET"
-	envIndexPrefix = "HASH_STREAM_S3_INDEX_PREFIX"
-	envPackBucket  = "HASH_STREAM_S3_PACK_BUCKET"
-	envPackPrefix  = "HASH_STREAM_S3_PACK_PREFIX"
+	envIndexBucket = s3.EnvIndexBucket
+	envIndexPrefix = s3.EnvIndexPrefix
+	envPackBucket  = s3.EnvPackBucket
+	envPackPrefix  = s3.EnvPackPrefix
 )
 
 // storeFlags are the flags every command that opens the stores takes.
@@ -60,29 +61,21 @@ func (s *storeFlags) open(ctx context.Context, env *cliEnv, create bool) (*store
 			}
 		}
 		return &stores{
-			index:   fs.NewIndexStore(filepath.Join(dir, "index"), fs.WithIndexSync(s.fsync)),
+			index:   fs.NewIndexStore(filepath.Join(dir, "index"), fs.WithSync(s.fsync)),
 			packs:   fs.NewPackStore(filepath.Join(dir, "pack"), fs.WithSync(s.fsync)),
 			backend: "fs",
 			where:   dir,
 		}, nil
 	case "s3":
-		indexBucket, packBucket := env.getenv(envIndexBucket), env.getenv(envPackBucket)
-		if indexBucket == "" || packBucket == "" {
-			return nil, fmt.Errorf("the s3 backend needs %s and %s", envIndexBucket, envPackBucket)
-		}
-		cfg, err := s3.ConfigFromEnv()
+		idx, packs, e, err := s3.OpenFromEnv(ctx, env.getenv)
 		if err != nil {
-			return nil, err
-		}
-		client, err := s3.NewClient(ctx, cfg)
-		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("the s3 backend: %w", err)
 		}
 		return &stores{
-			index:   s3.NewIndexStore(client, indexBucket, s3.WithPrefix(env.getenv(envIndexPrefix))),
-			packs:   s3.NewPackStore(client, packBucket, s3.WithPrefix(env.getenv(envPackPrefix))),
+			index:   idx,
+			packs:   packs,
 			backend: "s3",
-			where:   fmt.Sprintf("s3://%s/%s, s3://%s/%s", indexBucket, env.getenv(envIndexPrefix), packBucket, env.getenv(envPackPrefix)),
+			where:   fmt.Sprintf("s3://%s/%s, s3://%s/%s", e.IndexBucket, e.IndexPrefix, e.PackBucket, e.PackPrefix),
 		}, nil
 	}
 	return nil, fmt.Errorf("%w: unknown store backend %q (want fs or s3)", errUsage, s.backend)

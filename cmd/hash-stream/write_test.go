@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/hash-stream/hash-stream-aws/internal/faultstore"
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/multiformats/go-multihash"
@@ -37,7 +37,7 @@ func init() {
 type childWrite struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
-	out   *syncBuffer
+	out   *testutil.Buffer
 }
 
 func startChildWrite(t *testing.T, dir string) *childWrite {
@@ -48,7 +48,7 @@ func startChildWrite(t *testing.T, dir string) *childWrite {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &childWrite{cmd: cmd, stdin: stdin, out: &syncBuffer{}}
+	c := &childWrite{cmd: cmd, stdin: stdin, out: &testutil.Buffer{}}
 	cmd.Stdout, cmd.Stderr = c.out, c.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -101,14 +101,14 @@ func TestKilledWriteSpoolRemovedByNextWrite(t *testing.T) {
 	const spooled = 1 << 20 // the writer's buffer: on disk once it fills
 
 	killed := startChildWrite(t, dir)
-	if _, err := io.Copy(killed.stdin, testdata.HashStreamReader("killed write ", 3<<20)); err != nil {
+	if _, err := io.Copy(killed.stdin, testutil.HashStreamReader("killed write ", 3<<20)); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, "the first spool", func() bool { return len(spools(t, packDir, spooled)) == 1 })
 	stale := spools(t, packDir, 0)[0]
 
 	live := startChildWrite(t, dir)
-	if _, err := io.Copy(live.stdin, testdata.HashStreamReader("live write ", 3<<20)); err != nil {
+	if _, err := io.Copy(live.stdin, testutil.HashStreamReader("live write ", 3<<20)); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, "the second spool", func() bool { return len(spools(t, packDir, spooled)) == 2 })
@@ -142,7 +142,7 @@ func TestKilledWriteSpoolRemovedByNextWrite(t *testing.T) {
 	}
 
 	// The live write completes, and its content reads back.
-	if _, err := io.Copy(live.stdin, testdata.HashStreamReader("live write end ", 1<<20)); err != nil {
+	if _, err := io.Copy(live.stdin, testutil.HashStreamReader("live write end ", 1<<20)); err != nil {
 		t.Fatal(err)
 	}
 	live.stdin.Close()
@@ -167,7 +167,7 @@ func TestKilledWriteSpoolRemovedByNextWrite(t *testing.T) {
 func TestFailedPackWrite(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "file.bin")
 	var data bytes.Buffer
-	data.ReadFrom(testdata.HashStreamReader("cli failed write ", 3<<20))
+	data.ReadFrom(testutil.HashStreamReader("cli failed write ", 3<<20))
 	if err := os.WriteFile(src, data.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -317,6 +317,12 @@ func TestIndexAddNeedsStoredPackS3(t *testing.T) {
 		t.Setenv(k, v)
 	}
 	vars := map[string]string{envBackend: "s3", envIndexBucket: server.NewBucket(t), envPackBucket: server.NewBucket(t)}
+	// The client's endpoint is read through the CLI's getenv; credentials
+	// and region by the AWS SDK, from the process.
+	for _, kv := range server.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
 	cli := func(args ...string) (int, string, string) {
 		var out, errOut bytes.Buffer
 		env := &cliEnv{stdout: &out, stderr: &errOut, getenv: func(k string) string { return vars[k] }}

@@ -16,12 +16,13 @@ import (
 )
 
 // Environment variables of the function. The bucket and prefix names are
-// the hash-stream CLI's.
+// the hash-stream CLI's, declared beside the S3 store (s3.ReadEnv reads
+// them, with the S3 client's).
 const (
-	envIndexBucket     = "HASH_STREAM_S3_INDEX_BUCKET"
-	envIndexPrefix     = "HASH_STREAM_S3_INDEX_PREFIX"
-	envPackBucket      = "HASH_STREAM_S3_PACK_BUCKET"
-	envPackPrefix      = "HASH_STREAM_S3_PACK_PREFIX"
+	envIndexBucket     = s3.EnvIndexBucket
+	envIndexPrefix     = s3.EnvIndexPrefix
+	envPackBucket      = s3.EnvPackBucket
+	envPackPrefix      = s3.EnvPackPrefix
 	envIndexCacheBytes = "HASH_STREAM_INDEX_CACHE_BYTES"
 	envMaxIndexFile    = "HASH_STREAM_MAX_INDEX_FILE_BYTES"
 	envMaxResponse     = "HASH_STREAM_MAX_RESPONSE_BYTES"
@@ -65,18 +66,16 @@ func memoryBudget(mb string) int64 {
 
 // config is the function's configuration, read once at init.
 type config struct {
-	indexBucket, indexPrefix string
-	packBucket, packPrefix   string
-	indexCacheBytes          int64
-	maxIndexFileBytes        int64
-	maxResponseBytes         int64
-	planner                  streamer.PlannerConfig
-	// s3 is the S3 client's endpoint and timeouts (the HASH_STREAM_S3_*
-	// and AWS_ENDPOINT* variables of s3.ConfigFromGetenv).
-	s3            s3.Config
-	logLevel      slog.Level
-	memoryBudget  int64
-	maxBlockBytes int64
+	// s3 is where the stores are and how to reach S3 (the variables
+	// s3.ReadEnv reads).
+	s3                s3.Env
+	indexCacheBytes   int64
+	maxIndexFileBytes int64
+	maxResponseBytes  int64
+	planner           streamer.PlannerConfig
+	logLevel          slog.Level
+	memoryBudget      int64
+	maxBlockBytes     int64
 	// emfNamespace, when set, makes each request log line also publish
 	// CloudWatch metrics (Embedded Metric Format) in that namespace.
 	emfNamespace string
@@ -86,17 +85,18 @@ type config struct {
 // error, so a bad deployment fails its init with one clear message.
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
-		indexBucket: getenv(envIndexBucket), indexPrefix: getenv(envIndexPrefix),
-		packBucket: getenv(envPackBucket), packPrefix: getenv(envPackPrefix),
 		planner:      streamer.DefaultPlannerConfig(),
 		emfNamespace: getenv(envEMFNamespace),
 	}
 	var problems []string
-	for name, v := range map[string]string{envIndexBucket: c.indexBucket, envPackBucket: c.packBucket} {
-		if v == "" {
-			problems = append(problems, name+" is not set")
+	s3env, err := s3.ReadEnv(getenv)
+	if err != nil {
+		// One problem a line (errors.Join).
+		for line := range strings.SplitSeq(err.Error(), "\n") {
+			problems = append(problems, strings.TrimPrefix(line, "s3: "))
 		}
 	}
+	c.s3 = s3env
 	bytesVar := func(name string, def int64, min int64) int64 {
 		v := getenv(name)
 		if v == "" {
@@ -118,11 +118,6 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.planner.ReadAhead = bytesVar(envReadAhead, c.planner.ReadAhead, 1)
 	c.memoryBudget = bytesVar(envMemoryBudget, memoryBudget(getenv(envFunctionMemory)), gateway.DefaultResponseFloor)
 	c.maxBlockBytes = bytesVar(envMaxBlock, streamer.DefaultMaxBlockBytes, 1)
-	s3cfg, err := s3.ConfigFromGetenv(getenv)
-	if err != nil {
-		problems = append(problems, strings.TrimPrefix(err.Error(), "s3: "))
-	}
-	c.s3 = s3cfg
 	if v := getenv(envLogLevel); v != "" {
 		if err := c.logLevel.UnmarshalText([]byte(strings.ToUpper(v))); err != nil {
 			problems = append(problems, fmt.Sprintf("%s=%q: want debug, info, warn or error", envLogLevel, v))

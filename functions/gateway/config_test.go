@@ -35,8 +35,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config{
-		indexBucket:       "idx",
-		packBucket:        "packs",
+		s3:                s3.Env{IndexBucket: "idx", PackBucket: "packs"},
 		indexCacheBytes:   DefaultIndexCacheBytes,
 		maxIndexFileBytes: DefaultMaxIndexFileBytes,
 		maxResponseBytes:  DefaultMaxResponseBytes,
@@ -86,12 +85,11 @@ func TestLoadConfigAll(t *testing.T) {
 	planner := streamer.DefaultPlannerConfig()
 	planner.Gap, planner.MaxRange, planner.Concurrency, planner.ReadAhead = 0, 2<<20, 2, 1
 	want := config{
-		indexBucket: "idx", indexPrefix: "index/",
-		packBucket: "packs", packPrefix: "packs/",
-		indexCacheBytes:   0,
-		maxResponseBytes:  1 << 20,
-		planner:           planner,
-		s3:                s3.Config{Endpoint: "http://127.0.0.1:9000", HeaderTimeout: 2 * time.Second, BodyTimeout: 1500 * time.Millisecond},
+		indexCacheBytes:  0,
+		maxResponseBytes: 1 << 20,
+		planner:          planner,
+		s3: s3.Env{IndexBucket: "idx", IndexPrefix: "index/", PackBucket: "packs", PackPrefix: "packs/",
+			Client: s3.Config{Endpoint: "http://127.0.0.1:9000", HeaderTimeout: 2 * time.Second, BodyTimeout: 1500 * time.Millisecond}},
 		logLevel:          slog.LevelDebug,
 		memoryBudget:      32 << 20,
 		maxBlockBytes:     2 << 20,

@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/hash-stream/hash-stream-aws/internal/fixture"
 	"github.com/hash-stream/hash-stream-aws/internal/lambdatest"
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
 	"github.com/hash-stream/hash-stream-aws/lib/lambdastream"
 	"github.com/ipfs/go-cid"
@@ -48,7 +48,7 @@ type dag struct {
 
 func loadDAG(t testing.TB) *dag {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(testdata.RepoRoot(), "testdata", dirCAR))
+	raw, err := os.ReadFile(filepath.Join(testutil.RepoRoot(), "testdata", dirCAR))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func etagOf(t testing.TB, event []byte) string {
 // events/README.md).
 func eventWants(t testing.TB, d *dag) map[string]eventWant {
 	t.Helper()
-	hello, err := os.ReadFile(filepath.Join(testdata.RepoRoot(), "testdata", "hello.txt"))
+	hello, err := os.ReadFile(filepath.Join(testutil.RepoRoot(), "testdata", "hello.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +265,7 @@ func eventWants(t testing.TB, d *dag) map[string]eventWant {
 // eventFiles returns the names of the events in events/.
 func eventFiles(t testing.TB) []string {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join(testdata.RepoRoot(), "events", "*.json"))
+	paths, err := filepath.Glob(filepath.Join(testutil.RepoRoot(), "events", "*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +285,7 @@ func TestEventsCovered(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no events/*.json")
 	}
-	readme, err := os.ReadFile(filepath.Join(testdata.RepoRoot(), "events", "README.md"))
+	readme, err := os.ReadFile(filepath.Join(testutil.RepoRoot(), "events", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +334,7 @@ func TestEvents(t *testing.T) {
 			if !ok {
 				t.Fatalf("events/%s has no expectation in eventWants", name)
 			}
-			event, err := os.ReadFile(filepath.Join(testdata.RepoRoot(), "events", name))
+			event, err := os.ReadFile(filepath.Join(testutil.RepoRoot(), "events", name))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -59,12 +59,10 @@ func setMemoryLimit(getenv func(string) string) {
 
 // newHandler wires the S3 stores, the caches and the gateway handler.
 func newHandler(ctx context.Context, cfg config, log *slog.Logger) (lambdastream.Handler, error) {
-	client, err := s3.NewClient(ctx, cfg.s3)
+	indexStore, packStore, err := cfg.s3.Open(ctx, s3.WithMaxIndexFileBytes(cfg.maxIndexFileBytes))
 	if err != nil {
 		return nil, err
 	}
-	indexStore := s3.NewIndexStore(client, cfg.indexBucket, s3.WithPrefix(cfg.indexPrefix), s3.WithMaxIndexFileBytes(cfg.maxIndexFileBytes))
-	packStore := s3.NewPackStore(client, cfg.packBucket, s3.WithPrefix(cfg.packPrefix))
 	indexCache := index.NewCache(cfg.indexCacheBytes)
 	s := streamer.New(index.NewReader(indexStore, index.WithCache(indexCache), index.WithLogger(log)), packStore,
 		streamer.WithLogger(log), streamer.WithPlanner(cfg.planner), streamer.WithMaxBlockBytes(cfg.maxBlockBytes))
@@ -84,7 +82,7 @@ func newHandler(ctx context.Context, cfg config, log *slog.Logger) (lambdastream
 	handler := gateway.New(s, gateway.WithLogger(log), gateway.WithLogAttrs(logAttrs),
 		gateway.WithMaxResponseBytes(cfg.maxResponseBytes),
 		gateway.WithBudget(budget.New(cfg.memoryBudget), 0, 0))
-	log.Info("init", "index_bucket", cfg.indexBucket, "pack_bucket", cfg.packBucket,
+	log.Info("init", "index_bucket", cfg.s3.IndexBucket, "pack_bucket", cfg.s3.PackBucket,
 		"index_cache_bytes", cfg.indexCacheBytes, "max_index_file_bytes", cfg.maxIndexFileBytes, "max_response_bytes", cfg.maxResponseBytes,
 		"memory_budget", cfg.memoryBudget, "max_block_bytes", cfg.maxBlockBytes,
 		"planner", fmt.Sprintf("%+v", cfg.planner))

@@ -30,14 +30,13 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/hash-stream/hash-stream-aws/internal/lambdatest"
 	"github.com/hash-stream/hash-stream-aws/internal/s3test"
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
 	"github.com/hash-stream/hash-stream-aws/lib/unixfs"
 	"github.com/ipfs/go-cid"
-	carv2 "github.com/ipld/go-car/v2"
 	"github.com/multiformats/go-multihash"
 )
 
@@ -134,7 +133,7 @@ type function struct {
 	rt      *lambdatest.Runtime
 	cmd     *exec.Cmd
 	started time.Time
-	out     *lockedBuffer
+	out     *testutil.Buffer
 	stop    func() // kills the process group and waits for the process
 }
 
@@ -152,7 +151,7 @@ func startFunction(t testing.TB, rt *lambdatest.Runtime, env ...string) *functio
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=1024",
 		"AWS_REGION=us-east-1",
 	}, env...)
-	out := &lockedBuffer{}
+	out := &testutil.Buffer{Max: 1 << 20}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	f := &function{rt: rt, cmd: cmd, out: out}
@@ -223,26 +222,6 @@ func procCPU(pid int) (time.Duration, error) {
 	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
 }
 
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf.Len() > 1<<20 {
-		return len(p), nil
-	}
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // invoke queues event and waits for its result.
 func invoke(t testing.TB, rt *lambdatest.Runtime, event []byte) *lambdatest.Result {
 	t.Helper()
@@ -308,7 +287,7 @@ func newBuckets(t testing.TB) *buckets {
 	return b
 }
 
-// generated is a file made of testdata.HashStreamReader(prefix, size).
+// generated is a file made of testutil.HashStreamReader(prefix, size).
 type generated struct {
 	prefix string
 	size   int64
@@ -324,7 +303,7 @@ func (b *buckets) writeFile(t testing.TB, prefix string, size int64) *generated 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	h := sha256.New()
-	root, infos, err := pack.WriteFile(ctx, b.packStore, io.TeeReader(testdata.HashStreamReader(prefix, size), h))
+	root, infos, err := pack.WriteFile(ctx, b.packStore, io.TeeReader(testutil.HashStreamReader(prefix, size), h))
 	if err != nil {
 		t.Fatalf("write %d-byte file: %v", size, err)
 	}
@@ -354,30 +333,14 @@ type carBlock struct {
 	data []byte
 }
 
-// readCAR reads a CARv1 body whole, verifying every block against its CID.
-// It returns the blocks read before any error.
+// readCAR reads a CARv1 body whole, verifying every block against its CID
+// (testutil.ReadCAR). It returns the blocks read before any error.
 func readCAR(body []byte) (roots []cid.Cid, blocks []carBlock, err error) {
-	br, err := carv2.NewBlockReader(bytes.NewReader(body))
-	if err != nil {
-		return nil, nil, err
+	roots, read, err := testutil.ReadCAR(bytes.NewReader(body))
+	for _, b := range read {
+		blocks = append(blocks, carBlock{b.CID, b.Data})
 	}
-	if br.Version != 1 {
-		return br.Roots, nil, fmt.Errorf("CAR version %d, want 1", br.Version)
-	}
-	for {
-		b, err := br.Next() // verifies the block against its CID
-		if err == io.EOF {
-			return br.Roots, blocks, nil
-		}
-		if err != nil {
-			return br.Roots, blocks, err
-		}
-		// Verified again here, so the check does not depend on a reader option.
-		if got, err := b.Cid().Prefix().Sum(b.RawData()); err != nil || !got.Equals(b.Cid()) {
-			return br.Roots, blocks, fmt.Errorf("block %s does not match its CID (%v)", b.Cid(), err)
-		}
-		blocks = append(blocks, carBlock{b.Cid(), b.RawData()})
-	}
+	return roots, blocks, err
 }
 
 // checkFileCAR checks that body is the whole CAR of a generated file:

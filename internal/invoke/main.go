@@ -72,7 +72,7 @@ func run(bootstrap, eventPath string) error {
 	invokeAddr, apiAddr := freeAddr(), freeAddr()
 	cmd := exec.CommandContext(ctx, rie, "--runtime-interface-emulator-address", invokeAddr, "--runtime-api-address", apiAddr, bootstrap)
 	cmd.Env = append(srv.Env(),
-		"HASH_STREAM_S3_INDEX_BUCKET="+indexBucket, "HASH_STREAM_S3_PACK_BUCKET="+packBucket,
+		s3.EnvIndexBucket+"="+indexBucket, s3.EnvPackBucket+"="+packBucket,
 		"PATH="+os.Getenv("PATH"), "HOME="+os.Getenv("HOME"))
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs

@@ -1,11 +1,11 @@
 package lambdatest
 
 import (
-	"bytes"
 	"os/exec"
-	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 )
 
 // startProcess runs name with args and exactly env, in its own process
@@ -15,7 +15,7 @@ func startProcess(t testing.TB, name string, env []string, args []string) *exec.
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env = env
-	out := &lockedBuffer{}
+	out := &testutil.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -34,21 +34,4 @@ func startProcess(t testing.TB, name string, env []string, args []string) *exec.
 		}
 	})
 	return cmd
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

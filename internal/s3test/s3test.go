@@ -36,7 +36,6 @@
 package s3test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -48,7 +47,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -57,6 +55,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 )
 
 // EnvEndpoint names the variable that points tests at a running server.
@@ -79,7 +78,7 @@ type Server struct {
 
 	cmd    *exec.Cmd
 	dir    string
-	out    *syncBuffer
+	out    *testutil.Buffer
 	exited chan struct{}
 	seq    atomic.Int64
 }
@@ -188,7 +187,7 @@ func startVersitygw(bin string) (*Server, error) {
 		AccessKey: "hashstream-test",
 		SecretKey: randomHex(16),
 		dir:       dir,
-		out:       &syncBuffer{},
+		out:       &testutil.Buffer{Max: 64 << 10},
 		exited:    make(chan struct{}),
 	}
 	s.cmd = exec.Command(bin,
@@ -350,27 +349,6 @@ func deleteBucket(ctx context.Context, client *s3.Client, bucket string) error {
 		return fmt.Errorf("delete bucket %s: %w", bucket, err)
 	}
 	return nil
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use, kept small.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf.Len() < 64<<10 {
-		b.buf.Write(p)
-	}
-	return len(p), nil
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // Main is a TestMain for packages whose tests use the server: it starts

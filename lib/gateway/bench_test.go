@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
@@ -53,7 +53,7 @@ func benchStore(b *testing.B) (string, cid.Cid) {
 		ctx := context.Background()
 		var infos []pack.Info
 		benchRoot, infos, benchErr = pack.WriteFile(ctx, fs.NewPackStore(filepath.Join(benchDir, "pack")),
-			testdata.HashStreamReader("hash-stream bench ", benchSize()), pack.WithTempDir(benchDir))
+			testutil.HashStreamReader("hash-stream bench ", benchSize()), pack.WithTempDir(benchDir))
 		if benchErr != nil {
 			return
 		}
@@ -78,7 +78,7 @@ func BenchmarkServeCAR(b *testing.B) {
 		client := s3Server.Client()
 		idx, packs := s3.NewIndexStore(client, s3Server.NewBucket(b)), s3.NewPackStore(client, s3Server.NewBucket(b))
 		ctx := context.Background()
-		r, infos, err := pack.WriteFile(ctx, packs, testdata.HashStreamReader("hash-stream bench ", benchSize()), pack.WithTempDir(b.TempDir()))
+		r, infos, err := pack.WriteFile(ctx, packs, testutil.HashStreamReader("hash-stream bench ", benchSize()), pack.WithTempDir(b.TempDir()))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -125,7 +125,7 @@ func BenchmarkConcurrentSmallCARs(b *testing.B) {
 	dir := b.TempDir()
 	ctx := context.Background()
 	idx, packs := fs.NewIndexStore(filepath.Join(dir, "index")), fs.NewPackStore(filepath.Join(dir, "pack"))
-	f, err := os.Open(filepath.Join(testdata.RepoRoot(), "testdata", "cars", "subdir-with-mixed-block-files.car"))
+	f, err := os.Open(filepath.Join(testutil.RepoRoot(), "testdata", "cars", "subdir-with-mixed-block-files.car"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/store/fs"
 	"github.com/hash-stream/hash-stream-aws/lib/store/memory"
 )
@@ -35,7 +35,7 @@ func TestBoxoProxy(t *testing.T) {
 		importCAR(t, idx, packs, f)
 	}
 	conformance := newServer(t, idx, packs, nil)
-	interopDir := filepath.Join(testdata.Shared(t), "interop")
+	interopDir := filepath.Join(testutil.Shared(t), "interop")
 	interop := newServer(t, fs.NewIndexStore(filepath.Join(interopDir, "js-fs-store", "index")),
 		fs.NewPackStore(filepath.Join(interopDir, "js-fs-store", "pack")), nil)
 	var exp struct {

@@ -31,7 +31,7 @@ import (
 	"github.com/multiformats/go-multihash"
 
 	"github.com/hash-stream/hash-stream-aws/internal/s3test"
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
@@ -125,7 +125,7 @@ func importCAR(t *testing.T, idx store.IndexStore, packs store.PackStore, file s
 }
 
 func conformanceFiles(t testing.TB) []string {
-	files, err := filepath.Glob(filepath.Join(testdata.Shared(t), "conformance", "*.car"))
+	files, err := filepath.Glob(filepath.Join(testutil.Shared(t), "conformance", "*.car"))
 	if err != nil || len(files) != 7 {
 		t.Fatalf("conformance fixtures: %d files, %v", len(files), err)
 	}
@@ -632,27 +632,15 @@ func (b carBody) byHash() map[string][]byte {
 	return m
 }
 
-// parseCAR reads a whole CARv1 body with go-car, which checks every block
-// against its CID.
+// parseCAR reads a whole CARv1 body, checking every block against its CID
+// (testutil.ReadCAR).
 func parseCAR(body []byte) (carBody, error) {
-	br, err := car.NewBlockReader(bytes.NewReader(body))
-	if err != nil {
-		return carBody{}, fmt.Errorf("CAR header: %w", err)
+	roots, blocks, err := testutil.ReadCAR(bytes.NewReader(body))
+	out := carBody{roots: roots}
+	for _, b := range blocks {
+		out.blocks = append(out.blocks, carBlock{b.CID, b.Data})
 	}
-	if br.Version != 1 {
-		return carBody{}, fmt.Errorf("CAR version %d", br.Version)
-	}
-	out := carBody{roots: br.Roots}
-	for {
-		b, err := br.Next()
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return out, fmt.Errorf("CAR block %d: %w", len(out.blocks), err)
-		}
-		out.blocks = append(out.blocks, carBlock{b.Cid(), b.RawData()})
-	}
+	return out, err
 }
 
 func mustCAR(t testing.TB, r response) carBody {
@@ -1597,7 +1585,7 @@ func testStorageErrors(t *testing.T, e *env) {
 // is, and gets each original back byte for byte: whole through a CAR, and
 // block by block through raw requests found by single-level records.
 func TestInteropJSStore(t *testing.T) {
-	interop := filepath.Join(testdata.Shared(t), "interop")
+	interop := filepath.Join(testutil.Shared(t), "interop")
 	idx := fs.NewIndexStore(filepath.Join(interop, "js-fs-store", "index"))
 	packs := fs.NewPackStore(filepath.Join(interop, "js-fs-store", "pack"))
 	var exp struct {

@@ -2,13 +2,17 @@
 // (https://specs.ipfs.tech/http-gateways/trustless-gateway/) served from
 // packs and index records.
 //
-// This part of the package is independent of storage: ParseRequest turns
-// an *http.Request into a Request (root CID, path, response format, CAR
-// parameters), the header helpers write the response headers the spec and
-// the conformance checklist require, ParseRange handles Range on raw
-// blocks, and ErrorStatus maps every error to one HTTP status in one place.
+// New returns a Handler, the http.Handler that serves GET and HEAD of
+// /ipfs/{cid}[/path] over a streamer.Streamer: a verified raw block
+// (application/vnd.ipld.raw, whole or one Range) or a CARv1 stream
+// (application/vnd.ipld.car, with the dag-scope, entity-bytes, order and
+// dups parameters). Options set its logger, its memory budget and its
+// response size cap; each request ends with one log line of what it did.
 //
-// Only trustless responses exist here: a raw block
-// (application/vnd.ipld.raw) or a CARv1 stream (application/vnd.ipld.car).
-// Requests that ask for neither are refused (see ParseRequest).
+// The rest is independent of storage: ParseRequest turns an *http.Request
+// into a Request (root CID, path, response format, CAR parameters),
+// SetHeaders writes the response headers the spec and the conformance
+// checklist require, and ErrorStatus maps every error to one HTTP status
+// in one place. Requests that ask for neither trustless format are
+// refused (see ParseRequest).
 package gateway

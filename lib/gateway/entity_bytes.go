@@ -15,10 +15,10 @@ type EntityBytes struct {
 	ToEnd bool
 }
 
-// ParseEntityBytes parses "from:to": from an integer, to an integer or
+// parseEntityBytes parses "from:to": from an integer, to an integer or
 // "*". It refuses (400) anything else, and ranges that are empty whatever
 // the file size (from after to with both of the same sign).
-func ParseEntityBytes(s string) (EntityBytes, error) {
+func parseEntityBytes(s string) (EntityBytes, error) {
 	fromText, toText, ok := strings.Cut(s, ":")
 	if !ok {
 		return EntityBytes{}, badRequest("invalid entity-bytes %q: use from:to", s)

@@ -37,7 +37,7 @@ func TestParseEntityBytes(t *testing.T) {
 		{"99999999999999999999:*", EntityBytes{}, true},
 	}
 	for _, tt := range tests {
-		got, err := ParseEntityBytes(tt.in)
+		got, err := parseEntityBytes(tt.in)
 		if tt.err {
 			if !errors.Is(err, ErrBadRequest) {
 				t.Errorf("%q: err %v, want bad request", tt.in, err)
@@ -77,7 +77,7 @@ func TestEntityBytesResolve(t *testing.T) {
 		{"0:*", 0, 0, 0, false},
 	}
 	for _, tt := range tests {
-		eb, err := ParseEntityBytes(tt.in)
+		eb, err := parseEntityBytes(tt.in)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,15 +12,14 @@ import (
 
 	"github.com/hash-stream/hash-stream-aws/lib/budget"
 	"github.com/hash-stream/hash-stream-aws/lib/carwalk"
-	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 )
 
 var (
 	// ErrNotFound is returned (wrapped) for content the gateway does not
-	// hold. streamer.ErrNotFound, index.ErrNotFound and store.ErrNotFound
-	// map to the same status (404).
+	// hold. store.ErrNotFound, which index.ErrNotFound and
+	// streamer.ErrNotFound wrap, maps to the same status (404).
 	ErrNotFound = errors.New("not found")
 	// ErrMethodNotAllowed is returned by ParseRequest for methods other
 	// than GET and HEAD (405).
@@ -48,7 +47,7 @@ func (e *RequestError) Error() string { return "gateway: " + e.Message }
 // Unwrap returns the error behind e.
 func (e *RequestError) Unwrap() error { return e.Err }
 
-// RangeError is returned by ParseRange for a Range header no byte of a
+// RangeError is returned for a Range header no byte of a
 // Size-byte block satisfies (416).
 type RangeError struct {
 	Size int64
@@ -123,8 +122,8 @@ func clip(s string, max int) string {
 //   - streamer.ErrBadRecord: 502, the index gives an impossible location;
 //   - streamer.ErrCorrupt: 502, the store returned bytes that do not match
 //     their CID;
-//   - ErrNotFound, streamer.ErrNotFound, index.ErrNotFound,
-//     store.ErrNotFound: 404;
+//   - ErrNotFound and store.ErrNotFound (which index.ErrNotFound and
+//     streamer.ErrNotFound wrap): 404;
 //   - context.DeadlineExceeded or a timeout: 504;
 //   - anything else: 502. The handler's only I/O is the store, so an
 //     unclassified error is a storage failure; its text (bucket names,
@@ -156,8 +155,7 @@ func ErrorStatus(err error) (int, string) {
 		// The bytes match the CID, but its codec cannot read them (a CID
 		// with the wrong codec, or an unsupported one).
 		return http.StatusBadGateway, "a block does not decode with its CID's codec"
-	case errors.Is(err, ErrNotFound), errors.Is(err, streamer.ErrNotFound),
-		errors.Is(err, index.ErrNotFound), errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, ErrNotFound), errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound, "not found"
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
 		errors.As(err, &netErr) && netErr.Timeout():

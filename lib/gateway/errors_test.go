@@ -85,7 +85,7 @@ func TestWriteError(t *testing.T) {
 			w := httptest.NewRecorder()
 			// Headers of a response that was about to succeed must go.
 			w.Header().Set("Etag", `"x.raw"`)
-			w.Header().Set("Cache-Control", ImmutableCacheControl)
+			w.Header().Set("Cache-Control", immutableCacheControl)
 			w.Header().Set("Content-Disposition", "attachment")
 			w.Header().Set("Content-Length", "99")
 			writeError(w, tt.err)

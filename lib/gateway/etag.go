@@ -43,11 +43,11 @@ func (r *Request) Etag() string {
 	return `W/"` + root + ".car." + strconv.FormatUint(h.Sum64(), 32) + `"`
 }
 
-// NotModified reports whether the request's If-None-Match matches etag,
+// notModified reports whether the request's If-None-Match matches etag,
 // so the answer is 304 Not Modified: "*", or any entity tag of the list
 // equal to etag under weak comparison (RFC 9110 section 13.1.2: W/
 // prefixes ignored). A malformed list stops at the first bad element.
-func NotModified(r *http.Request, etag string) bool {
+func notModified(r *http.Request, etag string) bool {
 	for _, v := range r.Header.Values("If-None-Match") {
 		if matchList(v, etag) {
 			return true

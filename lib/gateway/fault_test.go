@@ -16,7 +16,7 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
 
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
@@ -36,7 +36,7 @@ type faultFile struct {
 
 func writeFaultFile(t *testing.T, idx store.IndexStore, packs store.PackStore) faultFile {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(testdata.Shared(t), "interop", "originals", "random-3m.bin"))
+	data, err := os.ReadFile(filepath.Join(testutil.Shared(t), "interop", "originals", "random-3m.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}

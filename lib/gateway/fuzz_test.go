@@ -103,14 +103,14 @@ func checkRequest(t *testing.T, req *Request) {
 	}
 }
 
-// FuzzParseRange checks that ParseRange never panics and that any range it
+// FuzzParseRange checks that parseRange never panics and that any range it
 // returns lies inside the block.
 func FuzzParseRange(f *testing.F) {
 	for _, s := range []string{"bytes=0-99", "bytes=100-", "bytes=-100", "bytes=0-1,5-6", "bytes=-0", "bytes=99999999999999999999-"} {
 		f.Add(s, int64(1000))
 	}
 	f.Fuzz(func(t *testing.T, header string, size int64) {
-		c, err := ParseRange(header, size)
+		c, err := parseRange(header, size)
 		var rangeErr *RangeError
 		switch {
 		case err != nil && !errors.As(err, &rangeErr):
@@ -121,14 +121,14 @@ func FuzzParseRange(f *testing.F) {
 	})
 }
 
-// FuzzParseEntityBytes checks that ParseEntityBytes never panics, that
+// FuzzParseEntityBytes checks that parseEntityBytes never panics, that
 // what it accepts prints back as given, and that Resolve stays in bounds.
 func FuzzParseEntityBytes(f *testing.F) {
 	for _, s := range []string{"0:*", "0:1023", "-1024:*", "499:-1000", "10:5", "*:*"} {
 		f.Add(s, int64(3072))
 	}
 	f.Fuzz(func(t *testing.T, s string, size int64) {
-		eb, err := ParseEntityBytes(s)
+		eb, err := parseEntityBytes(s)
 		if err != nil {
 			if !errors.Is(err, ErrBadRequest) {
 				t.Fatalf("error %v", err)

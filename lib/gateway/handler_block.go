@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+
+	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 )
 
 // serveRaw answers a raw block: the verified bytes of the root CID, whole
@@ -14,19 +16,17 @@ func (h *Handler) serveRaw(ctx context.Context, w http.ResponseWriter, r *http.R
 		data = id
 	} else {
 		var err error
-		if data, err = h.blocks.Block(ctx, req.Root.Hash(), nil); err != nil {
+		if data, err = h.blocks.Block(ctx, req.Root.Hash(), nil, streamer.Counting(&rl.stats)); err != nil {
 			return err
 		}
-		rl.stats.Blocks.Add(1)
-		rl.stats.Reads.Add(1)
 	}
 	SetHeaders(w.Header(), req, nil)
-	if NotModified(r, req.Etag()) {
-		WriteNotModified(w)
+	if notModified(r, req.Etag()) {
+		writeNotModified(w)
 		return nil
 	}
 	size := int64(len(data))
-	rng, err := RawRange(r, size, req.Etag())
+	rng, err := rawRange(r, size, req.Etag())
 	if err != nil {
 		w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
 		return err

@@ -65,8 +65,8 @@ func (h *Handler) serveCAR(ctx context.Context, w http.ResponseWriter, r *http.R
 		return err
 	}
 	SetHeaders(w.Header(), req, roots)
-	if NotModified(r, req.Etag()) {
-		WriteNotModified(w)
+	if notModified(r, req.Etag()) {
+		writeNotModified(w)
 		return nil
 	}
 	// A length known now makes a cut body detectably short to any client

@@ -9,9 +9,9 @@ import (
 	"github.com/ipfs/go-cid"
 )
 
-// ImmutableCacheControl is the Cache-Control of every successful response:
+// immutableCacheControl is the Cache-Control of every successful response:
 // content addressed by an /ipfs/ path never changes.
-const ImmutableCacheControl = "public, max-age=29030400, immutable"
+const immutableCacheControl = "public, max-age=29030400, immutable"
 
 // ContentType returns the response Content-Type: exactly
 // application/vnd.ipld.raw, or application/vnd.ipld.car with every
@@ -44,11 +44,11 @@ func (r *Request) DownloadName() string {
 	return root + ".car"
 }
 
-// ContentDisposition returns `attachment; filename="<name>"`. Quotes and
+// contentDisposition returns `attachment; filename="<name>"`. Quotes and
 // backslashes are escaped, control characters become "_"; a name that is
 // not plain ASCII gets an ASCII fallback (other runes as "_") plus the
 // RFC 6266 / RFC 8187 form filename*=UTF-8”<percent-encoded name>.
-func ContentDisposition(name string) string {
+func contentDisposition(name string) string {
 	name = strings.ToValidUTF8(name, "_")
 	var ascii strings.Builder
 	plain := true
@@ -138,12 +138,12 @@ func (r *Request) ContentLocation() string {
 // the terminal (X-Ipfs-Roots); nil means just r.Root.
 func SetHeaders(h http.Header, r *Request, roots []cid.Cid) {
 	h.Set("Content-Type", r.ContentType())
-	h.Set("Content-Disposition", ContentDisposition(r.DownloadName()))
+	h.Set("Content-Disposition", contentDisposition(r.DownloadName()))
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Etag", r.Etag())
 	h.Set("X-Ipfs-Path", r.IpfsPath())
 	h.Set("X-Ipfs-Roots", rootsHeader(r.Root, roots))
-	h.Set("Cache-Control", ImmutableCacheControl)
+	h.Set("Cache-Control", immutableCacheControl)
 	h.Set("Vary", "Accept")
 	if loc := r.ContentLocation(); loc != "" {
 		h.Set("Content-Location", loc)
@@ -166,9 +166,9 @@ func rootsHeader(root cid.Cid, roots []cid.Cid) string {
 	return strings.Join(s, ",")
 }
 
-// WriteNotModified answers 304 Not Modified, keeping only the headers RFC
+// writeNotModified answers 304 Not Modified, keeping only the headers RFC
 // 9110 section 15.4.5 allows (the caller has set them with SetHeaders).
-func WriteNotModified(w http.ResponseWriter) {
+func writeNotModified(w http.ResponseWriter) {
 	h := w.Header()
 	for _, k := range []string{"Content-Type", "Content-Length", "Content-Disposition",
 		"Content-Range", "Accept-Ranges", "Content-Encoding"} {

@@ -50,7 +50,7 @@ func TestSetHeadersCAR(t *testing.T) {
 		"X-Content-Type-Options": "nosniff",
 		"X-Ipfs-Path":            "/ipfs/" + dirCID + "/subdir/multiblock.txt",
 		"X-Ipfs-Roots":           root.String() + "," + sub.String() + "," + file.String(),
-		"Cache-Control":          ImmutableCacheControl,
+		"Cache-Control":          immutableCacheControl,
 		"Accept-Ranges":          "none",
 		"Vary":                   "Accept",
 		"Content-Location":       "",
@@ -106,7 +106,7 @@ func TestContentDisposition(t *testing.T) {
 			`attachment; filename="_.bin"`},
 	}
 	for _, tt := range tests {
-		if got := ContentDisposition(mustParse(t, tt.target).DownloadName()); got != tt.want {
+		if got := contentDisposition(mustParse(t, tt.target).DownloadName()); got != tt.want {
 			t.Errorf("%s: %s, want %s", tt.target, got, tt.want)
 		}
 	}
@@ -224,7 +224,7 @@ func TestNotModified(t *testing.T) {
 			for _, v := range tt.ifNoneMatch {
 				r.Header.Add("If-None-Match", v)
 			}
-			if got := NotModified(r, tt.etag); got != tt.want {
+			if got := notModified(r, tt.etag); got != tt.want {
 				t.Errorf("NotModified = %v, want %v", got, tt.want)
 			}
 		})
@@ -236,7 +236,7 @@ func TestWriteNotModified(t *testing.T) {
 	w := httptest.NewRecorder()
 	SetHeaders(w.Header(), req, nil)
 	w.Header().Set("Content-Length", "10")
-	WriteNotModified(w)
+	writeNotModified(w)
 	if w.Code != http.StatusNotModified {
 		t.Fatalf("status %d", w.Code)
 	}

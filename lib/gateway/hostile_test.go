@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/budget"
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
@@ -93,9 +94,8 @@ func (panicPacks) GetRange(context.Context, store.Location, int64, int64) (io.Re
 func TestPanicIsAResponseError(t *testing.T) {
 	idx, packs := memory.NewIndexStore(), memory.NewPackStore()
 	f := writeFaultFile(t, idx, packs)
-	var logs bytes.Buffer
-	var mu sync.Mutex
-	log := newSyncLogger(&logs, &mu)
+	var logs testutil.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	h := gateway.New(streamer.New(index.NewReader(idx), panicPacks{packs}, streamer.WithLogger(log)), gateway.WithLogger(log))
 	srv := httptest.NewServer(h)
 	defer srv.Close()
@@ -124,8 +124,6 @@ func TestPanicIsAResponseError(t *testing.T) {
 	if r.status == http.StatusOK && r.readErr == nil {
 		t.Fatalf("a CAR whose read panicked ended cleanly (%d bytes)", len(r.body))
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	if !strings.Contains(logs.String(), "injected panic") || !strings.Contains(logs.String(), "stack") {
 		t.Errorf("no panic log line with a stack:\n%s", logs.String())
 	}
@@ -229,20 +227,4 @@ func TestBudgetBoundsConcurrentResponses(t *testing.T) {
 		t.Errorf("budget used 2s after all responses: %d", b.Used())
 	}
 	t.Logf("peak budget use %d of %d bytes", max, size)
-}
-
-// newSyncLogger returns a JSON logger writing to w under mu.
-func newSyncLogger(w io.Writer, mu *sync.Mutex) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(&lockedWriter{w: w, mu: mu}, nil))
-}
-
-type lockedWriter struct {
-	w  io.Writer
-	mu *sync.Mutex
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

@@ -15,12 +15,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
@@ -30,7 +29,6 @@ import (
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 	"github.com/hash-stream/hash-stream-aws/lib/unixfs"
 	"github.com/ipfs/go-cid"
-	carv2 "github.com/ipld/go-car/v2"
 	dagpb "github.com/ipld/go-codec-dagpb"
 	"github.com/ipld/go-ipld-prime/datamodel"
 	"github.com/ipld/go-ipld-prime/fluent/qp"
@@ -60,7 +58,7 @@ func wideDAG(tb testing.TB, n int, idx store.IndexStore, packs store.PackStore) 
 	ctx := context.Background()
 	var sections bytes.Buffer
 	blocks := 0
-	root, _, err := unixfs.BuildFile(testdata.HashStreamReader("wide dag ", int64(n)*64), func(b unixfs.Block) error {
+	root, _, err := unixfs.BuildFile(testutil.HashStreamReader("wide dag ", int64(n)*64), func(b unixfs.Block) error {
 		blocks++
 		return pack.WriteSection(&sections, b.CID, b.Data)
 	}, unixfs.WithChunkSize(64))
@@ -92,22 +90,8 @@ func getCAR(tb testing.TB, url string) (int, int) {
 	if resp.StatusCode != 200 {
 		return resp.StatusCode, 0
 	}
-	br, err := carv2.NewBlockReader(resp.Body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	n := 0
-	for {
-		_, err := br.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			tb.Fatalf("block %d: %v", n, err)
-		}
-		n++
-	}
-	return resp.StatusCode, n
+	_, blocks := testutil.MustReadCAR(tb, resp.Body)
+	return resp.StatusCode, len(blocks)
 }
 
 // The CONTAINING record of a DAG is read once for a cold CAR request
@@ -199,7 +183,7 @@ func indexFixture(t *testing.T) (dir string, root cid.Cid) {
 	dir = t.TempDir()
 	ctx := context.Background()
 	idx, packs := fs.NewIndexStore(filepath.Join(dir, "index")), fs.NewPackStore(filepath.Join(dir, "pack"))
-	f, err := os.Open(filepath.Join(testdata.RepoRoot(), "testdata", "cars", "subdir-with-mixed-block-files.car"))
+	f, err := os.Open(filepath.Join(testutil.RepoRoot(), "testdata", "cars", "subdir-with-mixed-block-files.car"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +250,7 @@ func TestBadIndexFile(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(folder, badName), tc.bad(data), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			var logs syncWriter
+			var logs testutil.Buffer
 			log := slog.New(slog.NewTextHandler(&logs, nil))
 			idx := fs.NewIndexStore(filepath.Join(dir, "index"), fs.WithMaxIndexFileBytes(tc.maxFile))
 			s := streamer.New(index.NewReader(idx, index.WithLogger(log)), fs.NewPackStore(filepath.Join(dir, "pack")), streamer.WithLogger(log))
@@ -299,24 +283,6 @@ func TestBadIndexFile(t *testing.T) {
 			}
 		})
 	}
-}
-
-// syncWriter serializes writes from the server's goroutines.
-type syncWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncWriter) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // An identity CID is never looked up in the index, as the block or as the

@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
@@ -24,7 +24,7 @@ import (
 // through the locations learned from the root's CONTAINING record, on the
 // same handler. A handler that has not resolved the root answers 404.
 func TestBlockByBlockOnMultipleLevelStore(t *testing.T) {
-	original := filepath.Join(testdata.Shared(t), "interop", "originals", "random-3m.bin")
+	original := filepath.Join(testutil.Shared(t), "interop", "originals", "random-3m.bin")
 	dir := t.TempDir()
 	ctx := context.Background()
 	idx, packs := fs.NewIndexStore(filepath.Join(dir, "index")), fs.NewPackStore(filepath.Join(dir, "pack"))

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
@@ -24,7 +24,7 @@ func TestMaxResponseBytes(t *testing.T) {
 	ctx := context.Background()
 	idx, packs := memory.NewIndexStore(), memory.NewPackStore()
 	const size = 3<<20 + 12345 // leaves of 1, 1, 1 MiB and 12345 bytes
-	root, infos, err := pack.WriteFile(ctx, packs, testdata.HashStreamReader("gateway max response ", size))
+	root, infos, err := pack.WriteFile(ctx, packs, testutil.HashStreamReader("gateway max response ", size))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,8 +45,8 @@ func (h *Handler) serveMissingPath(w http.ResponseWriter, r *http.Request, req *
 			"the path does not exist, and the %d bytes of blocks that show it are over this gateway's %d-byte response limit", n, h.maxCARBytes)}
 	}
 	SetHeaders(w.Header(), req, nil)
-	if NotModified(r, req.Etag()) {
-		WriteNotModified(w)
+	if notModified(r, req.Etag()) {
+		writeNotModified(w)
 		return nil
 	}
 	w.Header().Set("Content-Length", strconv.FormatInt(n, 10))

@@ -7,27 +7,27 @@ import (
 	"strings"
 )
 
-// ContentRange is an inclusive byte range First..Last of a raw block.
-type ContentRange struct {
+// contentRange is an inclusive byte range First..Last of a raw block.
+type contentRange struct {
 	First, Last int64
 }
 
 // Length is the number of bytes in c.
-func (c ContentRange) Length() int64 { return c.Last - c.First + 1 }
+func (c contentRange) Length() int64 { return c.Last - c.First + 1 }
 
 // Header returns the Content-Range value of c within a size-byte block,
 // "bytes first-last/size".
-func (c ContentRange) Header(size int64) string {
+func (c contentRange) Header(size int64) string {
 	return "bytes " + strconv.FormatInt(c.First, 10) + "-" + strconv.FormatInt(c.Last, 10) +
 		"/" + strconv.FormatInt(size, 10)
 }
 
-// RawRange returns the range of a size-byte raw block that r asks for
+// rawRange returns the range of a size-byte raw block that r asks for
 // (Range, checked against If-Range), or nil to send the whole block with
-// 200. See ParseRange. etag is the response's Etag: a Range under an
+// 200. See parseRange. etag is the response's Etag: a Range under an
 // If-Range that does not match it strongly is ignored (there is no
 // Last-Modified, so an If-Range date never matches).
-func RawRange(r *http.Request, size int64, etag string) (*ContentRange, error) {
+func rawRange(r *http.Request, size int64, etag string) (*contentRange, error) {
 	header := r.Header.Get("Range")
 	if header == "" {
 		return nil, nil
@@ -38,10 +38,10 @@ func RawRange(r *http.Request, size int64, etag string) (*ContentRange, error) {
 			return nil, nil
 		}
 	}
-	return ParseRange(header, size)
+	return parseRange(header, size)
 }
 
-// ParseRange parses a Range header (RFC 9110 section 14.2) for a raw
+// parseRange parses a Range header (RFC 9110 section 14.2) for a raw
 // block of size bytes. It supports one range: "bytes=a-b", "bytes=a-" and
 // "bytes=-n"; last positions past the end are clamped. It returns:
 //
@@ -53,7 +53,7 @@ func RawRange(r *http.Request, size int64, etag string) (*ContentRange, error) {
 //   - a *RangeError (416, with Content-Range: bytes */size) when the single
 //     range starts at or past the end, or is the suffix "-0";
 //   - the range otherwise (206 with Content-Range).
-func ParseRange(header string, size int64) (*ContentRange, error) {
+func parseRange(header string, size int64) (*contentRange, error) {
 	unit, set, ok := strings.Cut(strings.TrimSpace(header), "=")
 	if !ok || !strings.EqualFold(strings.TrimSpace(unit), "bytes") || size <= 0 {
 		return nil, nil
@@ -80,7 +80,7 @@ func ParseRange(header string, size int64) (*ContentRange, error) {
 		case n == 0:
 			return nil, &RangeError{Size: size}
 		}
-		return &ContentRange{First: max(size-n, 0), Last: size - 1}, nil
+		return &contentRange{First: max(size-n, 0), Last: size - 1}, nil
 	}
 	first, ok := parsePos(firstText)
 	if !ok {
@@ -95,7 +95,7 @@ func ParseRange(header string, size int64) (*ContentRange, error) {
 	if first >= size {
 		return nil, &RangeError{Size: size}
 	}
-	return &ContentRange{First: first, Last: min(last, size-1)}, nil
+	return &contentRange{First: first, Last: min(last, size-1)}, nil
 }
 
 // parsePos parses a non-negative decimal position; values too large for

@@ -11,20 +11,20 @@ func TestParseRange(t *testing.T) {
 	tests := []struct {
 		header string
 		size   int64
-		want   *ContentRange // nil: whole block
+		want   *contentRange // nil: whole block
 		err    bool          // 416
 	}{
 		{"", size, nil, false},
-		{"bytes=0-99", size, &ContentRange{0, 99}, false},
-		{"bytes=100-", size, &ContentRange{100, 999}, false},
-		{"bytes=-100", size, &ContentRange{900, 999}, false},
-		{"bytes=-2000", size, &ContentRange{0, 999}, false},
-		{"bytes=0-0", size, &ContentRange{0, 0}, false},
-		{"bytes=999-999", size, &ContentRange{999, 999}, false},
-		{"bytes=500-5000", size, &ContentRange{500, 999}, false},
-		{"bytes=0-99999999999999999999999", size, &ContentRange{0, 999}, false},
-		{"Bytes = 1-2", size, &ContentRange{1, 2}, false},
-		{"bytes= 1-2 ,", size, &ContentRange{1, 2}, false},
+		{"bytes=0-99", size, &contentRange{0, 99}, false},
+		{"bytes=100-", size, &contentRange{100, 999}, false},
+		{"bytes=-100", size, &contentRange{900, 999}, false},
+		{"bytes=-2000", size, &contentRange{0, 999}, false},
+		{"bytes=0-0", size, &contentRange{0, 0}, false},
+		{"bytes=999-999", size, &contentRange{999, 999}, false},
+		{"bytes=500-5000", size, &contentRange{500, 999}, false},
+		{"bytes=0-99999999999999999999999", size, &contentRange{0, 999}, false},
+		{"Bytes = 1-2", size, &contentRange{1, 2}, false},
+		{"bytes= 1-2 ,", size, &contentRange{1, 2}, false},
 		{"bytes=1000-", size, nil, true},
 		{"bytes=1000-2000", size, nil, true},
 		{"bytes=99999999999999999999999-", size, nil, true},
@@ -43,7 +43,7 @@ func TestParseRange(t *testing.T) {
 		{"bytes=-5", 0, nil, false},
 	}
 	for _, tt := range tests {
-		got, err := ParseRange(tt.header, tt.size)
+		got, err := parseRange(tt.header, tt.size)
 		var rangeErr *RangeError
 		switch {
 		case tt.err:
@@ -59,7 +59,7 @@ func TestParseRange(t *testing.T) {
 }
 
 func TestContentRangeHeader(t *testing.T) {
-	c := ContentRange{First: 10, Last: 19}
+	c := contentRange{First: 10, Last: 19}
 	if c.Length() != 10 || c.Header(100) != "bytes 10-19/100" {
 		t.Errorf("Length %d Header %q", c.Length(), c.Header(100))
 	}
@@ -89,7 +89,7 @@ func TestRawRange(t *testing.T) {
 			if tt.ifRange != "" {
 				r.Header.Set("If-Range", tt.ifRange)
 			}
-			got, err := RawRange(r, 100, etag)
+			got, err := rawRange(r, 100, etag)
 			if err != nil || (got != nil) != tt.want {
 				t.Errorf("RawRange = %+v, %v; want range %v", got, err, tt.want)
 			}

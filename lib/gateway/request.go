@@ -306,7 +306,7 @@ func carParams(q url.Values, accepted map[string]string) (CarParams, error) {
 		return p, badRequest("invalid dag-scope %q: use block, entity or all", scope)
 	}
 	if q.Has("entity-bytes") {
-		eb, err := ParseEntityBytes(q.Get("entity-bytes"))
+		eb, err := parseEntityBytes(q.Get("entity-bytes"))
 		if err != nil {
 			return p, err
 		}

@@ -44,15 +44,11 @@ func (r *resolver) load(c cid.Cid) ([]byte, error) {
 			return b.data, nil
 		}
 	}
-	data, err := r.blocks.Block(r.ctx, c.Hash(), r.containing)
+	data, err := r.blocks.Block(r.ctx, c.Hash(), r.containing, streamer.Counting(r.stats))
 	if err != nil {
 		r.lastErr = err
 		return nil, err
 	}
-	if _, inline, _ := streamer.Inline(c.Hash()); !inline {
-		r.stats.Reads.Add(1)
-	}
-	r.stats.Blocks.Add(1)
 	r.loaded = append(r.loaded, loadedBlock{c, data})
 	return data, nil
 }

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/store/fs"
@@ -19,7 +19,7 @@ import (
 // root as dag-pb) gets a clear error status, before any body byte, whether
 // the CAR starts there or a path goes through it.
 func TestUndecodableBlock(t *testing.T) {
-	js := filepath.Join(testdata.Shared(t), "interop", "js-fs-store")
+	js := filepath.Join(testutil.Shared(t), "interop", "js-fs-store")
 	s := streamer.New(index.NewReader(fs.NewIndexStore(filepath.Join(js, "index"))), fs.NewPackStore(filepath.Join(js, "pack")))
 	srv := httptest.NewServer(gateway.New(s))
 	defer srv.Close()

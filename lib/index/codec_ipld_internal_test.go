@@ -8,7 +8,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/ipld/go-ipld-prime/codec/dagjson"
 	"github.com/ipld/go-ipld-prime/datamodel"
@@ -19,7 +19,7 @@ import (
 // FuzzDecodeMatchesIPLD: whatever a DAG-JSON decoder takes, Decode takes,
 // to the same writer type and record.
 func FuzzDecodeMatchesIPLD(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join(testdata.Shared(f), "interop", "js-fs-store", "index", "*", "*"))
+	files, _ := filepath.Glob(filepath.Join(testutil.Shared(f), "interop", "js-fs-store", "index", "*", "*"))
 	for _, file := range files {
 		data, err := os.ReadFile(file)
 		if err != nil {

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 )
@@ -15,7 +15,7 @@ import (
 // Every index file the JavaScript CLI wrote decodes and re-encodes to the
 // same bytes.
 func TestEncodeMatchesJavaScriptFiles(t *testing.T) {
-	shared := testdata.Shared(t)
+	shared := testutil.Shared(t)
 	files, err := filepath.Glob(filepath.Join(shared, "interop", "js-fs-store", "index", "*", "*"))
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +85,7 @@ func TestDecodeRejectsBadInput(t *testing.T) {
 }
 
 func FuzzDecode(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join(testdata.Shared(f), "interop", "js-fs-store", "index", "*", "*"))
+	files, _ := filepath.Glob(filepath.Join(testutil.Shared(f), "interop", "js-fs-store", "index", "*", "*"))
 	for _, file := range files {
 		data, err := os.ReadFile(file)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/hash-stream/hash-stream-aws/lib/store/memory"
@@ -65,26 +66,9 @@ func encode(t *testing.T, r index.Record) []byte {
 }
 
 // logBuffer is a logger and what it wrote.
-func logBuffer() (*slog.Logger, *syncBuffer) {
-	var b syncBuffer
+func logBuffer() (*slog.Logger, *testutil.Buffer) {
+	var b testutil.Buffer
 	return slog.New(slog.NewTextHandler(&b, nil)), &b
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // Concurrent lookups of one multihash share one read, and the Set is
@@ -322,5 +306,34 @@ func TestSetReadTimeout(t *testing.T) {
 	}
 	if _, err := r.Set(context.Background(), testMH(1)); !errors.Is(err, context.DeadlineExceeded) || cs.calls.Load() != 2 {
 		t.Errorf("second lookup: %v after %d reads, want a read of its own", err, cs.calls.Load())
+	}
+}
+
+// A missing multihash is index.ErrNotFound, which wraps store.ErrNotFound;
+// an index file that does not decode is neither.
+func TestNotFoundWrapsStore(t *testing.T) {
+	ctx := context.Background()
+	mem := memory.NewIndexStore()
+	r := index.NewReader(mem)
+	if !errors.Is(index.ErrNotFound, store.ErrNotFound) {
+		t.Fatal("index.ErrNotFound does not wrap store.ErrNotFound")
+	}
+	if errors.Is(store.ErrNotFound, index.ErrNotFound) {
+		t.Fatal("store.ErrNotFound is index.ErrNotFound")
+	}
+	for name, find := range map[string]func(multihash.Multihash) error{
+		"Set":    func(mh multihash.Multihash) error { _, err := r.Set(ctx, mh); return err },
+		"Find":   func(mh multihash.Multihash) error { _, err := r.Find(ctx, mh); return err },
+		"FindIn": func(mh multihash.Multihash) error { _, err := r.FindIn(ctx, mh, testMH(-5)); return err },
+	} {
+		err := find(testMH(40))
+		if !errors.Is(err, index.ErrNotFound) || !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s of a missing multihash: %v, want index.ErrNotFound wrapping store.ErrNotFound", name, err)
+		}
+	}
+	bad := testMH(41)
+	put(t, mem, bad, testMH(-1), []byte("{garbage"))
+	if _, err := r.Set(ctx, bad); err == nil || errors.Is(err, store.ErrNotFound) {
+		t.Errorf("undecodable index file: %v, want an error that is not a not-found", err)
 	}
 }

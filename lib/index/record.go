@@ -11,7 +11,6 @@ package index
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 
 	"github.com/hash-stream/hash-stream-aws/lib/store"
@@ -44,7 +43,9 @@ func (t Type) String() string {
 }
 
 // ErrNotFound is returned (wrapped) when no record exists for a multihash.
-var ErrNotFound = errors.New("index: no record")
+// It wraps store.ErrNotFound, so callers that only care whether something
+// is missing check that one.
+var ErrNotFound = fmt.Errorf("index: no record: %w", store.ErrNotFound)
 
 // Record is one index record.
 type Record struct {

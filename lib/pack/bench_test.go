@@ -5,7 +5,7 @@ import (
 	"io"
 	"testing"
 
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/hash-stream/hash-stream-aws/lib/store/fs"
@@ -35,7 +35,7 @@ func BenchmarkWriteFile(b *testing.B) {
 		{"fs", func(b *testing.B) store.PackStore { return fs.NewPackStore(b.TempDir()) }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			data, err := io.ReadAll(testdata.HashStreamReader("bench ", size))
+			data, err := io.ReadAll(testutil.HashStreamReader("bench ", size))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -9,7 +9,7 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store/fs"
@@ -30,7 +30,7 @@ type expectedFiles struct {
 // same pack files, pack keys, index folders, and index file bytes (only
 // the timestamp file names differ).
 func TestWriteFileMatchesJavaScriptStore(t *testing.T) {
-	interop := filepath.Join(testdata.Shared(t), "interop")
+	interop := filepath.Join(testutil.Shared(t), "interop")
 	var exp expectedFiles
 	readJSON(t, filepath.Join(interop, "expected.json"), &exp)
 

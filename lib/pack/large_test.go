@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
@@ -26,7 +26,7 @@ func TestWriteFileLargeVector(t *testing.T) {
 	if testing.Short() {
 		t.Skip("1.1 GB vector skipped in -short mode")
 	}
-	large := filepath.Join(testdata.Shared(t), "interop", "large")
+	large := filepath.Join(testutil.Shared(t), "interop", "large")
 	var exp struct {
 		Size          int64  `json:"size"`
 		ContainingCID string `json:"containing_cid"`
@@ -48,7 +48,7 @@ func TestWriteFileLargeVector(t *testing.T) {
 
 	packs := &hashingPackStore{}
 	ctx := context.Background()
-	root, infos, err := pack.WriteFile(ctx, packs, testdata.HashStreamReader("hash-stream interop large ", exp.Size), pack.WithTempDir(t.TempDir()))
+	root, infos, err := pack.WriteFile(ctx, packs, testutil.HashStreamReader("hash-stream interop large ", exp.Size), pack.WithTempDir(t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/hash-stream/hash-stream-aws/internal/faultstore"
 	"github.com/hash-stream/hash-stream-aws/internal/tempfile"
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
@@ -33,7 +33,7 @@ const (
 
 func leftInput() []byte {
 	var b bytes.Buffer
-	b.ReadFrom(testdata.HashStreamReader("hash-stream left behind ", leftSize))
+	b.ReadFrom(testutil.HashStreamReader("hash-stream left behind ", leftSize))
 	return b.Bytes()
 }
 
@@ -98,7 +98,7 @@ func TestFailedWriteLeavesNoDanglingRecord(t *testing.T) {
 			var baseIdx store.IndexStore = memory.NewIndexStore()
 			if tc.fs {
 				basePacks = fs.NewPackStore(filepath.Join(dir, "pack"), fs.WithSync(false))
-				baseIdx = fs.NewIndexStore(filepath.Join(dir, "index"), fs.WithIndexSync(false))
+				baseIdx = fs.NewIndexStore(filepath.Join(dir, "index"), fs.WithSync(false))
 			}
 			fp := &faultstore.Packs{PackStore: basePacks, Fail: tc.packFail, FailSpool: tc.spoolFail}
 			fx := &faultstore.Index{IndexStore: baseIdx, Fail: tc.idxFail}

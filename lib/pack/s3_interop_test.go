@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/hash-stream/hash-stream-aws/internal/s3test"
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
@@ -28,7 +28,7 @@ func TestMain(m *testing.M) { s3test.Main(m, &server) }
 // index files, under the S3 key layout (pack <k>/<k>.car, index
 // <k>/<k>/<file> with a sub-record file named <ks>/<ks>).
 func TestWriteFileMatchesJavaScriptStoreOnS3(t *testing.T) {
-	interop := filepath.Join(testdata.Shared(t), "interop")
+	interop := filepath.Join(testutil.Shared(t), "interop")
 	var exp expectedFiles
 	readJSON(t, filepath.Join(interop, "expected.json"), &exp)
 	client := server.Client()

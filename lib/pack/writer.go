@@ -46,9 +46,6 @@ func WithMaxSize(n int64) WriterOption { return func(w *Writer) { w.maxSize = n 
 // writers killed before they could remove them left in the folder.
 func WithTempDir(dir string) WriterOption { return func(w *Writer) { w.tempDir = dir } }
 
-// WithOnPack sets a function called after each pack is stored.
-func WithOnPack(fn func(Info)) WriterOption { return func(w *Writer) { w.onPack = fn } }
-
 // Writer splits blocks into CAR packs and stores them. Only the last pack
 // carries the root in its header. Use it from one goroutine: Add each block
 // in order, then Close with the root.
@@ -56,7 +53,6 @@ type Writer struct {
 	store   store.PackStore
 	maxSize int64
 	tempDir string
-	onPack  func(Info)
 
 	emptyHeader []byte // CAR header without roots
 	spool       *os.File
@@ -163,9 +159,6 @@ func (w *Writer) waitPut() error {
 		return err
 	}
 	w.packs = append(w.packs, p.info)
-	if w.onPack != nil {
-		w.onPack(p.info)
-	}
 	return nil
 }
 

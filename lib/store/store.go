@@ -89,6 +89,14 @@ func (l Location) String() string {
 	return l.Path
 }
 
+// BlobLocation says where a blob's bytes are: Length bytes at Offset of
+// the pack at Pack.
+type BlobLocation struct {
+	Pack   Location
+	Offset uint64
+	Length uint64
+}
+
 // PackStore holds packs: immutable byte strings (CAR files) addressed by
 // the multihash of their bytes.
 type PackStore interface {

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store/fs"
@@ -21,7 +21,7 @@ func BenchmarkStream(b *testing.B) {
 	dir := b.TempDir()
 	ctx := context.Background()
 	packs := fs.NewPackStore(filepath.Join(dir, "pack"), fs.WithSync(false))
-	root, infos, err := pack.WriteFile(ctx, packs, testdata.HashStreamReader("stream bench ", size))
+	root, infos, err := pack.WriteFile(ctx, packs, testutil.HashStreamReader("stream bench ", size))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -128,3 +128,28 @@ func TestLocateContainingUnreadable(t *testing.T) {
 		t.Errorf("block found nowhere, no containing CID: %v, want ErrNotFound", err)
 	}
 }
+
+// A block the index does not know is streamer.ErrNotFound, which wraps
+// store.ErrNotFound (so the gateway maps one sentinel to 404); a pack the
+// store does not hold is store.ErrNotFound too.
+func TestNotFoundWrapsStore(t *testing.T) {
+	ctx := context.Background()
+	mem := memory.NewIndexStore()
+	if !errors.Is(streamer.ErrNotFound, store.ErrNotFound) {
+		t.Fatal("streamer.ErrNotFound does not wrap store.ErrNotFound")
+	}
+	s := streamer.New(index.NewReader(mem), memory.NewPackStore())
+	if _, err := s.Locate(ctx, testMH(50), nil); !errors.Is(err, streamer.ErrNotFound) || !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Locate of an unknown block: %v", err)
+	}
+	if _, err := s.Block(ctx, testMH(50), nil); !errors.Is(err, streamer.ErrNotFound) || !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Block of an unknown block: %v", err)
+	}
+	known := testMH(51)
+	if err := index.NewSingleLevelWriter(mem).Add(ctx, []index.BlobLocation{{Multihash: known, Pack: testMH(-1), Offset: 0, Length: 3}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Block(ctx, known, nil); !errors.Is(err, store.ErrNotFound) || errors.Is(err, streamer.ErrNotFound) {
+		t.Errorf("Block whose pack is missing: %v, want store.ErrNotFound only", err)
+	}
+}

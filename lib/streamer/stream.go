@@ -59,12 +59,12 @@ type Block struct {
 	charge budget.Charge // what Data is charged to the response's budget
 }
 
-// Stats counts what a Stream did.
+// Stats counts what a Stream, or a Block called with Counting, did.
 type Stats struct {
 	Reads     atomic.Int64 // ranged reads issued to the pack store
 	ReadBytes atomic.Int64 // bytes those reads returned
 	Blocks    atomic.Int64 // blocks verified and handed on
-	Lookups   atomic.Int64 // blocks located through the index (not cached)
+	Lookups   atomic.Int64 // index reads not answered from its cache (a block's own Set, or the containing one)
 }
 
 // Stream yields the verified blocks of a list of CIDs, in list order,
@@ -179,7 +179,7 @@ type group struct {
 type item struct {
 	seq    int // index in the stream's list
 	cid    cid.Cid
-	loc    Location
+	loc    store.BlobLocation
 	inline []byte // data of an identity CID, when isInline
 	err    error  // locating failed
 
@@ -291,7 +291,7 @@ var errStreamClosed = errors.New("streamer: stream closed")
 func (s *Streamer) runPlanner(ctx context.Context, st *Stream, cids []cid.Cid, containing multihash.Multihash, cfg PlannerConfig) {
 	defer close(st.groups)
 	slots := make(chan struct{}, cfg.Concurrency)
-	cs := s.containingSet(ctx, containing) // once for the whole stream
+	cs := s.containingSet(ctx, containing, st.stats) // once for the whole stream
 	for seq := 0; len(cids) > 0; {
 		if ctx.Err() != nil {
 			return
@@ -352,7 +352,7 @@ func (s *Streamer) locateAll(ctx context.Context, cids []cid.Cid, seq int, cs co
 		eg.Go(func() error {
 			defer s.recoverInto(ctx, "locate", func(err error) { items[i].err = err })
 			stats.Lookups.Add(1)
-			items[i].loc, items[i].err = s.locate(ctx, c.Hash(), cs)
+			items[i].loc, items[i].err = s.lookup(ctx, c.Hash(), cs)
 			if items[i].err == nil {
 				items[i].err = s.checkLocation(c.Hash(), items[i].loc)
 			}

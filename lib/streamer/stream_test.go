@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store/fs"
@@ -23,7 +23,7 @@ import (
 func loadRandom3m(t *testing.T) (string, cid.Cid) {
 	t.Helper()
 	dir := t.TempDir()
-	f, err := os.Open(filepath.Join(testdata.Shared(t), "interop", "originals", "random-3m.bin"))
+	f, err := os.Open(filepath.Join(testutil.Shared(t), "interop", "originals", "random-3m.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}

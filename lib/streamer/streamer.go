@@ -25,7 +25,8 @@ import (
 
 var (
 	// ErrNotFound is returned (wrapped) for a block the index does not know.
-	ErrNotFound = errors.New("block not found")
+	// It wraps store.ErrNotFound, as index.ErrNotFound does.
+	ErrNotFound = fmt.Errorf("block %w", store.ErrNotFound)
 	// ErrCorrupt is returned (wrapped) for bytes that do not hash to the
 	// block's multihash.
 	ErrCorrupt = errors.New("block failed verification")
@@ -47,12 +48,10 @@ const DefaultMaxBlockBytes = 4 << 20
 // WithMaxBlockBytes sets the largest block length an index record may give.
 func WithMaxBlockBytes(n int64) Option { return func(s *Streamer) { s.maxBlock = n } }
 
-// Location is where a blob's bytes are: Length bytes at Offset of Pack.
-type Location struct {
-	Pack   store.Location
-	Offset uint64
-	Length uint64
-}
+// Location is where a blob's bytes are.
+//
+// Deprecated: it is store.BlobLocation, the one blob-location type.
+type Location = store.BlobLocation
 
 // Option configures a Streamer.
 type Option func(*Streamer)
@@ -108,8 +107,8 @@ func New(idx *index.Reader, packs store.PackStore, opts ...Option) *Streamer {
 // the DAG roots learned before, and last in mh's own Set read from the
 // index. An identity containing multihash is not looked up. When containing's index cannot be read and mh is found nowhere else,
 // the error is containing's, not a not-found.
-func (s *Streamer) Locate(ctx context.Context, mh, containing multihash.Multihash) (Location, error) {
-	return s.locate(ctx, mh, s.containingSet(ctx, containing))
+func (s *Streamer) Locate(ctx context.Context, mh, containing multihash.Multihash) (store.BlobLocation, error) {
+	return s.locate(ctx, mh, s.containingSet(ctx, containing, nil))
 }
 
 // containingSet is the Set of a containing multihash, looked up once for
@@ -119,9 +118,14 @@ type containingSet struct {
 	err error // reading it failed (not a not-found)
 }
 
-func (s *Streamer) containingSet(ctx context.Context, containing multihash.Multihash) containingSet {
+// A read that the index cache does not answer is counted in stats (nil:
+// not counted) as a lookup.
+func (s *Streamer) containingSet(ctx context.Context, containing multihash.Multihash, stats *Stats) containingSet {
 	if containing == nil || index.IsIdentity(containing) {
 		return containingSet{}
+	}
+	if _, cached := s.index.Cached(containing); !cached && stats != nil {
+		stats.Lookups.Add(1)
 	}
 	set, err := s.index.Set(ctx, containing)
 	if errors.Is(err, index.ErrNotFound) {
@@ -133,10 +137,16 @@ func (s *Streamer) containingSet(ctx context.Context, containing multihash.Multi
 	return containingSet{set: set, err: err}
 }
 
-func (s *Streamer) locate(ctx context.Context, mh multihash.Multihash, cs containingSet) (Location, error) {
+func (s *Streamer) locate(ctx context.Context, mh multihash.Multihash, cs containingSet) (store.BlobLocation, error) {
 	if loc, ok := s.locateCached(ctx, mh, cs); ok {
 		return loc, nil
 	}
+	return s.lookup(ctx, mh, cs)
+}
+
+// lookup finds mh through the index, after locateCached did not: it reads
+// mh's own Set (unless the index reader has it cached).
+func (s *Streamer) lookup(ctx context.Context, mh multihash.Multihash, cs containingSet) (store.BlobLocation, error) {
 	set, err := s.index.Set(ctx, mh)
 	if err == nil {
 		if set.Containing() {
@@ -150,15 +160,15 @@ func (s *Streamer) locate(ctx context.Context, mh multihash.Multihash, cs contai
 		err = fmt.Errorf("%w: %s", ErrNotFound, store.Key(mh))
 	}
 	if cs.err != nil && errors.Is(err, ErrNotFound) {
-		return Location{}, cs.err
+		return store.BlobLocation{}, cs.err
 	}
-	return Location{}, err
+	return store.BlobLocation{}, err
 }
 
 // locateCached finds mh without reading: in the containing Set, in mh's
 // own Set when cached, then in the cached Sets of learned roots (the
 // longest search, last).
-func (s *Streamer) locateCached(ctx context.Context, mh multihash.Multihash, cs containingSet) (Location, bool) {
+func (s *Streamer) locateCached(ctx context.Context, mh multihash.Multihash, cs containingSet) (store.BlobLocation, bool) {
 	if cs.set != nil {
 		if r, ok := cs.set.Blob(mh); ok {
 			return location(r), true
@@ -174,7 +184,7 @@ func (s *Streamer) locateCached(ctx context.Context, mh multihash.Multihash, cs 
 	}
 	root, r, ok := s.findLearned(mh)
 	if !ok {
-		return Location{}, false
+		return store.BlobLocation{}, false
 	}
 	_, _ = s.index.Set(ctx, root) // marks the root's Set used
 	return location(r), true
@@ -216,40 +226,73 @@ func (s *Streamer) learn(root multihash.Multihash) {
 	s.learned = slices.Insert(s.learned, 0, string(root))
 }
 
-func location(r index.Record) Location {
-	return Location{Pack: r.Location, Offset: r.Offset, Length: r.Length}
+func location(r index.Record) store.BlobLocation {
+	return store.BlobLocation{Pack: r.Location, Offset: r.Offset, Length: r.Length}
+}
+
+// BlockOption configures one Block call.
+type BlockOption func(*blockOptions)
+
+type blockOptions struct {
+	stats *Stats
+}
+
+// Counting makes Block count what it does in stats, as Stream does: a
+// lookup when the block is not located from cache, a read and its bytes
+// when it reads the pack store, a block when it returns one.
+func Counting(stats *Stats) BlockOption {
+	return func(o *blockOptions) { o.stats = stats }
 }
 
 // Block returns the verified bytes of the blob mh. They are charged to the
 // memory budget of the response in ctx (see package budget) until the
 // response ends.
-func (s *Streamer) Block(ctx context.Context, mh, containing multihash.Multihash) ([]byte, error) {
+func (s *Streamer) Block(ctx context.Context, mh, containing multihash.Multihash, opts ...BlockOption) ([]byte, error) {
+	var o blockOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	stats := o.stats
+	if stats == nil {
+		stats = new(Stats)
+	}
 	if data, ok, err := Inline(mh); ok || err != nil {
+		if err == nil {
+			stats.Blocks.Add(1)
+		}
 		return data, err
 	}
-	loc, err := s.Locate(ctx, mh, containing)
-	if err != nil {
-		return nil, err
+	cs := s.containingSet(ctx, containing, stats)
+	loc, ok := s.locateCached(ctx, mh, cs)
+	if !ok {
+		stats.Lookups.Add(1)
+		var err error
+		if loc, err = s.lookup(ctx, mh, cs); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.checkLocation(mh, loc); err != nil {
 		return nil, err
 	}
 	budget.FromContext(ctx).Take(int64(loc.Length))
 	data, err := pack.ReadRange(ctx, s.packs, loc.Pack, loc.Offset, loc.Length)
+	stats.Reads.Add(1)
 	if err != nil {
 		s.log.ErrorContext(ctx, "storage read failed", "multihash", store.Key(mh), "pack", loc.Pack.String(), "offset", loc.Offset, "length", loc.Length, "err", err)
 		return nil, err
 	}
+	stats.ReadBytes.Add(int64(len(data)))
 	if err := Verify(mh, data); err != nil {
 		s.log.ErrorContext(ctx, "corrupt block", "multihash", store.Key(mh), "pack", loc.Pack.String(), "offset", loc.Offset, "length", loc.Length)
 		return nil, fmt.Errorf("%w (pack %s, offset %d)", err, loc.Pack, loc.Offset)
 	}
+	stats.Blocks.Add(1)
 	return data, nil
 }
 
 // checkLocation refuses a location no block can have, before its length
 // sizes an allocation: index records are untrusted input.
-func (s *Streamer) checkLocation(mh multihash.Multihash, loc Location) error {
+func (s *Streamer) checkLocation(mh multihash.Multihash, loc store.BlobLocation) error {
 	if loc.Length > uint64(s.maxBlock) {
 		return fmt.Errorf("%w: %s: length %d is over the %d-byte block limit (pack %s)", ErrBadRecord, store.Key(mh), loc.Length, s.maxBlock, loc.Pack)
 	}

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/unixfs"
 	"github.com/ipfs/go-cid"
 )
@@ -37,7 +37,7 @@ type expectedFile struct {
 // The originals give the same root CIDs, blocks and block order as the
 // JavaScript CLI.
 func TestBuildFileMatchesJavaScript(t *testing.T) {
-	interop := filepath.Join(testdata.Shared(t), "interop")
+	interop := filepath.Join(testutil.Shared(t), "interop")
 	raw, err := os.ReadFile(filepath.Join(interop, "expected.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -339,3 +339,32 @@ func TestIndexKeyTooLong(t *testing.T) {
 		t.Errorf("got %v, want ErrNotFound", err)
 	}
 }
+
+// One list of options configures both stores, each taking its own: the
+// prefix and extension go to the pack store, the index file cap to the
+// index store.
+func TestSharedOptions(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	opts := []fs.Option{fs.WithPrefix("p/"), fs.WithExtension(".pack"), fs.WithSync(false), fs.WithMaxIndexFileBytes(10)}
+	packs := fs.NewPackStore(filepath.Join(dir, "pack"), opts...)
+	idx := fs.NewIndexStore(filepath.Join(dir, "index"), opts...)
+	data := []byte("some pack bytes")
+	mh := storetest.Sum(t, data)
+	if err := packs.Put(ctx, mh, bytes.NewReader(data), int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pack", "p", store.Key(mh)+".pack")); err != nil {
+		t.Errorf("pack not under the prefix with the extension: %v", err)
+	}
+	if err := idx.Put(ctx, mh, nil, data); err != nil {
+		t.Fatal(err)
+	}
+	files, err := idx.Files(ctx, mh)
+	if err != nil || len(files) != 1 || !errors.Is(files[0].Err, store.ErrTooLarge) {
+		t.Errorf("index file over the 10-byte cap: %+v %v", files, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "index", store.Key(mh))); err != nil {
+		t.Errorf("index folder took the pack prefix: %v", err)
+	}
+}

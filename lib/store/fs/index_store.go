@@ -31,34 +31,11 @@ type IndexStore struct {
 	maxFile int64
 }
 
-// IndexOption configures an IndexStore.
-type IndexOption func(*IndexStore)
-
-// WithIndexSync says whether Put syncs each index file before it becomes
-// visible (default true). See WithSync.
-func WithIndexSync(sync bool) IndexOption {
-	return func(s *IndexStore) { s.noSync = !sync }
-}
-
-// WithMaxIndexFileBytes sets the size cap of one index file (default
-// store.DefaultMaxIndexFileBytes; 0 or less means the default). Files
-// returns a larger file with an Err wrapping store.ErrTooLarge, without
-// reading it.
-func WithMaxIndexFileBytes(n int64) IndexOption {
-	return func(s *IndexStore) {
-		if n > 0 {
-			s.maxFile = n
-		}
-	}
-}
-
 // NewIndexStore returns an index store in the folder dir.
-func NewIndexStore(dir string, opts ...IndexOption) *IndexStore {
-	s := &IndexStore{dir: dir, now: time.Now, maxFile: store.DefaultMaxIndexFileBytes}
-	for _, o := range opts {
-		o(s)
-	}
-	return s
+// Options: WithSync, WithMaxIndexFileBytes.
+func NewIndexStore(dir string, opts ...Option) *IndexStore {
+	o := newOptions(opts)
+	return &IndexStore{dir: dir, now: time.Now, noSync: o.noSync, maxFile: o.maxIndexFile}
 }
 
 // Files returns every file in the folder of mh, ordered by name, skipping

@@ -29,37 +29,11 @@ type PackStore struct {
 	sweep  sync.Once // RemoveStaleTemp before the first write
 }
 
-// Option configures a PackStore.
-type Option func(*PackStore)
-
-// WithPrefix puts prefix before every file name. A prefix ending in "/"
-// is a subfolder. The default is none.
-func WithPrefix(prefix string) Option {
-	return func(s *PackStore) { s.prefix = prefix }
-}
-
-// WithExtension sets the extension after every file name, of packs stored
-// by multihash and of path locations alike. The default is
-// store.DefaultPackExtension (".car"); "" means none.
-func WithExtension(ext string) Option {
-	return func(s *PackStore) { s.ext = ext }
-}
-
-// WithSync says whether Put syncs a pack to disk before renaming it into
-// place (default true): then a pack the index points at survives a crash.
-// Without it, writing is bound by the page cache rather than the disk; use
-// it for scratch stores or file systems that sync otherwise.
-func WithSync(sync bool) Option {
-	return func(s *PackStore) { s.noSync = !sync }
-}
-
 // NewPackStore returns a pack store in the folder dir.
+// Options: WithPrefix, WithExtension, WithSync.
 func NewPackStore(dir string, opts ...Option) *PackStore {
-	s := &PackStore{dir: dir, ext: store.DefaultPackExtension}
-	for _, opt := range opts {
-		opt(s)
-	}
-	return s
+	o := newOptions(opts)
+	return &PackStore{dir: dir, prefix: o.prefix, ext: o.ext, noSync: o.noSync}
 }
 
 // name returns the slash-separated file name of loc inside the folder.

@@ -26,13 +26,13 @@ type IndexStore struct {
 	files map[string]map[string][]byte // key -> file name -> data
 }
 
-// IndexOption configures an IndexStore.
-type IndexOption func(*IndexStore)
+// Option configures an IndexStore (the pack store has none).
+type Option func(*IndexStore)
 
 // WithMaxIndexFileBytes sets the size cap of one index file (default
 // store.DefaultMaxIndexFileBytes; 0 or less means the default). Files
 // returns a larger file with an Err wrapping store.ErrTooLarge and no data.
-func WithMaxIndexFileBytes(n int64) IndexOption {
+func WithMaxIndexFileBytes(n int64) Option {
 	return func(s *IndexStore) {
 		if n > 0 {
 			s.maxFile = n
@@ -41,7 +41,7 @@ func WithMaxIndexFileBytes(n int64) IndexOption {
 }
 
 // NewIndexStore returns an empty index store.
-func NewIndexStore(opts ...IndexOption) *IndexStore {
+func NewIndexStore(opts ...Option) *IndexStore {
 	s := &IndexStore{now: time.Now, maxFile: store.DefaultMaxIndexFileBytes, files: make(map[string]map[string][]byte)}
 	for _, o := range opts {
 		o(s)

@@ -34,7 +34,7 @@ type IndexStore struct {
 }
 
 // NewIndexStore returns an index store in bucket. Options: WithPrefix,
-// WithConcurrency, WithConditionalWrites.
+// WithConditionalWrites, WithMaxIndexFileBytes.
 func NewIndexStore(client *s3.Client, bucket string, opts ...Option) *IndexStore {
 	return &IndexStore{client: client, bucket: bucket, opts: newOptions(opts), now: time.Now}
 }
@@ -79,7 +79,7 @@ func (s *IndexStore) Files(ctx context.Context, mh multihash.Multihash) ([]store
 
 	files := make([]store.IndexFile, len(objects))
 	var g errgroup.Group
-	g.SetLimit(s.opts.concurrency)
+	g.SetLimit(filesConcurrency)
 	for i, obj := range objects {
 		files[i].Name = obj.key
 		if obj.size > s.opts.maxIndexFile {

@@ -2,9 +2,8 @@ package s3
 
 import "github.com/hash-stream/hash-stream-aws/lib/store"
 
-// DefaultConcurrency is how many index files IndexStore.Files reads at
-// once.
-const DefaultConcurrency = 8
+// filesConcurrency is how many index files IndexStore.Files reads at once.
+const filesConcurrency = 8
 
 // DefaultPartSize is the part size of the multipart uploads that
 // PackStore.Put uses for readers it cannot seek.
@@ -25,7 +24,6 @@ type Option func(*options)
 type options struct {
 	prefix      string
 	ext         string
-	concurrency int
 	conditional bool
 	partSize    int64
 	resumes     int
@@ -34,11 +32,10 @@ type options struct {
 }
 
 func newOptions(opts []Option) options {
-	o := options{ext: store.DefaultPackExtension, concurrency: DefaultConcurrency, conditional: true, partSize: DefaultPartSize, resumes: DefaultResumes, maxIndexFile: store.DefaultMaxIndexFileBytes}
+	o := options{ext: store.DefaultPackExtension, conditional: true, partSize: DefaultPartSize, resumes: DefaultResumes, maxIndexFile: store.DefaultMaxIndexFileBytes}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	o.concurrency = max(o.concurrency, 1)
 	o.partSize = max(o.partSize, MinPartSize)
 	o.resumes = max(o.resumes, 0)
 	if o.maxIndexFile <= 0 {
@@ -59,12 +56,6 @@ func WithPrefix(prefix string) Option {
 // (".car"); "" means none. The index store ignores it.
 func WithExtension(ext string) Option {
 	return func(o *options) { o.ext = ext }
-}
-
-// WithConcurrency sets how many objects IndexStore.Files reads at once
-// (default DefaultConcurrency). The pack store ignores it.
-func WithConcurrency(n int) Option {
-	return func(o *options) { o.concurrency = n }
 }
 
 // WithConditionalWrites says whether the server honours If-None-Match: *

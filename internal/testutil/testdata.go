@@ -1,6 +1,4 @@
-// Package testdata locates the fixtures shared with the JavaScript Hash
-// Stream project (../shared beside the repository) for tests.
-package testdata
+package testutil
 
 import (
 	"crypto/sha256"

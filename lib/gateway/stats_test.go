@@ -1,0 +1,120 @@
+package gateway_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
+	"github.com/hash-stream/hash-stream-aws/lib/gateway"
+	"github.com/hash-stream/hash-stream-aws/lib/index"
+	"github.com/hash-stream/hash-stream-aws/lib/store/fs"
+	"github.com/hash-stream/hash-stream-aws/lib/streamer"
+)
+
+// requestLine is what the test reads back from a request's log line.
+type requestLine struct {
+	Msg          string `json:"msg"`
+	Status       int    `json:"status"`
+	Blocks       int64  `json:"blocks"`
+	StorageReads int64  `json:"storage_reads"`
+	IndexLookups int64  `json:"index_lookups"`
+}
+
+// The request log line counts what the request did: a raw request's block
+// is counted through Streamer.Block (an index lookup when cold, none when
+// the index cache answers), and so is a CAR's root.
+func TestRequestLogStats(t *testing.T) {
+	dir, root := indexFixture(t)
+	var logs testutil.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	s := streamer.New(index.NewReader(fs.NewIndexStore(filepath.Join(dir, "index"))), fs.NewPackStore(filepath.Join(dir, "pack")))
+	srv := httptest.NewServer(gateway.New(s, gateway.WithLogger(log)))
+	defer srv.Close()
+
+	get := func(t *testing.T, srv *httptest.Server, query string) (requestLine, []byte) {
+		t.Helper()
+		before := len(logs.String())
+		resp, err := http.Get(srv.URL + "/ipfs/" + root.String() + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: status %d, %v", query, resp.StatusCode, err)
+		}
+		// The line is written once the handler returns, which may be just
+		// after the client has the whole body.
+		var line requestLine
+		for range 200 {
+			if l := strings.TrimSpace(logs.String()[before:]); l != "" {
+				if err := json.Unmarshal([]byte(l), &line); err != nil {
+					t.Fatalf("log line %q: %v", l, err)
+				}
+				return line, body
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Fatalf("%s: no log line", query)
+		return line, body
+	}
+	carBlocks := func(t *testing.T, body []byte) int64 {
+		t.Helper()
+		_, blocks := testutil.MustReadCAR(t, bytes.NewReader(body))
+		return int64(len(blocks))
+	}
+
+	for _, tc := range []struct {
+		name, query        string
+		blocks, reads, idx int64 // reads < 0: the CAR's blocks, at most
+	}{
+		{"cold raw", "?format=raw", 1, 1, 1},
+		{"warm raw", "?format=raw", 1, 1, 0},
+		{"warm car", "?format=car", -1, -1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			line, body := get(t, srv, tc.query)
+			if line.Msg != "request" || line.Status != 200 {
+				t.Fatalf("log line %+v", line)
+			}
+			blocks, reads := tc.blocks, tc.reads
+			if blocks < 0 {
+				blocks = carBlocks(t, body)
+			}
+			if reads < 0 {
+				if line.StorageReads < 1 || line.StorageReads > blocks {
+					t.Errorf("storage_reads %d, want 1 to %d", line.StorageReads, blocks)
+				}
+			} else if line.StorageReads != reads {
+				t.Errorf("storage_reads %d, want %d", line.StorageReads, reads)
+			}
+			if line.Blocks != blocks {
+				t.Errorf("blocks %d, want %d", line.Blocks, blocks)
+			}
+			if line.IndexLookups != tc.idx {
+				t.Errorf("index_lookups %d, want %d", line.IndexLookups, tc.idx)
+			}
+		})
+	}
+
+	// A cold CAR: its root's index read is counted (once: the walk finds
+	// every other block in the root's CONTAINING record).
+	s2 := streamer.New(index.NewReader(fs.NewIndexStore(filepath.Join(dir, "index"))), fs.NewPackStore(filepath.Join(dir, "pack")))
+	srv2 := httptest.NewServer(gateway.New(s2, gateway.WithLogger(log)))
+	defer srv2.Close()
+	t.Run("cold car", func(t *testing.T) {
+		line, body := get(t, srv2, "?format=car")
+		blocks := carBlocks(t, body)
+		if line.Blocks != blocks || line.IndexLookups != 1 || line.StorageReads < 1 || line.StorageReads > blocks {
+			t.Errorf("log line %+v, want %d blocks, 1 index lookup, 1 to %d storage reads", line, blocks, blocks)
+		}
+	})
+}
