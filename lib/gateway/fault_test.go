@@ -30,7 +30,7 @@ import (
 type faultFile struct {
 	root  cid.Cid
 	data  []byte
-	blobs []index.BlobLocation // leaves 0..3, then the root
+	blobs []index.PackedBlob // leaves 0..3, then the root
 	packs []pack.Info
 }
 
@@ -128,18 +128,18 @@ func TestFaults(t *testing.T) {
 			}{
 				{"flipped byte in the second leaf", func(t *testing.T, f faultFile, idx store.IndexStore, packs store.PackStore) (store.IndexStore, store.PackStore, cid.Cid) {
 					l := f.blobs[1]
-					rewritePack(t, packs, l.Pack, func(b []byte) []byte { b[l.Offset+l.Length/2] ^= 0x01; return b })
+					rewritePack(t, packs, l.Pack.Multihash, func(b []byte) []byte { b[l.Offset+l.Length/2] ^= 0x01; return b })
 					return idx, packs, f.leaf(1)
 				}},
 				{"truncated pack", func(t *testing.T, f faultFile, idx store.IndexStore, packs store.PackStore) (store.IndexStore, store.PackStore, cid.Cid) {
 					l := f.blobs[1]
-					rewritePack(t, packs, l.Pack, func(b []byte) []byte { return b[:l.Offset+1000] })
+					rewritePack(t, packs, l.Pack.Multihash, func(b []byte) []byte { return b[:l.Offset+1000] })
 					return idx, packs, f.leaf(1)
 				}},
 				{"wrong offset in the index record", func(t *testing.T, f faultFile, idx store.IndexStore, packs store.PackStore) (store.IndexStore, store.PackStore, cid.Cid) {
 					// Replace the CONTAINING record (same file name: the first
 					// pack) with one whose second leaf starts a byte late.
-					blobs := append([]index.BlobLocation(nil), f.blobs...)
+					blobs := append([]index.PackedBlob(nil), f.blobs...)
 					blobs[1].Offset++
 					rec := index.NewContaining(f.root.Hash(), index.PackRecords(blobs))
 					data, err := index.Encode(index.TypeContaining, rec)
@@ -152,7 +152,7 @@ func TestFaults(t *testing.T) {
 					return idx, packs, f.leaf(1)
 				}},
 				{"offset past the end of the pack", func(t *testing.T, f faultFile, idx store.IndexStore, packs store.PackStore) (store.IndexStore, store.PackStore, cid.Cid) {
-					blobs := append([]index.BlobLocation(nil), f.blobs...)
+					blobs := append([]index.PackedBlob(nil), f.blobs...)
 					blobs[1].Offset = uint64(f.packs[0].Size) - 100
 					rec := index.NewContaining(f.root.Hash(), index.PackRecords(blobs))
 					data, _ := index.Encode(index.TypeContaining, rec)
@@ -165,7 +165,7 @@ func TestFaults(t *testing.T) {
 					// The read of leaves 2-3 (second pack, before the root) fails.
 					l2 := f.blobs[2]
 					return idx, &packHooks{PackStore: packs, getRange: func(ctx context.Context, _ int64, loc store.Location, off, length int64) (io.ReadCloser, error) {
-						if bytes.Equal(loc.Multihash, l2.Pack) && off <= int64(l2.Offset) {
+						if bytes.Equal(loc.Multihash, l2.Pack.Multihash) && off <= int64(l2.Offset) {
 							return nil, errors.New("injected: connection reset by peer")
 						}
 						return packs.GetRange(ctx, loc, off, length)
@@ -175,7 +175,7 @@ func TestFaults(t *testing.T) {
 					// A reader that covers leaf 1 fails halfway through it.
 					l1 := f.blobs[1]
 					return idx, &packHooks{PackStore: packs, readErr: func(loc store.Location, off, length int64) (int64, error) {
-						if bytes.Equal(loc.Multihash, l1.Pack) && off <= int64(l1.Offset) && off+length > int64(l1.Offset) {
+						if bytes.Equal(loc.Multihash, l1.Pack.Multihash) && off <= int64(l1.Offset) && off+length > int64(l1.Offset) {
 							return int64(l1.Offset) - off + int64(l1.Length)/2, syscall.ECONNRESET
 						}
 						return -1, nil
@@ -207,7 +207,7 @@ func TestFaults(t *testing.T) {
 				idx, packs := b.stores(t)
 				f := writeFaultFile(t, idx, packs)
 				l := f.blobs[4]
-				rewritePack(t, packs, l.Pack, func(b []byte) []byte { b[l.Offset+10] ^= 0x80; return b })
+				rewritePack(t, packs, l.Pack.Multihash, func(b []byte) []byte { b[l.Offset+10] ^= 0x80; return b })
 				srv := newServer(t, idx, packs, nil)
 				checkError(t, fetch(t, srv, http.MethodGet, "/ipfs/"+f.root.String()+"?format=car"), http.StatusBadGateway)
 				checkError(t, fetch(t, srv, http.MethodGet, "/ipfs/"+f.root.String()+"?format=raw"), http.StatusBadGateway)
@@ -218,7 +218,7 @@ func TestFaults(t *testing.T) {
 				idx, packs := b.stores(t)
 				f := writeFaultFile(t, idx, packs)
 				l := f.blobs[0]
-				rewritePack(t, packs, l.Pack, func(b []byte) []byte { b[l.Offset] ^= 0xff; return b })
+				rewritePack(t, packs, l.Pack.Multihash, func(b []byte) []byte { b[l.Offset] ^= 0xff; return b })
 				checkFailed(t, newServer(t, idx, packs, nil), "/ipfs/"+f.root.String()+"?format=car")
 			})
 		})

@@ -24,10 +24,10 @@ import (
 
 // forgeRecords replaces the index of f's root (CONTAINING) and of one blob
 // (single-level) with records whose location for that blob is edited.
-func forgeRecords(t *testing.T, idx store.IndexStore, f faultFile, blob int, edit func(*index.BlobLocation)) {
+func forgeRecords(t *testing.T, idx store.IndexStore, f faultFile, blob int, edit func(*index.PackedBlob)) {
 	t.Helper()
 	ctx := context.Background()
-	blobs := append([]index.BlobLocation(nil), f.blobs...)
+	blobs := append([]index.PackedBlob(nil), f.blobs...)
 	edit(&blobs[blob])
 	rec := index.NewContaining(f.root.Hash(), index.PackRecords(blobs))
 	data, err := index.Encode(index.TypeContaining, rec)
@@ -45,12 +45,12 @@ func forgeRecords(t *testing.T, idx store.IndexStore, f faultFile, blob int, edi
 func TestImpossibleIndexRecords(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		edit func(*index.BlobLocation)
+		edit func(*index.PackedBlob)
 	}{
-		{"length 2^40", func(l *index.BlobLocation) { l.Length = 1 << 40 }},
-		{"length 2^50", func(l *index.BlobLocation) { l.Length = 1 << 50 }},
-		{"length one over the limit", func(l *index.BlobLocation) { l.Length = streamer.DefaultMaxBlockBytes + 1 }},
-		{"offset+length overflows", func(l *index.BlobLocation) { l.Offset = 1<<63 - 10 }},
+		{"length 2^40", func(l *index.PackedBlob) { l.Length = 1 << 40 }},
+		{"length 2^50", func(l *index.PackedBlob) { l.Length = 1 << 50 }},
+		{"length one over the limit", func(l *index.PackedBlob) { l.Length = streamer.DefaultMaxBlockBytes + 1 }},
+		{"offset+length overflows", func(l *index.PackedBlob) { l.Offset = 1<<63 - 10 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -74,7 +74,7 @@ func TestHTTP10CutIsReset(t *testing.T) {
 	wrapper := l.(cidlink.Link).Cid
 	m.store(t, idx, packs, wrapper)
 	leaf := f.blobs[1]
-	rewritePack(t, packs, leaf.Pack, func(b []byte) []byte { b[leaf.Offset+leaf.Length/2] ^= 0x01; return b })
+	rewritePack(t, packs, leaf.Pack.Multihash, func(b []byte) []byte { b[leaf.Offset+leaf.Length/2] ^= 0x01; return b })
 
 	h := gateway.New(streamer.New(index.NewReader(idx), packs))
 	serve := func(connContext bool) string {

@@ -291,7 +291,7 @@ func TestCutWithContentLength(t *testing.T) {
 	idx, packs := backends()[0].stores(t)
 	f := writeFaultFile(t, idx, packs)
 	l := f.blobs[1]
-	rewritePack(t, packs, l.Pack, func(b []byte) []byte { b[l.Offset+l.Length/2] ^= 0x01; return b })
+	rewritePack(t, packs, l.Pack.Multihash, func(b []byte) []byte { b[l.Offset+l.Length/2] ^= 0x01; return b })
 	srv := newServer(t, idx, packs, nil)
 	for _, q := range []string{"format=car", "format=car&car-dups=y", "format=car&entity-bytes=1000000:2500000"} {
 		r := fetch(t, srv, http.MethodGet, "/ipfs/"+f.root.String()+"?"+q)

@@ -161,7 +161,7 @@ func writeRandomFile(t *testing.T, idx store.IndexStore, packs store.PackStore, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	var blobs []index.BlobLocation
+	var blobs []index.PackedBlob
 	for _, p := range infos {
 		blobs = append(blobs, p.Blobs...)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/hash-stream/hash-stream-aws/lib/index"
+	hsstore "github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/hash-stream/hash-stream-aws/lib/store/memory"
 	"github.com/multiformats/go-multihash"
 )
@@ -19,9 +20,9 @@ func ExampleReader_Set() {
 	}
 	root, leaf, pack := sum("root"), sum("leaf"), sum("pack")
 	store := memory.NewIndexStore()
-	_ = index.NewMultipleLevelWriter(store).Add(ctx, []index.BlobLocation{
-		{Multihash: root, Pack: pack, Offset: 60, Length: 100},
-		{Multihash: leaf, Pack: pack, Offset: 200, Length: 1000},
+	_ = index.NewMultipleLevelWriter(store).Add(ctx, []index.PackedBlob{
+		{Multihash: root, BlobLocation: hsstore.BlobLocation{Pack: hsstore.Location{Multihash: pack}, Offset: 60, Length: 100}},
+		{Multihash: leaf, BlobLocation: hsstore.BlobLocation{Pack: hsstore.Location{Multihash: pack}, Offset: 200, Length: 1000}},
 	}, root)
 
 	r := index.NewReader(store)

@@ -337,3 +337,20 @@ func TestNotFoundWrapsStore(t *testing.T) {
 		t.Errorf("undecodable index file: %v, want an error that is not a not-found", err)
 	}
 }
+
+// The writers name packs by multihash: a blob whose pack is a path is
+// refused, with nothing written.
+func TestWritersRefusePathPacks(t *testing.T) {
+	ctx := context.Background()
+	s := memory.NewIndexStore()
+	mh, _ := multihash.Sum([]byte("blob"), multihash.SHA2_256, -1)
+	blobs := []index.PackedBlob{{Multihash: mh, BlobLocation: store.BlobLocation{Pack: store.Location{Path: "some/pack"}, Length: 1}}}
+	for _, w := range []index.Writer{index.NewSingleLevelWriter(s), index.NewMultipleLevelWriter(s)} {
+		if err := w.Add(ctx, blobs, mh); err == nil || !strings.Contains(err.Error(), "not named by a multihash") {
+			t.Errorf("%T: %v", w, err)
+		}
+	}
+	if _, err := s.Files(ctx, mh); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("something was written: %v", err)
+	}
+}

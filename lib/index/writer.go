@@ -9,20 +9,19 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// BlobLocation says where one blob is stored: length bytes at offset of
-// the pack Pack.
-type BlobLocation struct {
+// PackedBlob is a blob just written into a pack: its multihash and where
+// its bytes are (store.BlobLocation, the one blob-location type). The
+// writers index packs named by multihash, as the pack writers store them.
+type PackedBlob struct {
 	Multihash multihash.Multihash
-	Pack      multihash.Multihash
-	Offset    uint64
-	Length    uint64
+	store.BlobLocation
 }
 
 // Writer writes the index records of blobs just stored in packs.
 type Writer interface {
 	// Add indexes blobs, given in pack order and in CAR order within a
 	// pack. containing, when not nil, is the root of the DAG they form.
-	Add(ctx context.Context, blobs []BlobLocation, containing multihash.Multihash) error
+	Add(ctx context.Context, blobs []PackedBlob, containing multihash.Multihash) error
 }
 
 var (
@@ -47,16 +46,21 @@ func NewSingleLevelWriter(s store.IndexStore) *SingleLevelWriter {
 // files are independent, so they are written concurrently
 // (WriteConcurrency at a time): a store that syncs each file then shares
 // its disk flushes.
-func (w *SingleLevelWriter) Add(ctx context.Context, blobs []BlobLocation, _ multihash.Multihash) error {
+func (w *SingleLevelWriter) Add(ctx context.Context, blobs []PackedBlob, _ multihash.Multihash) error {
+	if err := checkPacked(blobs); err != nil {
+		return err
+	}
 	var packs []multihash.Multihash
 	seen := make(map[string]bool)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(WriteConcurrency)
 	for _, b := range blobs {
-		g.Go(func() error { return put(gctx, w.store, TypeBlob, NewBlob(b.Multihash, b.Pack, b.Offset, b.Length)) })
-		if !seen[string(b.Pack)] {
-			seen[string(b.Pack)] = true
-			packs = append(packs, b.Pack)
+		g.Go(func() error {
+			return put(gctx, w.store, TypeBlob, NewBlob(b.Multihash, b.Pack.Multihash, b.Offset, b.Length))
+		})
+		if !seen[string(b.Pack.Multihash)] {
+			seen[string(b.Pack.Multihash)] = true
+			packs = append(packs, b.Pack.Multihash)
 		}
 	}
 	// PACK records after all BLOB records, as the JavaScript writer orders them.
@@ -69,6 +73,17 @@ func (w *SingleLevelWriter) Add(ctx context.Context, blobs []BlobLocation, _ mul
 		g.Go(func() error { return put(gctx, w.store, TypeBlob, NewPack(p, nil)) })
 	}
 	return g.Wait()
+}
+
+// checkPacked refuses blobs whose pack is not named by a multihash: the
+// records the writers make name packs by multihash.
+func checkPacked(blobs []PackedBlob) error {
+	for _, b := range blobs {
+		if b.Pack.Multihash == nil {
+			return fmt.Errorf("index: blob %s: pack %q is not named by a multihash", store.Key(b.Multihash), b.Pack.Path)
+		}
+	}
+	return nil
 }
 
 // WriteConcurrency is how many index files SingleLevelWriter writes at once.
@@ -89,7 +104,10 @@ func NewMultipleLevelWriter(s store.IndexStore) *MultipleLevelWriter {
 }
 
 // Add implements Writer.
-func (w *MultipleLevelWriter) Add(ctx context.Context, blobs []BlobLocation, containing multihash.Multihash) error {
+func (w *MultipleLevelWriter) Add(ctx context.Context, blobs []PackedBlob, containing multihash.Multihash) error {
+	if err := checkPacked(blobs); err != nil {
+		return err
+	}
 	packs := PackRecords(blobs)
 	if containing != nil {
 		return put(ctx, w.store, TypeContaining, NewContaining(containing, packs))
@@ -104,17 +122,17 @@ func (w *MultipleLevelWriter) Add(ctx context.Context, blobs []BlobLocation, con
 
 // PackRecords groups blobs into PACK records, in order of first appearance
 // of each pack.
-func PackRecords(blobs []BlobLocation) []Record {
+func PackRecords(blobs []PackedBlob) []Record {
 	var packs []Record
 	at := make(map[string]int)
 	for _, b := range blobs {
-		i, ok := at[string(b.Pack)]
+		i, ok := at[string(b.Pack.Multihash)]
 		if !ok {
 			i = len(packs)
-			at[string(b.Pack)] = i
-			packs = append(packs, NewPack(b.Pack, nil))
+			at[string(b.Pack.Multihash)] = i
+			packs = append(packs, NewPack(b.Pack.Multihash, nil))
 		}
-		packs[i].SubRecords = append(packs[i].SubRecords, NewBlob(b.Multihash, b.Pack, b.Offset, b.Length))
+		packs[i].SubRecords = append(packs[i].SubRecords, NewBlob(b.Multihash, b.Pack.Multihash, b.Offset, b.Length))
 	}
 	return packs
 }

@@ -85,7 +85,7 @@ func WriteFile(ctx context.Context, s store.PackStore, r io.Reader, opts ...Writ
 // record, which answers for the whole DAG, is then written only once every
 // other record is. On failure the error is a *LeftError naming packs.
 func AddToIndex(ctx context.Context, writers []index.Writer, packs []Info, containing multihash.Multihash) error {
-	var blobs []index.BlobLocation
+	var blobs []index.PackedBlob
 	for _, p := range packs {
 		blobs = append(blobs, p.Blobs...)
 	}

@@ -55,11 +55,7 @@ func Scan(r io.Reader) (Info, error) {
 		}
 		// The reader consumed exactly the section: the data ends here.
 		length := uint64(len(blk.RawData()))
-		info.Blobs = append(info.Blobs, index.BlobLocation{
-			Multihash: blk.Cid().Hash(),
-			Offset:    uint64(cr.n) - length,
-			Length:    length,
-		})
+		info.Blobs = append(info.Blobs, index.PackedBlob{Multihash: blk.Cid().Hash(), BlobLocation: store.BlobLocation{Offset: uint64(cr.n) - length, Length: length}})
 	}
 	// A CARv2 may hold an index after its data: read the rest so the hash
 	// covers the whole file.
@@ -75,7 +71,7 @@ func Scan(r io.Reader) (Info, error) {
 	}
 	info.Multihash, info.Size = mh, cr.n
 	for i := range info.Blobs {
-		info.Blobs[i].Pack = mh
+		info.Blobs[i].Pack = store.Location{Multihash: mh}
 	}
 	return info, nil
 }

@@ -58,7 +58,7 @@ func TestWriteFileLargeVector(t *testing.T) {
 	if len(infos) != len(exp.Packs) {
 		t.Fatalf("%d packs, want %d", len(infos), len(exp.Packs))
 	}
-	var blobs []index.BlobLocation
+	var blobs []index.PackedBlob
 	for i, p := range infos {
 		w := exp.Packs[i]
 		if store.Key(p.Multihash) != w.Multihash || p.Size != w.Size || len(p.Blobs) != w.Blobs {

@@ -27,7 +27,7 @@ type Info struct {
 	Multihash multihash.Multihash
 	Size      int64
 	Roots     []cid.Cid
-	Blobs     []index.BlobLocation
+	Blobs     []index.PackedBlob
 }
 
 // WriterOption configures a Writer.
@@ -59,7 +59,7 @@ type Writer struct {
 	buf         *bufio.Writer
 	sum         hash.Hash // of emptyHeader and the sections so far
 	size        int64     // pack size with emptyHeader
-	blobs       []index.BlobLocation
+	blobs       []index.PackedBlob
 	packs       []Info // stored
 	err         error
 	swept       bool // stale spool files of tempDir removed
@@ -109,11 +109,7 @@ func (w *Writer) Add(ctx context.Context, c cid.Cid, data []byte) error {
 		}
 	}
 	// Offsets are relative to the end of the header until it is known.
-	w.blobs = append(w.blobs, index.BlobLocation{
-		Multihash: c.Hash(),
-		Offset:    uint64(w.size - int64(len(w.emptyHeader)) + int64(len(head))),
-		Length:    uint64(len(data)),
-	})
+	w.blobs = append(w.blobs, index.PackedBlob{Multihash: c.Hash(), BlobLocation: store.BlobLocation{Offset: uint64(w.size - int64(len(w.emptyHeader)) + int64(len(head))), Length: uint64(len(data))}})
 	if _, err := w.buf.Write(head); err != nil {
 		return w.fail(fmt.Errorf("pack: spool: %w", err))
 	}
@@ -302,7 +298,7 @@ func (w *Writer) storePack(ctx context.Context, roots []cid.Cid) error {
 	}
 	info := Info{Multihash: mh, Size: size, Roots: roots, Blobs: w.blobs}
 	for i := range info.Blobs {
-		info.Blobs[i].Pack = mh
+		info.Blobs[i].Pack = store.Location{Multihash: mh}
 		info.Blobs[i].Offset += uint64(headerLen)
 	}
 	w.blobs = nil

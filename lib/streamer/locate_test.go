@@ -38,14 +38,14 @@ func (l *lookups) Files(ctx context.Context, mh multihash.Multihash) ([]store.In
 // and returns the children.
 func dag(t *testing.T, s store.IndexStore, root multihash.Multihash, first, n int) []multihash.Multihash {
 	t.Helper()
-	var blobs []index.BlobLocation
+	var blobs []index.PackedBlob
 	var children []multihash.Multihash
 	pack := testMH(-1)
-	blobs = append(blobs, index.BlobLocation{Multihash: root, Pack: pack, Offset: 0, Length: 10})
+	blobs = append(blobs, index.PackedBlob{Multihash: root, BlobLocation: store.BlobLocation{Pack: store.Location{Multihash: pack}, Offset: 0, Length: 10}})
 	for i := range n {
 		mh := testMH(first + i)
 		children = append(children, mh)
-		blobs = append(blobs, index.BlobLocation{Multihash: mh, Pack: pack, Offset: uint64(10 + i*10), Length: 10})
+		blobs = append(blobs, index.PackedBlob{Multihash: mh, BlobLocation: store.BlobLocation{Pack: store.Location{Multihash: pack}, Offset: uint64(10 + i*10), Length: 10}})
 	}
 	if err := index.NewMultipleLevelWriter(s).Add(context.Background(), blobs, root); err != nil {
 		t.Fatal(err)
@@ -113,7 +113,7 @@ func TestLocateContainingUnreadable(t *testing.T) {
 	if err := mem.Put(ctx, root, testMH(-1), []byte("{garbage")); err != nil {
 		t.Fatal(err)
 	}
-	if err := index.NewSingleLevelWriter(mem).Add(ctx, []index.BlobLocation{{Multihash: own, Pack: testMH(-1), Offset: 7, Length: 3}}, nil); err != nil {
+	if err := index.NewSingleLevelWriter(mem).Add(ctx, []index.PackedBlob{{Multihash: own, BlobLocation: store.BlobLocation{Pack: store.Location{Multihash: testMH(-1)}, Offset: 7, Length: 3}}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	s := streamer.New(index.NewReader(mem), memory.NewPackStore())
@@ -146,7 +146,7 @@ func TestNotFoundWrapsStore(t *testing.T) {
 		t.Errorf("Block of an unknown block: %v", err)
 	}
 	known := testMH(51)
-	if err := index.NewSingleLevelWriter(mem).Add(ctx, []index.BlobLocation{{Multihash: known, Pack: testMH(-1), Offset: 0, Length: 3}}, nil); err != nil {
+	if err := index.NewSingleLevelWriter(mem).Add(ctx, []index.PackedBlob{{Multihash: known, BlobLocation: store.BlobLocation{Pack: store.Location{Multihash: testMH(-1)}, Offset: 0, Length: 3}}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Block(ctx, known, nil); !errors.Is(err, store.ErrNotFound) || errors.Is(err, streamer.ErrNotFound) {

@@ -48,11 +48,6 @@ const DefaultMaxBlockBytes = 4 << 20
 // WithMaxBlockBytes sets the largest block length an index record may give.
 func WithMaxBlockBytes(n int64) Option { return func(s *Streamer) { s.maxBlock = n } }
 
-// Location is where a blob's bytes are.
-//
-// Deprecated: it is store.BlobLocation, the one blob-location type.
-type Location = store.BlobLocation
-
 // Option configures a Streamer.
 type Option func(*Streamer)
 
