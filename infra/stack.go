@@ -46,14 +46,16 @@ const AbortIncompleteMultipartUploadDays = 7
 // CacheKeyQueryStrings are the query parameters that change a trustless
 // gateway response, so they are part of the CloudFront cache key (and are
 // the only ones forwarded to the function).
-var CacheKeyQueryStrings = []string{
-	"format", "dag-scope", "entity-bytes",
-	"car-version", "car-order", "car-dups",
-	"filename", "download",
-}
+//
+// The cache-key function (cachekey.js) leaves only these, in canonical
+// form: car-version and car-order are folded away (every valid value is
+// answered as version=1, order=dfs) and download is not read by the
+// gateway.
+var CacheKeyQueryStrings = []string{"format", "dag-scope", "entity-bytes", "car-dups", "filename"}
 
 // CacheKeyHeaders are the request headers in the cache key: Accept picks raw
-// or CAR (and the CAR's version, order and dups parameters).
+// or CAR; the cache-key function reduces it to one canonical value of each
+// (or removes it).
 var CacheKeyHeaders = []string{"Accept"}
 
 // GatewayStackProps configures NewGatewayStack.
@@ -338,7 +340,7 @@ func (s *GatewayStack) distribution(cfg Config, logBucket awss3.IBucket) awsclou
 	// origin's Cache-Control rules; DefaultTtl covers responses without one;
 	// MaxTtl is above the origin's max-age so it is honoured in full.
 	cachePolicy := awscloudfront.NewCachePolicy(stack, jsii.String("GatewayCachePolicy"), &awscloudfront.CachePolicyProps{
-		Comment:             jsii.String("Hash Stream gateway: path, trustless query parameters and Accept"),
+		Comment:             jsii.String("Hash Stream gateway: path, trustless query parameters and Accept, normalised by the cache-key function"),
 		MinTtl:              awscdk.Duration_Seconds(jsii.Number(0)),
 		DefaultTtl:          awscdk.Duration_Days(jsii.Number(1)),
 		MaxTtl:              awscdk.Duration_Days(jsii.Number(365)),
@@ -395,6 +397,10 @@ func (s *GatewayStack) distribution(cfg Config, logBucket awss3.IBucket) awsclou
 			CachePolicy:           cachePolicy,
 			ResponseHeadersPolicy: headers,
 			Compress:              jsii.Bool(false),
+			FunctionAssociations: &[]*awscloudfront.FunctionAssociation{{
+				EventType: awscloudfront.FunctionEventType_VIEWER_REQUEST,
+				Function:  s.cacheKeyFunction(),
+			}},
 		},
 		HttpVersion: awscloudfront.HttpVersion_HTTP2_AND_3,
 		EnableIpv6:  jsii.Bool(true),

@@ -469,10 +469,21 @@ func checkDistribution(t *testing.T, s *synthesized, logging bool) {
 	q := k["QueryStringsConfig"].(map[string]interface{})
 	gotQ := strs(q["QueryStrings"])
 	sort.Strings(gotQ)
-	for _, want := range []string{"format", "dag-scope", "entity-bytes", "car-order", "car-dups", "filename"} {
+	// Exactly what the cache-key function leaves (cachekey.js): a name it
+	// drops would only widen the key, one it keeps but the key lacks
+	// would serve one variant for another.
+	wantQ := slices.Clone(CacheKeyQueryStrings)
+	sort.Strings(wantQ)
+	if !slices.Equal(gotQ, wantQ) {
+		t.Errorf("cache key query strings %v, want %v", gotQ, wantQ)
+	}
+	for _, want := range []string{"format", "dag-scope", "entity-bytes", "car-dups", "filename"} {
 		if !slices.Contains(gotQ, want) {
 			t.Errorf("query string %q not in the cache key %v", want, gotQ)
 		}
+	}
+	if _, fn := s.onlyResource(t, "AWS::CloudFront::Function"); fn == nil {
+		t.Error("no cache-key function")
 	}
 	if q["QueryStringBehavior"] != "whitelist" {
 		t.Errorf("query string behaviour %v", q["QueryStringBehavior"])
