@@ -13,7 +13,7 @@ LAMBDA_LOCAL_DIR ?= build/lambda/gateway-amd64
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w"
 GO_TEST_TIMEOUT ?= 40m
 
-.PHONY: all build tools check test serve demo build-lambda invoke synth deploy destroy bench soak smoke image fuzz clean
+.PHONY: all build tools check test serve demo build-lambda invoke synth deploy destroy bench soak smoke image image-stage cdk-image fuzz clean
 
 all: build
 
@@ -105,7 +105,10 @@ CONTAINER ?= $(shell command -v podman >/dev/null 2>&1 && echo podman || echo do
 IMAGE ?= hash-stream
 IMAGE_ARCHS ?= amd64 arm64
 PODMAN_FLAGS ?= $(if $(findstring podman,$(CONTAINER)),--storage-driver vfs,)
-image:
+# image-stage only writes each build context, build/image/<arch>/ (the
+# Dockerfile, the static binary, CA certificates, passwd): the CDK app's
+# compute=ecs image asset is build/image/arm64, built by Docker at deploy.
+image-stage:
 	for arch in $(IMAGE_ARCHS); do \
 	  dir=build/image/$$arch; rm -rf $$dir; mkdir -p $$dir; \
 	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch go build -trimpath -ldflags="-s -w" -o $$dir/hash-stream ./cmd/hash-stream; \
@@ -113,23 +116,37 @@ image:
 	  cp /etc/ssl/certs/ca-certificates.crt $$dir/; \
 	  echo 'nonroot:x:65532:65532:nonroot:/:/sbin/nologin' > $$dir/passwd; \
 	  echo 'nonroot:x:65532:' > $$dir/group; \
-	  $(CONTAINER) $(PODMAN_FLAGS) build --platform linux/$$arch -t $(IMAGE):$$arch $$dir; \
 	done
 
-# CDK (infra/, cdk.json): the stack over the function folder build-lambda makes.
-# Context goes in CDK_ARGS, e.g. make deploy CDK_ARGS="-c domainName=gw.example.org -c hostedZoneId=Z123".
+image: image-stage
+	for arch in $(IMAGE_ARCHS); do \
+	  $(CONTAINER) $(PODMAN_FLAGS) build --platform linux/$$arch -t $(IMAGE):$$arch build/image/$$arch; \
+	done
+
+# CDK (infra/, cdk.json): the stack over the function folder build-lambda makes
+# (compute=lambda, the default) or the image context image-stage makes
+# (compute=ecs; cdk deploy builds that image with Docker, synth only copies it).
+# Context goes in CDK_ARGS, e.g. make deploy CDK_ARGS="-c domainName=gw.example.org -c hostedZoneId=Z123"
+# or make deploy CDK_ARGS="-c compute=ecs".
 CDK ?= cdk
 CDK_ARGS ?=
+CDK_IMAGE_DIR ?= build/image/arm64
 CDK_COMMON := --no-notices --no-version-reporting -c lambdaDir=$(LAMBDA_DIR)
+CDK_ECS := $(findstring compute=ecs,$(CDK_ARGS))
+CDK_INPUTS := $(if $(CDK_ECS),cdk-image,build-lambda)
+CDK_COMMON += $(if $(CDK_ECS),-c imageDir=$(CDK_IMAGE_DIR),)
+
+cdk-image:
+	$(MAKE) --no-print-directory image-stage IMAGE_ARCHS=arm64
 
 # Offline: no credentials, no lookups, no Docker, no instance metadata probe. Writes cdk.out/.
-synth: build-lambda
+synth: $(CDK_INPUTS)
 	AWS_EC2_METADATA_DISABLED=true $(CDK) synth --quiet $(CDK_COMMON) $(CDK_ARGS)
 
-deploy: build-lambda
+deploy: $(CDK_INPUTS)
 	$(CDK) deploy $(CDK_COMMON) $(CDK_ARGS)
 
-destroy: build-lambda
+destroy: $(CDK_INPUTS)
 	$(CDK) destroy $(CDK_COMMON) $(CDK_ARGS)
 
 clean:

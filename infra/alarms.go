@@ -70,24 +70,45 @@ func (s *GatewayStack) monitoring(cfg Config) {
 		return &awscloudwatch.MetricOptions{Period: alarmPeriod, Statistic: jsii.String(stat)}
 	}
 
-	fnErrors := s.Function.MetricErrors(fnOpts("Sum"))
-	alarm("FunctionErrorsAlarm", fnErrors, &awscloudwatch.CreateAlarmOptions{
-		AlarmDescription: jsii.String("Gateway function errors (crashes, timeouts, runtime errors; HTTP error responses are not errors) in 5 minutes"),
-		Threshold:        jsii.Number(1), EvaluationPeriods: jsii.Number(1),
-		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-	})
-	throttles := s.Function.MetricThrottles(fnOpts("Sum"))
-	alarm("FunctionThrottlesAlarm", throttles, &awscloudwatch.CreateAlarmOptions{
-		AlarmDescription: jsii.String("Gateway function throttled (reserved concurrency or the account's concurrency reached) in 5 minutes"),
-		Threshold:        jsii.Number(1), EvaluationPeriods: jsii.Number(1),
-		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-	})
-	durationLimit := AlarmDurationFraction * float64(cfg.TimeoutSeconds) * 1000
-	alarm("FunctionDurationAlarm", s.Function.MetricDuration(fnOpts("p99")), &awscloudwatch.CreateAlarmOptions{
-		AlarmDescription: jsii.String(fmt.Sprintf("Gateway function p99 duration above %.0f%% of its %d s timeout", AlarmDurationFraction*100, cfg.TimeoutSeconds)),
-		Threshold:        jsii.Number(durationLimit), EvaluationPeriods: jsii.Number(1),
-		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
-	})
+	graph := func(title string, left ...awscloudwatch.IMetric) awscloudwatch.GraphWidget {
+		return awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+			Title: jsii.String(title), Left: &left, Width: jsii.Number(8), Height: jsii.Number(6),
+		})
+	}
+	var row1 []awscloudwatch.IWidget
+	if s.ECS != nil {
+		row1 = s.ecsAlarms(alarm)
+	} else {
+		fnErrors := s.Function.MetricErrors(fnOpts("Sum"))
+		alarm("FunctionErrorsAlarm", fnErrors, &awscloudwatch.CreateAlarmOptions{
+			AlarmDescription: jsii.String("Gateway function errors (crashes, timeouts, runtime errors; HTTP error responses are not errors) in 5 minutes"),
+			Threshold:        jsii.Number(1), EvaluationPeriods: jsii.Number(1),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		})
+		throttles := s.Function.MetricThrottles(fnOpts("Sum"))
+		alarm("FunctionThrottlesAlarm", throttles, &awscloudwatch.CreateAlarmOptions{
+			AlarmDescription: jsii.String("Gateway function throttled (reserved concurrency or the account's concurrency reached) in 5 minutes"),
+			Threshold:        jsii.Number(1), EvaluationPeriods: jsii.Number(1),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		})
+		durationLimit := AlarmDurationFraction * float64(cfg.TimeoutSeconds) * 1000
+		alarm("FunctionDurationAlarm", s.Function.MetricDuration(fnOpts("p99")), &awscloudwatch.CreateAlarmOptions{
+			AlarmDescription: jsii.String(fmt.Sprintf("Gateway function p99 duration above %.0f%% of its %d s timeout", AlarmDurationFraction*100, cfg.TimeoutSeconds)),
+			Threshold:        jsii.Number(durationLimit), EvaluationPeriods: jsii.Number(1),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+		})
+		row1 = []awscloudwatch.IWidget{
+			graph("Function invocations, errors, throttles", s.Function.MetricInvocations(fnOpts("Sum")), fnErrors, throttles),
+			awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+				Title: jsii.String("Function duration (ms)"), Width: jsii.Number(8), Height: jsii.Number(6),
+				Left: &[]awscloudwatch.IMetric{s.Function.MetricDuration(fnOpts("p50")), s.Function.MetricDuration(fnOpts("p99")), s.Function.MetricDuration(fnOpts("Maximum"))},
+				LeftAnnotations: &[]*awscloudwatch.HorizontalAnnotation{{
+					Value: jsii.Number(float64(cfg.TimeoutSeconds) * 1000), Label: jsii.String("timeout"),
+				}},
+			}),
+			graph("Function concurrent executions", s.Function.Metric(jsii.String("ConcurrentExecutions"), fnOpts("Maximum"))),
+		}
+	}
 
 	cfMetric := func(name, stat, region string) awscloudwatch.Metric {
 		props := &awscloudwatch.MetricProps{
@@ -137,22 +158,6 @@ func (s *GatewayStack) monitoring(cfg Config) {
 		emf = []awscloudwatch.IMetric{ttfb, m("bytes", "Sum"), m("storage_reads", "Sum"), m("index_cache_hits", "Sum"), m("index_cache_misses", "Sum")}
 	}
 
-	graph := func(title string, left ...awscloudwatch.IMetric) awscloudwatch.GraphWidget {
-		return awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
-			Title: jsii.String(title), Left: &left, Width: jsii.Number(8), Height: jsii.Number(6),
-		})
-	}
-	row1 := []awscloudwatch.IWidget{
-		graph("Function invocations, errors, throttles", s.Function.MetricInvocations(fnOpts("Sum")), fnErrors, throttles),
-		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
-			Title: jsii.String("Function duration (ms)"), Width: jsii.Number(8), Height: jsii.Number(6),
-			Left: &[]awscloudwatch.IMetric{s.Function.MetricDuration(fnOpts("p50")), s.Function.MetricDuration(fnOpts("p99")), s.Function.MetricDuration(fnOpts("Maximum"))},
-			LeftAnnotations: &[]*awscloudwatch.HorizontalAnnotation{{
-				Value: jsii.Number(float64(cfg.TimeoutSeconds) * 1000), Label: jsii.String("timeout"),
-			}},
-		}),
-		graph("Function concurrent executions", s.Function.Metric(jsii.String("ConcurrentExecutions"), fnOpts("Maximum"))),
-	}
 	row2 := []awscloudwatch.IWidget{
 		graph("CloudFront requests (us-east-1)", cfMetric("Requests", "Sum", "us-east-1")),
 		graph("CloudFront error rates % (us-east-1)", cfMetric("4xxErrorRate", "Average", "us-east-1"), cfMetric("5xxErrorRate", "Average", "us-east-1")),

@@ -39,6 +39,22 @@ const (
 	// 1 MiB blocks is about a thousand requests), and cache hits count too:
 	// 2000 lets one client fetch about 2 GiB that way every 5 minutes.
 	DefaultWAFRateLimit = 2000
+	// DefaultImageDir is where `make image-stage` leaves the arm64 image's
+	// build context (Dockerfile, static binary, certificates, passwd) for
+	// compute=ecs, relative to the repository root.
+	DefaultImageDir = "build/image/arm64"
+	// DefaultMinTasks and DefaultMaxTasks bound the Fargate service's
+	// autoscaling (compute=ecs). One task always runs: a service behind a
+	// load balancer does not scale to zero.
+	DefaultMinTasks = 1
+	DefaultMaxTasks = 4
+	// MaxTasks bounds maxTasks: the account's default Fargate vCPU quota
+	// is far below 100 tasks of 1 vCPU in a new account anyway.
+	MaxTasks = 100
+	// DefaultTaskCPU (1 vCPU) and DefaultTaskMemoryMB are one Fargate
+	// task's size; serve's memory budget defaults fit in 2 GiB.
+	DefaultTaskCPU      = 1024
+	DefaultTaskMemoryMB = 2048
 	// MaxReservedConcurrency bounds reservedConcurrency; the account's
 	// default concurrency quota is 1000 per region.
 	MaxReservedConcurrency = 10000
@@ -53,6 +69,19 @@ const (
 type Config struct {
 	StackName string
 	LambdaDir string
+
+	// Compute is where the gateway runs: "lambda" (default, a function
+	// behind a streaming Function URL) or "ecs" (a Fargate service behind
+	// an internal load balancer, a CloudFront VPC origin).
+	Compute string
+	// ImageDir is the Docker build context of the image (compute=ecs).
+	ImageDir string
+	// MinTasks and MaxTasks bound the service's autoscaling; TaskCPU (CPU
+	// units, 1024 = 1 vCPU) and TaskMemoryMB size each task.
+	MinTasks     int
+	MaxTasks     int
+	TaskCPU      int
+	TaskMemoryMB int
 
 	// IndexBucketName and PackBucketName, when set, import existing
 	// buckets instead of creating new ones.
@@ -116,6 +145,7 @@ type Config struct {
 // ContextKeys lists every context key ConfigFromContext reads.
 var ContextKeys = []string{
 	"stackName", "lambdaDir",
+	"compute", "imageDir", "minTasks", "maxTasks", "taskCpu", "taskMemory",
 	"indexBucketName", "packBucketName", "indexPrefix", "packPrefix", "removalPolicy",
 	"memorySize", "timeout", "logRetentionDays", "logLevel", "metricsNamespace",
 	"accessLogs", "accessLogExpirationDays",
@@ -193,6 +223,12 @@ func ConfigFromContext(node constructs.Node) (Config, error) {
 	c := Config{
 		StackName:                r.str("stackName", DefaultStackName),
 		LambdaDir:                r.str("lambdaDir", DefaultLambdaDir),
+		Compute:                  strings.ToLower(r.str("compute", ComputeLambda)),
+		ImageDir:                 r.str("imageDir", DefaultImageDir),
+		MinTasks:                 r.integer("minTasks", DefaultMinTasks, 1, MaxTasks),
+		MaxTasks:                 r.integer("maxTasks", DefaultMaxTasks, 1, MaxTasks),
+		TaskCPU:                  r.integer("taskCpu", DefaultTaskCPU, 256, 16384),
+		TaskMemoryMB:             r.integer("taskMemory", DefaultTaskMemoryMB, 512, 122880),
 		IndexBucketName:          r.str("indexBucketName", ""),
 		PackBucketName:           r.str("packBucketName", ""),
 		IndexPrefix:              r.str("indexPrefix", ""),
@@ -219,6 +255,21 @@ func ConfigFromContext(node constructs.Node) (Config, error) {
 		HostedZoneName:           strings.TrimSuffix(r.str("hostedZoneName", ""), "."),
 		CertificateArn:           r.str("certificateArn", ""),
 	}
+	// Keys of the other compute option are an error rather than ignored.
+	only := map[string][]string{
+		ComputeECS:    {"minTasks", "maxTasks", "taskCpu", "taskMemory", "imageDir"},
+		ComputeLambda: {"memorySize", "timeout", "reservedConcurrency"},
+	}
+	for compute, keys := range only {
+		if c.Compute == compute {
+			continue
+		}
+		for _, k := range keys {
+			if v, ok := r.raw(k); ok && v != "" {
+				r.errs = append(r.errs, fmt.Errorf("context %s needs compute=%s", k, compute))
+			}
+		}
+	}
 	if v, ok := r.raw("wafRateLimit"); ok && v != "" && !c.WAF {
 		r.errs = append(r.errs, errors.New("context wafRateLimit needs waf=true"))
 	}
@@ -235,6 +286,18 @@ func (c Config) Validate() error {
 	case "retain", "destroy":
 	default:
 		errs = append(errs, fmt.Errorf("context removalPolicy=%q: want retain or destroy", c.RemovalPolicy))
+	}
+	switch c.Compute {
+	case ComputeLambda:
+	case ComputeECS:
+		if c.MinTasks > c.MaxTasks {
+			errs = append(errs, fmt.Errorf("context minTasks=%d is above maxTasks=%d", c.MinTasks, c.MaxTasks))
+		}
+		if err := checkFargateSize(c.TaskCPU, c.TaskMemoryMB); err != nil {
+			errs = append(errs, err)
+		}
+	default:
+		errs = append(errs, fmt.Errorf("context compute=%q: want lambda or ecs", c.Compute))
 	}
 	switch c.PriceClass {
 	case "100", "200", "All", "all":

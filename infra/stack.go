@@ -65,12 +65,15 @@ type GatewayStackProps struct {
 }
 
 // GatewayStack is the deployed gateway: buckets, function, URL, distribution.
+// Function and FunctionURL are made with compute=lambda (the default), ECS
+// with compute=ecs.
 type GatewayStack struct {
 	awscdk.Stack
 	IndexBucket  awss3.IBucket
 	PackBucket   awss3.IBucket
 	Function     awslambda.Function
 	FunctionURL  awslambda.FunctionUrl
+	ECS          *ECSService
 	Distribution awscloudfront.Distribution
 	// Alarms and Dashboard are made with alarms=true; AlarmTopic with
 	// alarmEmail.
@@ -86,7 +89,11 @@ func NewGatewayStack(scope constructs.Construct, id string, props *GatewayStackP
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := checkLambdaDir(cfg.LambdaDir); err != nil {
+	if cfg.Compute == ComputeECS {
+		if err := checkECS(cfg, props.Env); err != nil {
+			return nil, err
+		}
+	} else if err := checkLambdaDir(cfg.LambdaDir); err != nil {
 		return nil, err
 	}
 	if err := checkCertificateRegion(cfg, props.Env); err != nil {
@@ -146,46 +153,50 @@ func NewGatewayStack(scope constructs.Construct, id string, props *GatewayStackP
 		RemovalPolicy: removal,
 	})
 
-	role := awsiam.NewRole(stack, jsii.String("GatewayRole"), &awsiam.RoleProps{
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-		Description: jsii.String("Hash Stream gateway: read the index and pack objects, write its own logs"),
-		// An inline policy rather than the AWSLambdaBasicExecutionRole managed
-		// policy (which allows logs:CreateLogGroup and writing to any log
-		// group): the function writes only to its own log group.
-		InlinePolicies: &map[string]awsiam.PolicyDocument{
-			"GatewayAccess": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
-				Statements: s.gatewayStatements(cfg, logGroup),
-			}),
-		},
-	})
-	s.suppressObjectWildcards(role, cfg)
+	if cfg.Compute == ComputeECS {
+		s.ECS = s.ecsService(cfg, logGroup, logBucket)
+	} else {
+		role := awsiam.NewRole(stack, jsii.String("GatewayRole"), &awsiam.RoleProps{
+			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+			Description: jsii.String("Hash Stream gateway: read the index and pack objects, write its own logs"),
+			// An inline policy rather than the AWSLambdaBasicExecutionRole managed
+			// policy (which allows logs:CreateLogGroup and writing to any log
+			// group): the function writes only to its own log group.
+			InlinePolicies: &map[string]awsiam.PolicyDocument{
+				"GatewayAccess": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
+					Statements: s.gatewayStatements(cfg, logGroup),
+				}),
+			},
+		})
+		s.suppressObjectWildcards(role, cfg)
 
-	s.Function = awslambda.NewFunction(stack, jsii.String("GatewayFunction"), &awslambda.FunctionProps{
-		Description:  jsii.String("Hash Stream trustless gateway (Function URL, response streaming)"),
-		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
-		Architecture: awslambda.Architecture_ARM_64(),
-		Handler:      jsii.String("bootstrap"),
-		// A folder already built by `make build-lambda`: no Docker bundling,
-		// so synth runs offline and in tests.
-		Code:        awslambda.Code_FromAsset(jsii.String(cfg.LambdaDir), nil),
-		MemorySize:  jsii.Number(float64(cfg.MemoryMB)),
-		Timeout:     awscdk.Duration_Seconds(jsii.Number(float64(cfg.TimeoutSeconds))),
-		Role:        role,
-		LogGroup:    logGroup,
-		Environment: functionEnv(cfg, s.IndexBucket.BucketName(), s.PackBucket.BucketName()),
-		// A streamed response is not stopped when the client goes away, so
-		// concurrency, not request count, is what bounds the bill and the
-		// load on S3: past it, invocations are throttled (CloudFront answers
-		// 5xx) instead.
-		ReservedConcurrentExecutions: reservedConcurrency(cfg),
-	})
+		s.Function = awslambda.NewFunction(stack, jsii.String("GatewayFunction"), &awslambda.FunctionProps{
+			Description:  jsii.String("Hash Stream trustless gateway (Function URL, response streaming)"),
+			Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+			Architecture: awslambda.Architecture_ARM_64(),
+			Handler:      jsii.String("bootstrap"),
+			// A folder already built by `make build-lambda`: no Docker bundling,
+			// so synth runs offline and in tests.
+			Code:        awslambda.Code_FromAsset(jsii.String(cfg.LambdaDir), nil),
+			MemorySize:  jsii.Number(float64(cfg.MemoryMB)),
+			Timeout:     awscdk.Duration_Seconds(jsii.Number(float64(cfg.TimeoutSeconds))),
+			Role:        role,
+			LogGroup:    logGroup,
+			Environment: functionEnv(cfg, s.IndexBucket.BucketName(), s.PackBucket.BucketName()),
+			// A streamed response is not stopped when the client goes away, so
+			// concurrency, not request count, is what bounds the bill and the
+			// load on S3: past it, invocations are throttled (CloudFront answers
+			// 5xx) instead.
+			ReservedConcurrentExecutions: reservedConcurrency(cfg),
+		})
 
-	// AWS_IAM: only signed requests reach the function, and the only signer
-	// allowed to invoke it is this stack's distribution (through OAC).
-	s.FunctionURL = s.Function.AddFunctionUrl(&awslambda.FunctionUrlOptions{
-		AuthType:   awslambda.FunctionUrlAuthType_AWS_IAM,
-		InvokeMode: awslambda.InvokeMode_RESPONSE_STREAM,
-	})
+		// AWS_IAM: only signed requests reach the function, and the only signer
+		// allowed to invoke it is this stack's distribution (through OAC).
+		s.FunctionURL = s.Function.AddFunctionUrl(&awslambda.FunctionUrlOptions{
+			AuthType:   awslambda.FunctionUrlAuthType_AWS_IAM,
+			InvokeMode: awslambda.InvokeMode_RESPONSE_STREAM,
+		})
+	}
 
 	s.Distribution = s.distribution(cfg, logBucket)
 	if cfg.Alarms {
@@ -209,8 +220,14 @@ func NewGatewayStack(scope constructs.Construct, id string, props *GatewayStackP
 		out("PackPrefix", cfg.PackPrefix, "Pack key prefix: "+EnvPackPrefix)
 	}
 	out("Region", *stack.Region(), "Region of the buckets and function: AWS_REGION")
-	out("FunctionName", *s.Function.FunctionName(), "Gateway Lambda function name")
-	out("FunctionUrl", *s.FunctionURL.Url(), "Function URL (AWS_IAM: callable only through CloudFront or with SigV4)")
+	if s.ECS != nil {
+		out("ClusterName", *s.ECS.Cluster.ClusterName(), "ECS cluster of the gateway service")
+		out("ServiceName", *s.ECS.Service.ServiceName(), "Gateway ECS service name")
+		out("LoadBalancerDns", *s.ECS.LoadBalancer.LoadBalancerDnsName(), "Internal load balancer (reachable only inside the VPC: use CloudFront)")
+	} else {
+		out("FunctionName", *s.Function.FunctionName(), "Gateway Lambda function name")
+		out("FunctionUrl", *s.FunctionURL.Url(), "Function URL (AWS_IAM: callable only through CloudFront or with SigV4)")
+	}
 
 	return s, nil
 }
@@ -291,6 +308,10 @@ func (s *GatewayStack) gatewayStatements(cfg Config, logGroup awslogs.LogGroup) 
 				"StringLike": map[string]interface{}{"kms:ViaService": "s3.*.amazonaws.com"},
 			},
 		}))
+	}
+	if logGroup == nil {
+		// ECS tasks: their logs are written by the task's execution role.
+		return &stmts
 	}
 	// The log group's Arn attribute already ends in ":*" (its log streams).
 	stmts = append(stmts, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -379,11 +400,16 @@ func (s *GatewayStack) distribution(cfg Config, logBucket awss3.IBucket) awsclou
 		},
 	})
 
-	origin := awscloudfrontorigins.FunctionUrlOrigin_WithOriginAccessControl(s.FunctionURL, &awscloudfrontorigins.FunctionUrlOriginWithOACProps{
-		// Time to the first byte and then between bytes, not for the whole
-		// response: a long streamed CAR keeps the connection busy.
-		ReadTimeout: awscdk.Duration_Seconds(jsii.Number(float64(cfg.OriginReadTimeoutSeconds))),
-	})
+	var origin awscloudfront.IOrigin
+	if s.ECS != nil {
+		origin = s.ECS.Origin
+	} else {
+		origin = awscloudfrontorigins.FunctionUrlOrigin_WithOriginAccessControl(s.FunctionURL, &awscloudfrontorigins.FunctionUrlOriginWithOACProps{
+			// Time to the first byte and then between bytes, not for the whole
+			// response: a long streamed CAR keeps the connection busy.
+			ReadTimeout: awscdk.Duration_Seconds(jsii.Number(float64(cfg.OriginReadTimeoutSeconds))),
+		})
+	}
 
 	props := &awscloudfront.DistributionProps{
 		Comment: jsii.String("Hash Stream trustless gateway"),

@@ -42,6 +42,10 @@ var synthVariants = []struct {
 		"indexBucketName=my-index", "packBucketName=my-packs",
 		"kmsKeyArn=arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", "alarms=false",
 	}, env: []string{"AWS_REGION=eu-west-1"}},
+	// compute=ecs: the image asset is only copied into the cloud assembly;
+	// imageDir is filled in by the test.
+	{name: "ecs", ctx: []string{"compute=ecs", "minTasks=2", "maxTasks=8", "taskCpu=2048", "taskMemory=4096"},
+		env: []string{"AWS_REGION=eu-west-1"}},
 	{name: "overrides", ctx: []string{
 		"memorySize=2048", "timeout=300", "logRetentionDays=7", "logLevel=debug", "metricsNamespace=HashStream",
 		"accessLogExpirationDays=30", "originReadTimeout=30", "priceClass=All", "stackName=HashStreamOverrides",
@@ -87,6 +91,33 @@ func TestCDKSynth(t *testing.T) {
 	if b, err := exec.Command("go", append(args, ".")...).CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, b)
 	}
+	// synth must not build images: a docker (and podman) that records a
+	// call, first on PATH and named by CDK_DOCKER, which the CLI runs.
+	shims := filepath.Join(tmp, "shims")
+	called := filepath.Join(tmp, "docker-called")
+	if err := os.Mkdir(shims, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"docker", "podman"} {
+		script := "#!/bin/sh\necho \"$0 $*\" >> " + called + "\nexit 1\n"
+		if err := os.WriteFile(filepath.Join(shims, name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	imageDir := filepath.Join(tmp, "image")
+	if err := os.Mkdir(imageDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"Dockerfile", "hash-stream"} {
+		if err := os.WriteFile(filepath.Join(imageDir, f), []byte("FROM scratch\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(called); err == nil {
+			t.Errorf("cdk synth ran a container tool:\n%s", b)
+		}
+	})
 	for i, v := range synthVariants {
 		t.Run(v.name, func(t *testing.T) {
 			// Each synth is a Node process and a Go one: two at a time
@@ -96,7 +127,12 @@ func TestCDKSynth(t *testing.T) {
 			cargs := []string{"synth", "--app", bin, "--quiet", "--no-notices", "--no-version-reporting",
 				"-c", "lambdaDir=" + lambdaDir, "-o", out}
 			stackName := DefaultStackName
+			ecs := false
 			for _, c := range v.ctx {
+				if c == "compute=ecs" {
+					ecs = true
+					cargs = append(cargs, "-c", "imageDir="+imageDir)
+				}
 				cargs = append(cargs, "-c", c)
 				if name, ok := strings.CutPrefix(c, "stackName="); ok {
 					stackName = name
@@ -108,6 +144,8 @@ func TestCDKSynth(t *testing.T) {
 				"CDK_DISABLE_CLI_TELEMETRY=true",
 				"CDK_DISABLE_VERSION_CHECK=true",
 				"AWS_EC2_METADATA_DISABLED=true",
+				"CDK_DOCKER="+filepath.Join(shims, "docker"),
+				"PATH="+shims+string(os.PathListSeparator)+os.Getenv("PATH"),
 			)
 			cmd.Env = append(cmd.Env, v.env...)
 			b, err := cmd.CombinedOutput()
@@ -118,12 +156,12 @@ func TestCDKSynth(t *testing.T) {
 				// --quiet prints only warnings and errors.
 				t.Errorf("cdk synth printed:\n%s", b)
 			}
-			checkSynthOutput(t, out, stackName)
+			checkSynthOutput(t, out, stackName, ecs)
 		})
 	}
 }
 
-func checkSynthOutput(t *testing.T, out, stackName string) {
+func checkSynthOutput(t *testing.T, out, stackName string, ecs bool) {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(out, stackName+".template.json"))
 	if err != nil {
@@ -136,6 +174,10 @@ func checkSynthOutput(t *testing.T, out, stackName string) {
 		t.Fatalf("template: %v", err)
 	}
 	want := map[string]bool{"AWS::Lambda::Function": false, "AWS::Lambda::Url": false, "AWS::CloudFront::Distribution": false}
+	if ecs {
+		want = map[string]bool{"AWS::ECS::Service": false, "AWS::CloudFront::VpcOrigin": false, "AWS::CloudFront::Distribution": false}
+		checkImageAsset(t, out, stackName)
+	}
 	for _, r := range tmpl.Resources {
 		if _, ok := want[r.Type]; ok {
 			want[r.Type] = true
@@ -148,6 +190,35 @@ func checkSynthOutput(t *testing.T, out, stackName string) {
 	}
 	if m, _ := filepath.Glob(filepath.Join(out, "AwsSolutions*"+stackName+"-NagReport.csv")); len(m) == 0 {
 		t.Errorf("no cdk-nag report in %s", out)
+	}
+}
+
+// checkImageAsset: the cloud assembly names the arm64 image to build at
+// deploy, from a copy of the build context (the Dockerfile is there).
+func checkImageAsset(t *testing.T, out, stackName string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(out, stackName+".assets.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		DockerImages map[string]struct {
+			Source struct{ Directory, Platform string }
+		}
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("assets manifest: %v", err)
+	}
+	if len(m.DockerImages) != 1 {
+		t.Fatalf("%d docker image assets, want 1", len(m.DockerImages))
+	}
+	for _, img := range m.DockerImages {
+		if img.Source.Platform != "linux/arm64" {
+			t.Errorf("image platform %q, want linux/arm64", img.Source.Platform)
+		}
+		if _, err := os.Stat(filepath.Join(out, img.Source.Directory, "Dockerfile")); err != nil {
+			t.Errorf("image build context not in the cloud assembly: %v", err)
+		}
 	}
 }
 
