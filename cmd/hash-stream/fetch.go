@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/hash-stream/hash-stream-aws/lib/fetch"
+	"github.com/ipfs/go-cid"
+	"github.com/schollz/progressbar/v3"
+)
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func fetchCmd(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlagSet("fetch", "<cid> [-o out]", "Fetches content from trustless gateways and verifies every block against its CID before\n"+
+		"writing it. A UnixFS file is fetched as parallel entity-bytes slices whose URLs depend only\n"+
+		"on the file (a CDN caches them), each retried on the next gateway when it fails; --car\n"+
+		"writes a CAR of the DAG instead (any codec). The output appears under its name only when\n"+
+		"complete.", env.stderr)
+	var gateways stringList
+	var out, sliceSize string
+	var parallel, retries int
+	var asCAR bool
+	fs.Var(&gateways, "gateway", "gateway base URL, repeatable: requests are spread over them and fail over (default http://"+DefaultListen+")")
+	fs.stringVar(&out, []string{"output", "o"}, "", "output file (default: the CID, or <cid>.car with --car)")
+	fs.stringVar(&sliceSize, []string{"slice-size"}, strconv.Itoa(fetch.DefaultSliceSize), "file bytes per slice request")
+	fs.intVar(&parallel, []string{"parallel", "p"}, fetch.DefaultParallelism, "slice requests in flight")
+	fs.intVar(&retries, []string{"retries"}, fetch.DefaultRetries, "further attempts of a failed request, each on the next gateway")
+	fs.boolVar(&asCAR, []string{"car"}, false, "write a CAR of the whole DAG (in the spec's order) instead of the file")
+	pos, err := fs.parse(args, 1, 1)
+	if err != nil {
+		return err
+	}
+	arg := strings.TrimPrefix(strings.TrimPrefix(pos[0], "/ipfs/"), "ipfs://")
+	if strings.Contains(arg, "/") {
+		return fmt.Errorf("%w: paths are not supported yet: fetch the CID the path leads to", errUsage)
+	}
+	root, err := cid.Decode(arg)
+	if err != nil {
+		return fmt.Errorf("%w: bad CID %q: %v", errUsage, pos[0], err)
+	}
+	size, err := strconv.ParseInt(sliceSize, 10, 64)
+	if err != nil || size <= 0 {
+		return fmt.Errorf("%w: bad --slice-size %q", errUsage, sliceSize)
+	}
+	if parallel <= 0 || retries < 0 {
+		return fmt.Errorf("%w: --parallel must be at least 1 and --retries at least 0", errUsage)
+	}
+	if len(gateways) == 0 {
+		gateways = stringList{"http://" + DefaultListen}
+	}
+	opts := []fetch.Option{fetch.WithSliceSize(size), fetch.WithParallelism(parallel), fetch.WithRetries(retries),
+		fetch.WithLog(func(msg string) { fmt.Fprintln(env.stderr, msg) })}
+	var bar *progressbar.ProgressBar
+	if env.stderrIsTTY {
+		bar = progressbar.DefaultBytes(-1, "fetching")
+		defer bar.Close()
+		opts = append(opts, fetch.WithProgress(func(n, total int64) {
+			if bar.GetMax64() != total {
+				bar.ChangeMax64(total)
+			}
+			bar.Add64(n)
+		}))
+	}
+	client, err := fetch.New(gateways, opts...)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if out == "" {
+		out = root.String()
+		if asCAR {
+			out += ".car"
+		}
+	}
+	if asCAR {
+		err = client.FetchCAR(ctx, root, out)
+	} else {
+		err = client.FetchFile(ctx, root, out)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "%s\n", out)
+	return nil
+}
