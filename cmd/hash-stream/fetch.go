@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/hash-stream/hash-stream-aws/lib/fetch"
 	"github.com/ipfs/go-cid"
@@ -55,8 +56,13 @@ func fetchCmd(ctx context.Context, env *cliEnv, args []string) error {
 	if len(gateways) == 0 {
 		gateways = stringList{"http://" + DefaultListen}
 	}
+	var logMu sync.Mutex // slices fail from several goroutines
 	opts := []fetch.Option{fetch.WithSliceSize(size), fetch.WithParallelism(parallel), fetch.WithRetries(retries),
-		fetch.WithLog(func(msg string) { fmt.Fprintln(env.stderr, msg) })}
+		fetch.WithLog(func(msg string) {
+			logMu.Lock()
+			defer logMu.Unlock()
+			fmt.Fprintln(env.stderr, msg)
+		})}
 	var bar *progressbar.ProgressBar
 	if env.stderrIsTTY {
 		bar = progressbar.DefaultBytes(-1, "fetching")
