@@ -94,9 +94,14 @@ func newFetchFixture(t *testing.T, ctx context.Context) *fetchFixture {
 		t.Fatal(err)
 	}
 	fx.files["deep"] = fetchFile{root.String(), deep}
-	// A directory with dag-cbor nodes, from the conformance fixtures.
-	for _, car := range []string{deepCAR, filepath.Join(testdata.Shared(t), "conformance", "dir-with-dag-cbor-with-links.car")} {
-		if code, out, errOut := runCLI(t, fx.dir, "pack", "import", car, "--fsync=false"); code != 0 {
+	// The deep file is found through its root (multiple-level: one index
+	// file, not 2104); a directory with dag-cbor nodes, from the
+	// conformance fixtures, block by block too.
+	for car, iw := range map[string]string{
+		deepCAR: "multiple-level",
+		filepath.Join(testdata.Shared(t), "conformance", "dir-with-dag-cbor-with-links.car"): "all",
+	} {
+		if code, out, errOut := runCLI(t, fx.dir, "pack", "import", car, "--fsync=false", "-iw", iw); code != 0 {
 			t.Fatalf("pack import %s: %s %s", car, out, errOut)
 		}
 	}
