@@ -197,9 +197,14 @@ type countReader struct {
 }
 
 func (c *countReader) Read(p []byte) (int, error) {
-	if c.left <= 0 {
-		c.over = true
-		return 0, ErrTooLarge
+	if c.left <= 0 { // at the limit: over it only if more follows
+		var one [1]byte
+		n, err := c.r.Read(one[:])
+		if n > 0 {
+			c.over = true
+			return 0, ErrTooLarge
+		}
+		return 0, err
 	}
 	if int64(len(p)) > c.left {
 		p = p[:c.left]

@@ -1,0 +1,155 @@
+package fetch
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hash-stream/hash-stream-aws/lib/pack"
+	"github.com/hash-stream/hash-stream-aws/lib/unixfs"
+	"github.com/ipfs/go-cid"
+)
+
+// buildFile returns the root of content laid out with chunk-byte leaves
+// and width-link nodes, and its blocks.
+func buildFile(t *testing.T, content []byte, chunk, width int) (*File, map[string][]byte) {
+	t.Helper()
+	blocks := map[string][]byte{}
+	var rootRaw []byte
+	root, _, err := unixfs.BuildFile(bytes.NewReader(content), func(b unixfs.Block) error {
+		blocks[b.CID.KeyString()] = bytes.Clone(b.Data)
+		rootRaw = blocks[b.CID.KeyString()] // the root is emitted last
+		return nil
+	}, unixfs.WithChunkSize(chunk), unixfs.WithWidth(width))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := ParseFile(root, rootRaw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, blocks
+}
+
+func TestSlices(t *testing.T) {
+	content := bytes.Repeat([]byte("0123456789"), 1000) // 10000 bytes
+	for _, tt := range []struct {
+		name         string
+		chunk, width int
+		slice        int64
+		want         []Range
+	}{
+		// Multiples of 2500 moved back to the starts of 1000-byte leaves.
+		{"leaf-aligned", 1000, 1024, 2500, []Range{{0, 1999}, {2000, 4999}, {5000, 6999}, {7000, 9999}}},
+		// Slices smaller than a leaf: one slice per leaf, none empty.
+		{"leaf over slice", 3000, 1024, 1000, []Range{{0, 2999}, {3000, 5999}, {6000, 8999}, {9000, 9999}}},
+		// Inner nodes of 4 leaves (4000 bytes): the multiples stay.
+		{"two levels", 1000, 4, 2500, []Range{{0, 2499}, {2500, 4999}, {5000, 7499}, {7500, 9999}}},
+		// One slice for the whole file.
+		{"one slice", 1000, 1024, 1 << 20, []Range{{0, 9999}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, blocks := buildFile(t, content, tt.chunk, tt.width)
+			got := f.Slices(tt.slice)
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("slices %v, want %v", got, tt.want)
+			}
+			// Every slice's walk writes exactly its bytes, and together
+			// they are the file.
+			out := make([]byte, len(content))
+			for _, r := range got {
+				var n int64
+				err := walkFile(blocks, f.CID, f.Raw, 0, f.Size, r, 0, nil, func(off int64, b []byte) error {
+					n += int64(copy(out[off:], b))
+					return nil
+				})
+				if err != nil || n != r.Len() {
+					t.Fatalf("slice %v: %d bytes, %v", r, n, err)
+				}
+			}
+			if !bytes.Equal(out, content) {
+				t.Fatal("slices do not rebuild the file")
+			}
+		})
+	}
+	// A file in one block has no slices.
+	f, _ := buildFile(t, []byte("small"), 1000, 1024)
+	if s := f.Slices(1); s != nil || f.Size != 5 {
+		t.Errorf("one-block file: slices %v, size %d", s, f.Size)
+	}
+}
+
+// A slice missing a block, or a DAG whose sizes disagree, is refused.
+func TestWalkFileRefuses(t *testing.T) {
+	content := bytes.Repeat([]byte("abcdefgh"), 1000)
+	f, blocks := buildFile(t, content, 1000, 4)
+	for k := range blocks {
+		if k == f.CID.KeyString() {
+			continue
+		}
+		less := map[string][]byte{}
+		for k2, v := range blocks {
+			if k2 != k {
+				less[k2] = v
+			}
+		}
+		err := walkFile(less, f.CID, f.Raw, 0, f.Size, Range{0, f.Size - 1}, 0, nil, nil)
+		if !errors.Is(err, ErrIncomplete) {
+			t.Fatalf("a block left out: %v, want ErrIncomplete", err)
+		}
+	}
+	// The root's size, not the one its parent would say.
+	err := walkFile(blocks, f.CID, f.Raw, 0, f.Size+1, Range{0, f.Size - 1}, 0, nil, nil)
+	if !errors.Is(err, ErrMalformed) {
+		t.Errorf("wrong size: %v, want ErrMalformed", err)
+	}
+}
+
+func TestNewRefuses(t *testing.T) {
+	for _, tt := range []struct {
+		gateways []string
+		opts     []Option
+	}{
+		{nil, nil},
+		{[]string{"ftp://x"}, nil},
+		{[]string{"http://"}, nil},
+		{[]string{"http://x?y=1"}, nil},
+		{[]string{"http://x"}, []Option{WithSliceSize(0)}},
+		{[]string{"http://x"}, []Option{WithParallelism(0)}},
+		{[]string{"http://x"}, []Option{WithRetries(-1)}},
+	} {
+		if _, err := New(tt.gateways, tt.opts...); err == nil {
+			t.Errorf("New(%v) accepted", tt.gateways)
+		}
+	}
+}
+
+// readCAR stops at its limit, refuses a block that does not match its
+// CID, and a CAR cut inside a section.
+func TestReadCAR(t *testing.T) {
+	content := bytes.Repeat([]byte("x"), 5000)
+	f, blocks := buildFile(t, content, 1000, 1024)
+	var car bytes.Buffer
+	h, _ := pack.CARHeader(f.CID)
+	car.Write(h)
+	for k, v := range blocks {
+		c, _ := cid.Cast([]byte(k))
+		pack.WriteSection(&car, c, v)
+	}
+	if got, err := readCAR(bytes.NewReader(car.Bytes()), int64(car.Len())); err != nil || len(got) != len(blocks) {
+		t.Fatalf("whole CAR: %d blocks, %v", len(got), err)
+	}
+	if _, err := readCAR(bytes.NewReader(car.Bytes()), int64(car.Len()-1)); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("over the limit: %v, want ErrTooLarge", err)
+	}
+	if _, err := readCAR(bytes.NewReader(car.Bytes()[:car.Len()-1]), 1<<20); err == nil || !strings.Contains(err.Error(), "EOF") {
+		t.Errorf("cut in a section: %v", err)
+	}
+	bad := bytes.Clone(car.Bytes())
+	bad[len(bad)-1] ^= 1
+	if _, err := readCAR(bytes.NewReader(bad), 1<<20); err == nil || !strings.Contains(err.Error(), "verification") {
+		t.Errorf("corrupt block: %v", err)
+	}
+}
