@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/hash-stream/hash-stream-aws/lib/fetch"
 	"github.com/ipfs/go-cid"
 	"github.com/schollz/progressbar/v3"
@@ -27,13 +28,14 @@ func fetchCmd(ctx context.Context, env *cliEnv, args []string) error {
 	var gateways stringList
 	var out, sliceSize string
 	var parallel, retries int
-	var asCAR bool
+	var asCAR, sigv4 bool
 	fs.Var(&gateways, "gateway", "gateway base URL, repeatable: requests are spread over them and fail over (default http://"+DefaultListen+")")
 	fs.stringVar(&out, []string{"output", "o"}, "", "output file (default: the CID, or <cid>.car with --car)")
 	fs.stringVar(&sliceSize, []string{"slice-size"}, strconv.Itoa(fetch.DefaultSliceSize), "file bytes per slice request")
 	fs.intVar(&parallel, []string{"parallel", "p"}, fetch.DefaultParallelism, "slice requests in flight")
 	fs.intVar(&retries, []string{"retries"}, fetch.DefaultRetries, "further attempts of a failed request, each on the next gateway")
 	fs.boolVar(&asCAR, []string{"car"}, false, "write a CAR of the whole DAG (in the spec's order) instead of the file")
+	fs.boolVar(&sigv4, []string{"sigv4"}, false, "sign requests (AWS SigV4, service lambda) with the SDK's default credentials and region: a Function URL with IAM auth")
 	pos, err := fs.parse(args, 1, 1)
 	if err != nil {
 		return err
@@ -63,6 +65,16 @@ func fetchCmd(ctx context.Context, env *cliEnv, args []string) error {
 			defer logMu.Unlock()
 			fmt.Fprintln(env.stderr, msg)
 		})}
+	if sigv4 {
+		cfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return fmt.Errorf("--sigv4: %w", err)
+		}
+		if cfg.Region == "" {
+			return fmt.Errorf("%w: --sigv4 needs a region (AWS_REGION or the profile's)", errUsage)
+		}
+		opts = append(opts, fetch.WithRequestEditor(fetch.SigV4(cfg.Credentials, "lambda", cfg.Region)))
+	}
 	var bar *progressbar.ProgressBar
 	if env.stderrIsTTY {
 		bar = progressbar.DefaultBytes(-1, "fetching")
