@@ -9,7 +9,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/hash-stream/hash-stream-aws/lib/fetch"
-	"github.com/ipfs/go-cid"
 	"github.com/schollz/progressbar/v3"
 )
 
@@ -20,17 +19,18 @@ func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func fetchCmd(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlagSet("fetch", "<cid> [-o out]", "Fetches content from trustless gateways and verifies every block against its CID before\n"+
-		"writing it. A UnixFS file is fetched as parallel entity-bytes slices whose URLs depend only\n"+
-		"on the file (a CDN caches them), each retried on the next gateway when it fails; --car\n"+
-		"writes a CAR of the DAG instead (any codec). The output appears under its name only when\n"+
-		"complete.", env.stderr)
+	fs := newFlagSet("fetch", "<cid>[/path] [-o out]", "Fetches content from trustless gateways and verifies every block against its CID\n"+
+		"before writing it. A UnixFS file is fetched as parallel entity-bytes slices whose URLs\n"+
+		"depend only on the file (a CDN caches them), each retried on the next gateway when it\n"+
+		"fails; a UnixFS directory (plain or HAMT) is written as a tree; --car writes a CAR of the\n"+
+		"DAG instead (any codec). A path is resolved over verified blocks. The output appears\n"+
+		"under its name only when complete.", env.stderr)
 	var gateways stringList
 	var out, sliceSize string
 	var parallel, retries int
 	var asCAR, sigv4 bool
 	fs.Var(&gateways, "gateway", "gateway base URL, repeatable: requests are spread over them and fail over (default http://"+DefaultListen+")")
-	fs.stringVar(&out, []string{"output", "o"}, "", "output file (default: the CID, or <cid>.car with --car)")
+	fs.stringVar(&out, []string{"output", "o"}, "", "output file or folder (default: the last path segment or the CID; with --car, that and .car)")
 	fs.stringVar(&sliceSize, []string{"slice-size"}, strconv.Itoa(fetch.DefaultSliceSize), "file bytes per slice request")
 	fs.intVar(&parallel, []string{"parallel", "p"}, fetch.DefaultParallelism, "slice requests in flight")
 	fs.intVar(&retries, []string{"retries"}, fetch.DefaultRetries, "further attempts of a failed request, each on the next gateway")
@@ -40,13 +40,9 @@ func fetchCmd(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	arg := strings.TrimPrefix(strings.TrimPrefix(pos[0], "/ipfs/"), "ipfs://")
-	if strings.Contains(arg, "/") {
-		return fmt.Errorf("%w: paths are not supported yet: fetch the CID the path leads to", errUsage)
-	}
-	root, err := cid.Decode(arg)
+	root, segments, err := fetch.ParsePath(pos[0])
 	if err != nil {
-		return fmt.Errorf("%w: bad CID %q: %v", errUsage, pos[0], err)
+		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	size, err := strconv.ParseInt(sliceSize, 10, 64)
 	if err != nil || size <= 0 {
@@ -92,14 +88,21 @@ func fetchCmd(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if out == "" {
 		out = root.String()
+		if len(segments) > 0 {
+			out = segments[len(segments)-1]
+		}
 		if asCAR {
 			out += ".car"
 		}
 	}
+	target, err := client.Resolve(ctx, root, segments)
+	if err != nil {
+		return err
+	}
 	if asCAR {
-		err = client.FetchCAR(ctx, root, out)
+		err = client.FetchCAR(ctx, target, out)
 	} else {
-		err = client.FetchFile(ctx, root, out)
+		err = client.Fetch(ctx, target, out)
 	}
 	if err != nil {
 		return err

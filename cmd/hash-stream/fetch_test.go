@@ -99,7 +99,9 @@ func newFetchFixture(t *testing.T, ctx context.Context) *fetchFixture {
 	// conformance fixtures, block by block too.
 	for car, iw := range map[string]string{
 		deepCAR: "multiple-level",
-		filepath.Join(testdata.Shared(t), "conformance", "dir-with-dag-cbor-with-links.car"): "all",
+		filepath.Join(testdata.Shared(t), "conformance", "dir-with-dag-cbor-with-links.car"):             "all",
+		filepath.Join(testdata.Shared(t), "conformance", "single-layer-hamt-with-multi-block-files.car"): "all",
+		filepath.Join(testdata.Shared(t), "conformance", "subdir-with-mixed-block-files.car"):            "all",
 	} {
 		if code, out, errOut := runCLI(t, fx.dir, "pack", "import", car, "--fsync=false", "-iw", iw); code != 0 {
 			t.Fatalf("pack import %s: %s %s", car, out, errOut)
@@ -366,4 +368,70 @@ func TestFetch(t *testing.T) {
 	t.Run("deterministic slices", func(t *testing.T) { testFetchDeterministicSlices(t, fx) })
 	t.Run("failover", func(t *testing.T) { testFetchFailover(t, fx) })
 	t.Run("car", func(t *testing.T) { testFetchCAR(t, ctx, fx) })
+	t.Run("trees and paths", func(t *testing.T) { testFetchTrees(t, fx) })
+}
+
+// Directories, plain and HAMT, come back as trees holding exactly their
+// files; a path is resolved to a file; a directory holding dag-cbor, or a
+// missing path, fails and leaves nothing.
+func testFetchTrees(t *testing.T, fx *fetchFixture) {
+	conformance := filepath.Join(testdata.Shared(t), "conformance")
+	for _, tt := range []struct{ name, car, root string }{
+		{"hamt", "single-layer-hamt-with-multi-block-files.car", "bafybeidbclfqleg2uojchspzd4bob56dqetqjsj27gy2cq3klkkgxtpn4i"},
+		{"plain with a subfolder", "subdir-with-mixed-block-files.car", "bafybeidh6k2vzukelqtrjsmd4p52cpmltd2ufqrdtdg6yigi73in672fwu"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			want := carFiles(t, filepath.Join(conformance, tt.car), tt.root)
+			out := t.TempDir()
+			dst := filepath.Join(out, "tree")
+			if code, errOut := fx.fetch(t, tt.root, "--gateway", fx.gateway, "-o", dst, "--slice-size", "1024"); code != 0 {
+				t.Fatalf("fetch: %d %s", code, errOut)
+			}
+			var got []string
+			err := filepath.WalkDir(dst, func(path string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					rel, _ := filepath.Rel(dst, path)
+					got = append(got, filepath.ToSlash(rel))
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, f := range want {
+				names = append(names, f.path)
+				checkFile(t, filepath.Join(dst, filepath.FromSlash(f.path)), f.content)
+			}
+			slices.Sort(got)
+			slices.Sort(names)
+			if !slices.Equal(got, names) {
+				t.Errorf("tree holds %v, want %v", got, names)
+			}
+			onlyOutput(t, out, "tree")
+			// The deepest file again, by path.
+			f := want[len(want)-1]
+			for _, w := range want {
+				if strings.Count(w.path, "/") > strings.Count(f.path, "/") {
+					f = w
+				}
+			}
+			byPath := filepath.Join(out, "by-path")
+			if code, errOut := fx.fetch(t, tt.root+"/"+f.path, "--gateway", fx.gateway, "-o", byPath); code != 0 {
+				t.Fatalf("fetch %s: %d %s", f.path, code, errOut)
+			}
+			checkFile(t, byPath, f.content)
+		})
+	}
+	out := t.TempDir()
+	for _, tt := range []struct{ arg, want string }{
+		{"bafybeia264q44a3kmfc2otctzu4egp2k235o3t7mslz2yjraymp4nv6asi", "not a UnixFS file"},
+		{"bafybeidh6k2vzukelqtrjsmd4p52cpmltd2ufqrdtdg6yigi73in672fwu/no-such-name", "no such path"},
+	} {
+		code, errOut := fx.fetch(t, tt.arg, "--gateway", fx.gateway, "-o", filepath.Join(out, "x"))
+		if code != 1 || !strings.Contains(errOut, tt.want) || strings.Contains(errOut, "retrying") {
+			t.Errorf("fetch %s: exit %d, %q; want 1 and %q at once", tt.arg, code, errOut, tt.want)
+		}
+	}
+	onlyOutput(t, out)
 }

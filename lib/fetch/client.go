@@ -113,6 +113,7 @@ type Client struct {
 	parallel  int
 	retries   int
 	maxCAR    int64
+	slots     chan struct{} // requests in flight, across files of a tree
 	edit      func(*http.Request) error
 	progress  func(n, total int64)
 	log       func(string)
@@ -141,6 +142,7 @@ func New(gateways []string, opts ...Option) (*Client, error) {
 	if c.sliceSize <= 0 || c.parallel <= 0 || c.retries < 0 || c.maxCAR <= 0 {
 		return nil, fmt.Errorf("fetch: bad options: slice size %d, parallelism %d, retries %d, max CAR %d", c.sliceSize, c.parallel, c.retries, c.maxCAR)
 	}
+	c.slots = make(chan struct{}, c.parallel)
 	if c.http == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.ResponseHeaderTimeout = 30 * time.Second
@@ -174,6 +176,9 @@ func (c *Client) withRetry(ctx context.Context, first int, pathQuery string, try
 			return ctx.Err()
 		}
 		errs = append(errs, err)
+		if permanent(err) {
+			break
+		}
 		if c.log != nil && i < c.retries {
 			c.log(fmt.Sprintf("retrying: %v", err))
 		}
@@ -182,6 +187,28 @@ func (c *Client) withRetry(ctx context.Context, first int, pathQuery string, try
 		return errs[0]
 	}
 	return fmt.Errorf("%d attempts failed, the last: %w", len(errs), errs[len(errs)-1])
+}
+
+// acquire takes one of the client's request slots, for a request and
+// the handling of its body.
+func (c *Client) acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case c.slots <- struct{}{}:
+		return func() { <-c.slots }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// permanent reports whether err is about verified content, which no other
+// gateway or attempt can change.
+func permanent(err error) bool {
+	for _, e := range []error{ErrMalformed, ErrNotFile, ErrNoPath, ErrBadName} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // get sends a GET for u and returns the body of a 200 answer.

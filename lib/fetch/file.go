@@ -46,8 +46,13 @@ func (c *Client) Block(ctx context.Context, k cid.Cid) ([]byte, error) {
 	if b, ok, err := streamer.Inline(k.Hash()); err != nil || ok {
 		return b, err
 	}
+	release, err := c.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	var out []byte
-	err := c.withRetry(ctx, 0, ipfsPath(k, "format=raw"), func(u string) error {
+	err = c.withRetry(ctx, 0, ipfsPath(k, "format=raw"), func(u string) error {
 		body, err := c.get(ctx, u, acceptRaw)
 		if err != nil {
 			return err
@@ -354,50 +359,60 @@ func (c *Client) FetchFile(ctx context.Context, root cid.Cid, out string) error 
 	if err != nil {
 		return err
 	}
-	return atomicFile(out, func(tmp *os.File) error {
-		if err := tmp.Truncate(f.Size); err != nil {
-			return err
+	return atomicFile(out, func(tmp *os.File) error { return c.fill(ctx, f, tmp) })
+}
+
+// fill writes the bytes of f into dst, slices in parallel.
+func (c *Client) fill(ctx context.Context, f *File, dst *os.File) error {
+	if err := dst.Truncate(f.Size); err != nil {
+		return err
+	}
+	slices := f.Slices(c.sliceSize)
+	if len(slices) == 0 { // the root holds the file
+		if f.Size == 0 {
+			return nil
 		}
-		slices := f.Slices(c.sliceSize)
-		if len(slices) == 0 { // the root holds the file
-			whole := Range{0, f.Size - 1}
-			err := walkFile(nil, f.CID, f.Raw, 0, f.Size, whole, 0, nil, func(off int64, b []byte) error {
-				_, err := tmp.WriteAt(b, off)
+		err := walkFile(nil, f.CID, f.Raw, 0, f.Size, Range{0, f.Size - 1}, 0, nil, func(off int64, b []byte) error {
+			_, err := dst.WriteAt(b, off)
+			return err
+		})
+		if err == nil && c.progress != nil {
+			c.progress(f.Size, f.Size)
+		}
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.parallel)
+	for i, r := range slices {
+		g.Go(func() error {
+			release, err := c.acquire(gctx)
+			if err != nil {
+				return err
+			}
+			defer release()
+			blocks, err := c.fetchSlice(gctx, f, i, r)
+			if err != nil {
+				return err
+			}
+			var wrote int64
+			err = walkFile(blocks, f.CID, f.Raw, 0, f.Size, r, 0, nil, func(off int64, b []byte) error {
+				wrote += int64(len(b))
+				_, err := dst.WriteAt(b, off)
 				return err
 			})
-			if err == nil && c.progress != nil {
-				c.progress(f.Size, f.Size)
+			if err != nil {
+				return err
 			}
-			return err
-		}
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(c.parallel)
-		for i, r := range slices {
-			g.Go(func() error {
-				blocks, err := c.fetchSlice(gctx, f, i, r)
-				if err != nil {
-					return err
-				}
-				var wrote int64
-				err = walkFile(blocks, f.CID, f.Raw, 0, f.Size, r, 0, nil, func(off int64, b []byte) error {
-					wrote += int64(len(b))
-					_, err := tmp.WriteAt(b, off)
-					return err
-				})
-				if err != nil {
-					return err
-				}
-				if wrote != r.Len() { // ParseFile and walkFile check sizes: a bug if hit
-					return fmt.Errorf("fetch: slice %d:%d wrote %d bytes", r.From, r.To, wrote)
-				}
-				if c.progress != nil {
-					c.progress(wrote, f.Size)
-				}
-				return nil
-			})
-		}
-		return g.Wait()
-	})
+			if wrote != r.Len() { // ParseFile and walkFile check sizes: a bug if hit
+				return fmt.Errorf("fetch: slice %d:%d wrote %d bytes", r.From, r.To, wrote)
+			}
+			if c.progress != nil {
+				c.progress(wrote, f.Size)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
 // atomicFile runs fill on a new temporary file in out's folder, then
