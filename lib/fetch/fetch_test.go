@@ -5,8 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -20,6 +23,10 @@ import (
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/unixfs"
 	"github.com/ipfs/go-cid"
+	"github.com/ipfs/go-unixfsnode/data/builder"
+	dagpb "github.com/ipld/go-codec-dagpb"
+	"github.com/ipld/go-ipld-prime"
+	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
 )
 
 // buildFile returns the root of content laid out with chunk-byte leaves
@@ -210,5 +217,63 @@ func TestSigV4(t *testing.T) {
 	}
 	if !slices.Equal(got, []string{"true", "false"}) {
 		t.Errorf("re-signed with the secret, then another: %v, want [true false]", got)
+	}
+}
+
+// rawGateway serves ?format=raw for the blocks it holds, 404 otherwise.
+func rawGateway(t *testing.T, blocks map[string][]byte) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := cid.Decode(strings.TrimPrefix(r.URL.Path, "/ipfs/"))
+		b, ok := blocks[c.KeyString()]
+		if err != nil || !ok || r.URL.Query().Get("format") != "raw" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(b)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// A directory entry named to escape the output ("..", "a/b") is refused
+// and nothing is left; a safe one is written.
+func TestFetchRefusesUnsafeNames(t *testing.T) {
+	for _, name := range []string{"..", "a/b", ".", "", "ok.txt"} {
+		blocks := map[string][]byte{}
+		ls := cidlink.DefaultLinkSystem()
+		ls.StorageWriteOpener = func(ipld.LinkContext) (io.Writer, ipld.BlockWriteCommitter, error) {
+			var buf bytes.Buffer
+			return &buf, func(l ipld.Link) error {
+				blocks[l.(cidlink.Link).Cid.KeyString()] = buf.Bytes()
+				return nil
+			}, nil
+		}
+		file, _ := cid.V1Builder{Codec: cid.Raw, MhType: multihash.SHA2_256}.Sum([]byte("x"))
+		blocks[file.KeyString()] = []byte("x")
+		e, err := builder.BuildUnixFSDirectoryEntry(name, 1, cidlink.Link{Cid: file})
+		if err != nil {
+			t.Fatal(err)
+		}
+		root, _, err := builder.BuildUnixFSDirectory([]dagpb.PBLink{e}, &ls)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := New([]string{rawGateway(t, blocks)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		out := filepath.Join(dir, "tree")
+		err = c.Fetch(context.Background(), root.(cidlink.Link).Cid, out)
+		left, _ := os.ReadDir(dir)
+		if name == "ok.txt" {
+			if b, rerr := os.ReadFile(filepath.Join(out, name)); err != nil || rerr != nil || string(b) != "x" {
+				t.Errorf("safe name: %v %v %q", err, rerr, b)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrBadName) || len(left) != 0 {
+			t.Errorf("entry %q: %v, left %d entries; want ErrBadName and nothing", name, err, len(left))
+		}
 	}
 }
