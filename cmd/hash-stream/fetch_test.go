@@ -136,6 +136,7 @@ type proxy struct {
 	*httptest.Server
 	mu    sync.Mutex
 	urls  []string
+	auth  []string     // Authorization headers received
 	fault atomic.Value // string: "", "corrupt", "cut", "404"
 	hits  atomic.Int64 // faulty answers given
 }
@@ -146,6 +147,7 @@ func newProxy(t *testing.T, upstream, fault string) *proxy {
 	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		p.urls = append(p.urls, r.URL.RequestURI())
+		p.auth = append(p.auth, r.Header.Get("Authorization"))
 		p.mu.Unlock()
 		fault := p.fault.Load().(string)
 		slice := strings.Contains(r.URL.RawQuery, "entity-bytes=")
@@ -383,6 +385,7 @@ func TestFetch(t *testing.T) {
 	t.Run("failover", func(t *testing.T) { testFetchFailover(t, fx) })
 	t.Run("car", func(t *testing.T) { testFetchCAR(t, ctx, fx) })
 	t.Run("trees and paths", func(t *testing.T) { testFetchTrees(t, fx) })
+	t.Run("sigv4", func(t *testing.T) { testFetchSigV4(t, fx) })
 }
 
 // Directories, plain and HAMT, come back as trees holding exactly their
@@ -518,4 +521,40 @@ func buildHAMT(t *testing.T, dir string) (string, string) {
 		t.Fatal(err)
 	}
 	return path, rc.String()
+}
+
+// --sigv4 signs every request with the SDK's credentials from the
+// environment, for the lambda service in the configured region; without
+// a region it refuses.
+func testFetchSigV4(t *testing.T, fx *fetchFixture) {
+	none := filepath.Join(t.TempDir(), "none")
+	t.Setenv("AWS_CONFIG_FILE", none)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", none)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDFETCHTEST")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_DEFAULT_REGION", "")
+	f := fx.files["random-3m.bin"]
+	p := newProxy(t, fx.gateway, "")
+	dst := filepath.Join(t.TempDir(), "out")
+	if code, errOut := fx.fetch(t, f.root, "--sigv4", "--gateway", p.URL, "-o", dst); code != 1 || !strings.Contains(errOut, "region") {
+		t.Errorf("--sigv4 without a region: exit %d, %q", code, errOut)
+	}
+	t.Setenv("AWS_REGION", "eu-west-3")
+	if code, errOut := fx.fetch(t, f.root, "--sigv4", "--gateway", p.URL, "-o", dst, "--slice-size", "1048576"); code != 0 {
+		t.Fatalf("fetch --sigv4: %d %s", code, errOut)
+	}
+	checkFile(t, dst, f.content)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.auth) < 2 {
+		t.Fatalf("%d requests", len(p.auth))
+	}
+	for _, a := range p.auth {
+		if !strings.HasPrefix(a, "AWS4-HMAC-SHA256 Credential=AKIDFETCHTEST/") || !strings.Contains(a, "/eu-west-3/lambda/aws4_request") {
+			t.Errorf("Authorization %q", a)
+		}
+	}
 }
