@@ -76,7 +76,7 @@ func fetchCmd(ctx context.Context, env *cliEnv, args []string) error {
 		bar = progressbar.DefaultBytes(-1, "fetching")
 		defer bar.Close()
 		opts = append(opts, fetch.WithProgress(func(n, total int64) {
-			if bar.GetMax64() != total {
+			if total >= 0 && bar.GetMax64() != total {
 				bar.ChangeMax64(total)
 			}
 			bar.Add64(n)

@@ -94,8 +94,8 @@ func WithRequestEditor(fn func(*http.Request) error) Option {
 }
 
 // WithProgress is called with the file bytes each completed slice (or
-// root holding the file) adds and the file's size, from several
-// goroutines.
+// root holding the file) adds and the file's size (-1 in a directory
+// tree, whose size is not known ahead), from several goroutines.
 func WithProgress(fn func(n, total int64)) Option { return func(c *Client) { c.progress = fn } }
 
 // WithLog is called with one line per failed attempt that is retried.

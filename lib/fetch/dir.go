@@ -49,6 +49,11 @@ func (c *Client) Fetch(ctx context.Context, root cid.Cid, out string) error {
 	if !isDir(root, raw) {
 		return err
 	}
+	if c.progress != nil { // a tree's total is not known ahead
+		cc, report := *c, c.progress
+		cc.progress = func(n, _ int64) { report(n, -1) }
+		c = &cc
+	}
 	tmp, err := os.MkdirTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.part")
 	if err != nil {
 		return err
