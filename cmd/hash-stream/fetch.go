@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/hash-stream/hash-stream-aws/lib/fetch"
@@ -29,11 +30,13 @@ func fetchCmd(ctx context.Context, env *cliEnv, args []string) error {
 	var out, sliceSize string
 	var parallel, retries int
 	var asCAR, sigv4 bool
+	var idle time.Duration
 	fs.Var(&gateways, "gateway", "gateway base URL, repeatable: requests are spread over them and fail over (default http://"+DefaultListen+")")
 	fs.stringVar(&out, []string{"output", "o"}, "", "output file or folder (default: the last path segment or the CID; with --car, that and .car)")
 	fs.stringVar(&sliceSize, []string{"slice-size"}, strconv.Itoa(fetch.DefaultSliceSize), "file bytes per slice request")
 	fs.intVar(&parallel, []string{"parallel", "p"}, fetch.DefaultParallelism, "slice requests in flight")
 	fs.intVar(&retries, []string{"retries"}, fetch.DefaultRetries, "further attempts of a failed request, each on the next gateway")
+	fs.durationVar(&idle, []string{"idle-timeout"}, fetch.DefaultIdleTimeout, "fail over a response that sends nothing for this long")
 	fs.boolVar(&asCAR, []string{"car"}, false, "write a CAR of the whole DAG (in the spec's order) instead of the file")
 	fs.boolVar(&sigv4, []string{"sigv4"}, false, "sign requests (AWS SigV4, service lambda) with the SDK's default credentials and region: a Function URL with IAM auth")
 	pos, err := fs.parse(args, 1, 1)
@@ -48,14 +51,14 @@ func fetchCmd(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil || size <= 0 {
 		return fmt.Errorf("%w: bad --slice-size %q", errUsage, sliceSize)
 	}
-	if parallel <= 0 || retries < 0 {
-		return fmt.Errorf("%w: --parallel must be at least 1 and --retries at least 0", errUsage)
+	if parallel <= 0 || retries < 0 || idle <= 0 {
+		return fmt.Errorf("%w: --parallel must be at least 1, --retries at least 0, --idle-timeout above 0", errUsage)
 	}
 	if len(gateways) == 0 {
 		gateways = stringList{"http://" + DefaultListen}
 	}
 	var logMu sync.Mutex // slices fail from several goroutines
-	opts := []fetch.Option{fetch.WithSliceSize(size), fetch.WithParallelism(parallel), fetch.WithRetries(retries),
+	opts := []fetch.Option{fetch.WithSliceSize(size), fetch.WithParallelism(parallel), fetch.WithRetries(retries), fetch.WithIdleTimeout(idle),
 		fetch.WithLog(func(msg string) {
 			logMu.Lock()
 			defer logMu.Unlock()

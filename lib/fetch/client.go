@@ -34,6 +34,9 @@ const (
 	DefaultSliceSize   = 4 << 20 // bytes of file per slice request
 	DefaultParallelism = 8       // slice requests in flight
 	DefaultRetries     = 3       // further attempts of a failed request
+	// DefaultIdleTimeout is how long a response may send nothing (its
+	// headers, or its body between two reads) before it is failed over.
+	DefaultIdleTimeout = 30 * time.Second
 	// MaxBlockSize bounds one block read from a gateway (a raw root, a
 	// CAR section): well above the 1-2 MiB of UnixFS chunks.
 	MaxBlockSize = 8 << 20
@@ -53,6 +56,8 @@ var (
 	ErrNotFile = errors.New("not a UnixFS file")
 	// ErrTooLarge is a response over its bound.
 	ErrTooLarge = errors.New("response too large")
+	// ErrStalled is a response that sent nothing for the idle timeout.
+	ErrStalled = errors.New("response stalled")
 )
 
 // StatusError is a gateway's non-200 answer.
@@ -84,8 +89,12 @@ func WithParallelism(n int) Option { return func(c *Client) { c.parallel = n } }
 // the next gateway (default DefaultRetries).
 func WithRetries(n int) Option { return func(c *Client) { c.retries = n } }
 
-// WithHTTPClient sets the HTTP client (default: one with a 30 s header
-// timeout and no overall timeout, as bodies may be long).
+// WithIdleTimeout sets how long a response may send nothing before the
+// request fails and is retried (default DefaultIdleTimeout).
+func WithIdleTimeout(d time.Duration) Option { return func(c *Client) { c.idle = d } }
+
+// WithHTTPClient sets the HTTP client (default: one without an overall
+// timeout, as bodies may be long; the idle timeout catches stalls).
 func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
 
 // WithRequestEditor edits each request before it is sent (e.g. signs it).
@@ -112,6 +121,7 @@ type Client struct {
 	sliceSize int64
 	parallel  int
 	retries   int
+	idle      time.Duration
 	maxCAR    int64
 	slots     chan struct{} // requests in flight, across files of a tree
 	edit      func(*http.Request) error
@@ -125,7 +135,7 @@ func New(gateways []string, opts ...Option) (*Client, error) {
 	if len(gateways) == 0 {
 		return nil, errors.New("fetch: no gateway")
 	}
-	c := &Client{sliceSize: DefaultSliceSize, parallel: DefaultParallelism, retries: DefaultRetries, maxCAR: DefaultMaxCARBytes}
+	c := &Client{sliceSize: DefaultSliceSize, parallel: DefaultParallelism, retries: DefaultRetries, idle: DefaultIdleTimeout, maxCAR: DefaultMaxCARBytes}
 	for _, g := range gateways {
 		u, err := url.Parse(g)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -139,13 +149,12 @@ func New(gateways []string, opts ...Option) (*Client, error) {
 	for _, o := range opts {
 		o(c)
 	}
-	if c.sliceSize <= 0 || c.parallel <= 0 || c.retries < 0 || c.maxCAR <= 0 {
-		return nil, fmt.Errorf("fetch: bad options: slice size %d, parallelism %d, retries %d, max CAR %d", c.sliceSize, c.parallel, c.retries, c.maxCAR)
+	if c.sliceSize <= 0 || c.parallel <= 0 || c.retries < 0 || c.maxCAR <= 0 || c.idle <= 0 {
+		return nil, fmt.Errorf("fetch: bad options: slice size %d, parallelism %d, retries %d, max CAR %d, idle timeout %s", c.sliceSize, c.parallel, c.retries, c.maxCAR, c.idle)
 	}
 	c.slots = make(chan struct{}, c.parallel)
 	if c.http == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.ResponseHeaderTimeout = 30 * time.Second
 		t.MaxIdleConnsPerHost = max(c.parallel, 2)
 		c.http = &http.Client{Transport: t}
 	}
@@ -211,29 +220,72 @@ func permanent(err error) bool {
 	return false
 }
 
-// get sends a GET for u and returns the body of a 200 answer.
+// get sends a GET for u and returns the body of a 200 answer. A body
+// that sends nothing for the idle timeout fails (the request is
+// cancelled): a stalled gateway is failed over like a cut one.
 func (c *Client) get(ctx context.Context, u, accept string) (io.ReadCloser, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	timer := time.AfterFunc(c.idle, func() {
+		cancel(fmt.Errorf("%w: nothing received for %s", ErrStalled, c.idle))
+	})
+	fail := func(err error) (io.ReadCloser, error) {
+		timer.Stop()
+		cancel(nil)
+		return nil, err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	req.Header.Set("Accept", accept)
 	if c.edit != nil {
 		if err := c.edit(req); err != nil {
-			return nil, fmt.Errorf("fetch: signing: %w", err)
+			return fail(fmt.Errorf("fetch: signing: %w", err))
 		}
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, err
+		if cause := context.Cause(ctx); errors.Is(cause, ErrStalled) {
+			err = cause
+		}
+		return fail(err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		line, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		resp.Body.Close()
 		first, _, _ := strings.Cut(strings.TrimSpace(string(line)), "\n")
-		return nil, &StatusError{URL: u, Status: resp.StatusCode, Body: first}
+		return fail(&StatusError{URL: u, Status: resp.StatusCode, Body: first})
 	}
-	return resp.Body, nil
+	return &idleBody{body: resp.Body, ctx: ctx, timer: timer, idle: c.idle, cancel: cancel}, nil
+}
+
+// idleBody restarts its timer on every read and reports a stall as such.
+type idleBody struct {
+	body   io.ReadCloser
+	ctx    context.Context
+	timer  *time.Timer
+	idle   time.Duration
+	cancel context.CancelCauseFunc
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	n, err := b.body.Read(p)
+	if n > 0 {
+		b.timer.Reset(b.idle)
+	}
+	if err != nil && err != io.EOF {
+		if cause := context.Cause(b.ctx); errors.Is(cause, ErrStalled) {
+			err = cause
+		}
+	}
+	return n, err
+}
+
+func (b *idleBody) Close() error {
+	b.timer.Stop()
+	err := b.body.Close()
+	b.cancel(nil)
+	return err
 }
 
 // ipfsPath returns /ipfs/<root> with query.

@@ -277,3 +277,36 @@ func TestFetchRefusesUnsafeNames(t *testing.T) {
 		}
 	}
 }
+
+// A gateway that stalls mid-body is given up after the idle timeout and
+// the next one answers; alone, it fails with ErrStalled.
+func TestIdleTimeout(t *testing.T) {
+	content := []byte("a block whose body stalls half way")
+	root, _ := cid.V1Builder{Codec: cid.Raw, MhType: multihash.SHA2_256}.Sum(content)
+	stall := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(len(content)))
+		w.Write(content[:10])
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	}))
+	defer stall.Close()
+	good := rawGateway(t, map[string][]byte{root.KeyString(): content})
+	c, err := New([]string{stall.URL, good}, WithIdleTimeout(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if b, err := c.Block(context.Background(), root); err != nil || !bytes.Equal(b, content) {
+		t.Fatalf("with a good second gateway: %q %v", b, err)
+	}
+	c, _ = New([]string{stall.URL}, WithIdleTimeout(200*time.Millisecond), WithRetries(1))
+	if _, err := c.Block(context.Background(), root); !errors.Is(err, ErrStalled) {
+		t.Errorf("stalled alone: %v, want ErrStalled", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %s: the idle timeout did not end the stalls", d)
+	}
+}
