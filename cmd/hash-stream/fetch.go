@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"strconv"
@@ -32,7 +33,7 @@ func fetchCmd(ctx context.Context, env *cliEnv, args []string) error {
 	var asCAR, sigv4 bool
 	var idle time.Duration
 	fs.Var(&gateways, "gateway", "gateway base URL, repeatable: requests are spread over them and fail over (default http://"+DefaultListen+")")
-	fs.stringVar(&out, []string{"output", "o"}, "", "output file or folder (default: the last path segment or the CID; with --car, that and .car)")
+	fs.stringVar(&out, []string{"output", "o"}, "", "output file or folder (default: the last path segment or the CID; with --car, that and .car; - for standard output with --car)")
 	fs.stringVar(&sliceSize, []string{"slice-size"}, strconv.Itoa(fetch.DefaultSliceSize), "file bytes per slice request")
 	fs.intVar(&parallel, []string{"parallel", "p"}, fetch.DefaultParallelism, "slice requests in flight")
 	fs.intVar(&retries, []string{"retries"}, fetch.DefaultRetries, "further attempts of a failed request, each on the next gateway")
@@ -53,6 +54,9 @@ func fetchCmd(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if parallel <= 0 || retries < 0 || idle <= 0 {
 		return fmt.Errorf("%w: --parallel must be at least 1, --retries at least 0, --idle-timeout above 0", errUsage)
+	}
+	if out == "-" && !asCAR {
+		return fmt.Errorf("%w: -o - (standard output) only with --car", errUsage)
 	}
 	if len(gateways) == 0 {
 		gateways = stringList{"http://" + DefaultListen}
@@ -91,8 +95,8 @@ func fetchCmd(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if out == "" {
 		out = root.String()
-		if len(segments) > 0 {
-			out = segments[len(segments)-1]
+		if n := len(segments); n > 0 && segments[n-1] != "." && segments[n-1] != ".." {
+			out = segments[n-1]
 		}
 		if asCAR {
 			out += ".car"
@@ -102,9 +106,16 @@ func fetchCmd(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if asCAR {
+	switch {
+	case out == "-" && asCAR:
+		w := bufio.NewWriterSize(env.stdout, 1<<20)
+		if err := client.WriteCAR(ctx, target, w); err != nil {
+			return err
+		}
+		return w.Flush()
+	case asCAR:
 		err = client.FetchCAR(ctx, target, out)
-	} else {
+	default:
 		err = client.Fetch(ctx, target, out)
 	}
 	if err != nil {

@@ -370,7 +370,14 @@ func testFetchCAR(t *testing.T, ctx context.Context, fx *fetchFixture) {
 				t.Fatalf("fetch --car: %d %s", code, errOut)
 			}
 			checkFile(t, dst, want)
+			code, stdout, errOut := runCLI(t, fx.dir, "fetch", tt.root, "--car", "--gateway", fx.gateway, "-o", "-")
+			if code != 0 || stdout != string(want) {
+				t.Errorf("fetch --car -o -: exit %d, %d bytes on stdout (want %d), %s", code, len(stdout), len(want), errOut)
+			}
 		})
+	}
+	if code, errOut := fx.fetch(t, fx.files["hello.txt"].root, "--gateway", fx.gateway, "-o", "-"); code != 1 || !strings.Contains(errOut, "only with --car") {
+		t.Errorf("-o - without --car: exit %d, %q", code, errOut)
 	}
 }
 

@@ -117,7 +117,7 @@ func (c *Client) writeSlicesInOrder(ctx context.Context, f *File, slices []Range
 // links is there, and writes them depth first from root.
 func (c *Client) writeDAG(ctx context.Context, root cid.Cid, raw []byte, write func(cid.Cid, []byte) error) error {
 	var blocks map[string][]byte
-	err := c.withRetry(ctx, 0, ipfsPath(root, "format=car&dag-scope=all"), func(u string) error {
+	err := c.withRetry(ctx, c.nextGateway(), ipfsPath(root, "format=car&dag-scope=all"), func(u string) error {
 		body, err := c.get(ctx, u, acceptCAR)
 		if err != nil {
 			return err

@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -123,7 +124,8 @@ type Client struct {
 	retries   int
 	idle      time.Duration
 	maxCAR    int64
-	slots     chan struct{} // requests in flight, across files of a tree
+	slots     chan struct{}  // requests in flight, across files of a tree
+	rr        *atomic.Uint64 // round robin of the gateways a request tries first
 	edit      func(*http.Request) error
 	progress  func(n, total int64)
 	log       func(string)
@@ -153,6 +155,7 @@ func New(gateways []string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("fetch: bad options: slice size %d, parallelism %d, retries %d, max CAR %d, idle timeout %s", c.sliceSize, c.parallel, c.retries, c.maxCAR, c.idle)
 	}
 	c.slots = make(chan struct{}, c.parallel)
+	c.rr = new(atomic.Uint64)
 	if c.http == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = max(c.parallel, 2)
@@ -196,6 +199,12 @@ func (c *Client) withRetry(ctx context.Context, first int, pathQuery string, try
 		return errs[0]
 	}
 	return fmt.Errorf("%d attempts failed, the last: %w", len(errs), errs[len(errs)-1])
+}
+
+// nextGateway returns the gateway a request other than a slice tries
+// first: each in turn, so a tree's many small requests are spread.
+func (c *Client) nextGateway() int {
+	return int((c.rr.Add(1) - 1) % uint64(len(c.gateways)))
 }
 
 // acquire takes one of the client's request slots, for a request and

@@ -180,7 +180,7 @@ func (c *Client) entries(ctx context.Context, dir cid.Cid, raw []byte) ([]entry,
 		return out, nil
 	}
 	var out []entry
-	err = c.withRetry(ctx, 0, ipfsPath(dir, "format=car&dag-scope=entity"), func(u string) error {
+	err = c.withRetry(ctx, c.nextGateway(), ipfsPath(dir, "format=car&dag-scope=entity"), func(u string) error {
 		body, err := c.get(ctx, u, acceptCAR)
 		if err != nil {
 			return err

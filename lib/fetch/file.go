@@ -52,7 +52,7 @@ func (c *Client) Block(ctx context.Context, k cid.Cid) ([]byte, error) {
 	}
 	defer release()
 	var out []byte
-	err = c.withRetry(ctx, 0, ipfsPath(k, "format=raw"), func(u string) error {
+	err = c.withRetry(ctx, c.nextGateway(), ipfsPath(k, "format=raw"), func(u string) error {
 		body, err := c.get(ctx, u, acceptRaw)
 		if err != nil {
 			return err

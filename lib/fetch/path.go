@@ -56,7 +56,7 @@ func (c *Client) Resolve(ctx context.Context, root cid.Cid, segments []string) (
 	}
 	pathQuery := "/ipfs/" + root.String() + "/" + strings.Join(escaped, "/") + "?format=car&dag-scope=block"
 	var out cid.Cid
-	err := c.withRetry(ctx, 0, pathQuery, func(u string) error {
+	err := c.withRetry(ctx, c.nextGateway(), pathQuery, func(u string) error {
 		body, err := c.get(ctx, u, acceptCAR)
 		if err != nil {
 			return err
