@@ -112,7 +112,8 @@ func newFetchFixture(t *testing.T, ctx context.Context) *fetchFixture {
 		deepCAR: "multiple-level",
 		filepath.Join(testdata.Shared(t), "conformance", "dir-with-dag-cbor-with-links.car"): "all",
 		hamtCAR: "all",
-		filepath.Join(testdata.Shared(t), "conformance", "subdir-with-mixed-block-files.car"): "all",
+		filepath.Join(testdata.Shared(t), "conformance", "subdir-with-mixed-block-files.car"):      "all",
+		filepath.Join(testdata.Shared(t), "conformance", "file-3k-and-3-blocks-missing-block.car"): "all",
 	} {
 		if code, out, errOut := runCLI(t, fx.dir, "pack", "import", car, "--fsync=false", "-iw", iw); code != 0 {
 			t.Fatalf("pack import %s: %s %s", car, out, errOut)
@@ -456,6 +457,17 @@ func testFetchTrees(t *testing.T, fx *fetchFixture) {
 		if code != 1 || !strings.Contains(errOut, tt.want) || strings.Contains(errOut, "retrying") {
 			t.Errorf("fetch %s: exit %d, %q; want 1 and %q at once", tt.arg, code, errOut, tt.want)
 		}
+	}
+	onlyOutput(t, out)
+	// A file whose last leaf no gateway has: every attempt fails, the
+	// slices that could be fetched are not left behind.
+	p := newProxy(t, fx.gateway, "")
+	code, errOut := fx.fetch(t, "QmYhmPjhFjYFyaoiuNzYv8WGavpSRDwdHWe5B4M5du5Rtk", "--gateway", fx.gateway, "--gateway", p.URL, "-o", filepath.Join(out, "x"), "--slice-size", "1024", "--retries", "1")
+	if code != 1 || !strings.Contains(errOut, "2 attempts failed") {
+		t.Errorf("a file missing a leaf: exit %d, %q", code, errOut)
+	}
+	if n := len(p.sliceURLs()); n == 0 {
+		t.Error("the second gateway was not tried")
 	}
 	onlyOutput(t, out)
 }

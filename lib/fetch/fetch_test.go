@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/multiformats/go-multihash"
 
+	"github.com/hash-stream/hash-stream-aws/internal/testdata"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/unixfs"
 	"github.com/ipfs/go-cid"
@@ -308,5 +309,28 @@ func TestIdleTimeout(t *testing.T) {
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("took %s: the idle timeout did not end the stalls", d)
+	}
+}
+
+// The slices of a CIDv0 file of dag-pb leaves (the conformance fixture:
+// three 1024-byte leaves) start at its leaves too.
+func TestSlicesDagPBLeaves(t *testing.T) {
+	f, err := os.Open(filepath.Join(testdata.Shared(t), "conformance", "file-3k-and-3-blocks-missing-block.car"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	blocks, err := readCAR(f, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := cid.Decode("QmYhmPjhFjYFyaoiuNzYv8WGavpSRDwdHWe5B4M5du5Rtk")
+	file, err := ParseFile(root, blocks[root.KeyString()])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Range{{0, 1023}, {1024, 2047}, {2048, 3071}}
+	if got := file.Slices(1500); !slices.Equal(got, want) {
+		t.Errorf("slices %v, want %v", got, want)
 	}
 }

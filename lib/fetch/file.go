@@ -38,7 +38,14 @@ type File struct {
 	// or a node holding its bytes inline.
 	kids   []cid.Cid
 	starts []int64
+	leaf   []bool // the child is a leaf, as far as the root shows
 }
+
+// pbLeafOverhead bounds what a dag-pb leaf's encoding adds to its bytes
+// (its link's Tsize minus its block size: UnixFS type, size and framing,
+// about a dozen bytes); a node with links adds at least one link's ~40
+// bytes per child. Above it, a child is taken as an inner node.
+const pbLeafOverhead = 32
 
 // Block fetches one block with ?format=raw and verifies it; an identity
 // CID is answered from itself.
@@ -121,8 +128,16 @@ func ParseFile(root cid.Cid, raw []byte) (*File, error) {
 		if n < 0 {
 			return nil, fmt.Errorf("%w: %s has a negative block size", ErrMalformed, root)
 		}
-		f.kids = append(f.kids, l.FieldHash().Link().(cidlink.Link).Cid)
+		kid := l.FieldHash().Link().(cidlink.Link).Cid
+		// A leaf is at most a block: a slice then spans at most a slice
+		// and a block, whatever a root claims.
+		isLeaf := kid.Prefix().Codec == cid.Raw && n <= MaxBlockSize
+		if kid.Prefix().Codec == cid.DagProtobuf && l.FieldTsize().Exists() {
+			isLeaf = n <= MaxBlockSize && l.FieldTsize().Must().Int()-n <= pbLeafOverhead
+		}
+		f.kids = append(f.kids, kid)
 		f.starts = append(f.starts, pos)
+		f.leaf = append(f.leaf, isLeaf)
 		pos += n
 	}
 	f.starts = append(f.starts, pos)
@@ -135,10 +150,11 @@ func ParseFile(root cid.Cid, raw []byte) (*File, error) {
 
 // Slices returns the ranges a file is fetched in: boundaries at multiples
 // of sliceSize, each moved back to the start of the root's child it falls
-// in when that child is a raw leaf (a leaf is then never asked for twice);
-// inside a deeper child (whose leaves the root does not show) the
-// multiple stays as it is, which is leaf-aligned whenever sliceSize is a
-// multiple of the leaf size. Computed from the root alone, they are the
+// in when that child is a leaf (a raw block, or a dag-pb node whose link's
+// Tsize is its size plus a leaf's few bytes of encoding), so a leaf is
+// never asked for twice; inside a deeper child (whose leaves the root does
+// not show) the multiple stays as it is, which is leaf-aligned whenever
+// sliceSize is a multiple of the leaf size. Computed from the root alone, they are the
 // same for every fetch of the file. A file held in the root alone (raw, or
 // without links) and an empty file have no slices.
 func (f *File) Slices(sliceSize int64) []Range {
@@ -153,7 +169,7 @@ func (f *File) Slices(sliceSize int64) []Range {
 			k++
 		}
 		b := m
-		if f.kids[k].Prefix().Codec == cid.Raw && f.starts[k] <= m {
+		if f.leaf[k] && f.starts[k] <= m {
 			b = f.starts[k]
 		}
 		if b > from {
