@@ -295,6 +295,16 @@ func testFetchDeterministicSlices(t *testing.T, fx *fetchFixture) {
 	if !slices.Equal(runs[0], want) {
 		t.Errorf("slices:\n%v\nwant\n%v", runs[0], want)
 	}
+	// Two gateways share the slices.
+	a, b := newProxy(t, fx.gateway, ""), newProxy(t, fx.gateway, "")
+	dst := filepath.Join(t.TempDir(), "out")
+	if code, errOut := fx.fetch(t, f.root, "--gateway", a.URL, "--gateway", b.URL, "-o", dst, "--slice-size", "1000000"); code != 0 {
+		t.Fatalf("fetch from two gateways: %s", errOut)
+	}
+	checkFile(t, dst, f.content)
+	if na, nb := len(a.sliceURLs()), len(b.sliceURLs()); na == 0 || nb == 0 || na+nb != len(want) {
+		t.Errorf("slices asked of the two gateways: %d and %d, want %d in all, spread", na, nb, len(want))
+	}
 }
 
 // A gateway that corrupts a byte, cuts a slice or answers 404 is failed
