@@ -34,6 +34,7 @@ func commands() []command {
 		{"streamer dump", "<cid> <file> [containingCid]", "Write verified content to a file, as a CAR or raw bytes", streamerDump},
 		{"serve", "", "Serve the trustless gateway over the store (default " + DefaultListen + ")", serve},
 		{"smoke", "<url> [cid]", "Check a deployed gateway: verified raw block and CAR, cache headers, cache result", smoke},
+		{"fetch", "<cid>[/path] [-o out]", "Fetch a file or directory (or a CAR with --car) from trustless gateways, verified, in parallel slices", fetchCmd},
 	}
 }
 

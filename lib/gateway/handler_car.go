@@ -151,7 +151,7 @@ func (h *Handler) checkSize(c cid.Cid, raw []byte, req *Request, before int64) e
 		return nil
 	}
 	return &RequestError{Status: http.StatusRequestEntityTooLarge, Err: ErrTooLarge, Message: fmt.Sprintf(
-		"the CAR of the %d bytes asked for would be at least %d bytes, over this gateway's %d-byte response limit: fetch the file in smaller parts with ?format=car&dag-scope=entity&entity-bytes=from:to, or block by block with ?format=raw", to-from+1, n, h.maxCARBytes)}
+		"the CAR of the %d bytes asked for would be at least %d bytes, over this gateway's %d-byte response limit: use hash-stream fetch (parallel verified parts), or fetch the file in parts with ?format=car&dag-scope=entity&entity-bytes=from:to, or block by block with ?format=raw", to-from+1, n, h.maxCARBytes)}
 }
 
 // fileBytes returns how many CAR bytes at least the children of a file

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
@@ -71,6 +72,12 @@ func TestMaxResponseBytes(t *testing.T) {
 			code, body, aborted := serve(n-1, tt.query)
 			if code != http.StatusRequestEntityTooLarge || aborted {
 				t.Errorf("cap = CAR size - 1: status %d, %d bytes, aborted %v; want 413 before the first byte", code, len(body), aborted)
+			}
+			// The refusal says how to get the file anyway.
+			for _, want := range []string{"hash-stream fetch", "entity-bytes=from:to"} {
+				if !strings.Contains(string(body), want) {
+					t.Errorf("413 body %q does not name %q", body, want)
+				}
 			}
 		})
 	}
