@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"io"
 	"net/http"
 	"os"
@@ -38,7 +39,7 @@ func BenchmarkFetch(b *testing.B) {
 	}
 	f.Close()
 	store := filepath.Join(dir, "store")
-	var out, errOut syncBuffer
+	var out, errOut testutil.Buffer
 	env := &cliEnv{stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
 	if code := run(context.Background(), env, []string{"pack", "write", src, "--dir", store, "--fsync=false", "-iw", "multiple-level"}); code != 0 {
 		b.Fatalf("pack write: %s", errOut.String())
@@ -73,7 +74,7 @@ func BenchmarkFetch(b *testing.B) {
 			b.SetBytes(size)
 			dst := filepath.Join(dir, "out")
 			for b.Loop() {
-				var errOut syncBuffer
+				var errOut testutil.Buffer
 				env := &cliEnv{stdout: io.Discard, stderr: &errOut, getenv: func(string) string { return "" }}
 				if code := run(ctx, env, []string{"fetch", root, "--gateway", gateway, "-o", dst, "-p", p}); code != 0 {
 					b.Fatalf("fetch: %s", errOut.String())
@@ -87,7 +88,7 @@ func BenchmarkFetch(b *testing.B) {
 // benchServe runs `hash-stream serve` over store on a free loopback port
 // until ctx ends, and returns its address.
 func benchServe(b *testing.B, ctx context.Context, store string) string {
-	var logs syncBuffer
+	var logs testutil.Buffer
 	addrc := make(chan string, 1)
 	env := &cliEnv{stdout: io.Discard, stderr: &logs, getenv: func(string) string { return "" },
 		onListen: func(a string) { addrc <- a }}

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/unixfs"
 	"github.com/ipfs/go-cid"
@@ -52,7 +52,7 @@ func newFetchFixture(t *testing.T, ctx context.Context) *fetchFixture {
 	src := t.TempDir()
 	fx.src = src
 	// Files written by pack write (1 MiB raw leaves, one level).
-	originals := filepath.Join(testdata.Shared(t), "interop", "originals")
+	originals := filepath.Join(testutil.Shared(t), "interop", "originals")
 	for _, name := range []string{"empty", "hello.txt", "random-3m.bin"} {
 		file := filepath.Join(originals, name)
 		if name == "empty" {
@@ -110,10 +110,10 @@ func newFetchFixture(t *testing.T, ctx context.Context) *fetchFixture {
 	// conformance fixtures, block by block too.
 	for car, iw := range map[string]string{
 		deepCAR: "multiple-level",
-		filepath.Join(testdata.Shared(t), "conformance", "dir-with-dag-cbor-with-links.car"): "all",
+		filepath.Join(testutil.Shared(t), "conformance", "dir-with-dag-cbor-with-links.car"): "all",
 		hamtCAR: "all",
-		filepath.Join(testdata.Shared(t), "conformance", "subdir-with-mixed-block-files.car"):      "all",
-		filepath.Join(testdata.Shared(t), "conformance", "file-3k-and-3-blocks-missing-block.car"): "all",
+		filepath.Join(testutil.Shared(t), "conformance", "subdir-with-mixed-block-files.car"):      "all",
+		filepath.Join(testutil.Shared(t), "conformance", "file-3k-and-3-blocks-missing-block.car"): "all",
 	} {
 		if code, out, errOut := runCLI(t, fx.dir, "pack", "import", car, "--fsync=false", "-iw", iw); code != 0 {
 			t.Fatalf("pack import %s: %s %s", car, out, errOut)
@@ -410,7 +410,7 @@ func TestFetch(t *testing.T) {
 // files; a path is resolved to a file; a directory holding dag-cbor, or a
 // missing path, fails and leaves nothing.
 func testFetchTrees(t *testing.T, fx *fetchFixture) {
-	conformance := filepath.Join(testdata.Shared(t), "conformance")
+	conformance := filepath.Join(testutil.Shared(t), "conformance")
 	for _, tt := range []struct{ name, car, root string }{
 		{"hamt", filepath.Join(fx.src, "hamt.car"), fx.hamt},
 		{"plain with a subfolder", filepath.Join(conformance, "subdir-with-mixed-block-files.car"), "bafybeidh6k2vzukelqtrjsmd4p52cpmltd2ufqrdtdg6yigi73in672fwu"},

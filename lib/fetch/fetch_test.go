@@ -20,7 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/multiformats/go-multihash"
 
-	"github.com/hash-stream/hash-stream-aws/internal/testdata"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/unixfs"
 	"github.com/ipfs/go-cid"
@@ -315,7 +315,7 @@ func TestIdleTimeout(t *testing.T) {
 // The slices of a CIDv0 file of dag-pb leaves (the conformance fixture:
 // three 1024-byte leaves) start at its leaves too.
 func TestSlicesDagPBLeaves(t *testing.T) {
-	f, err := os.Open(filepath.Join(testdata.Shared(t), "conformance", "file-3k-and-3-blocks-missing-block.car"))
+	f, err := os.Open(filepath.Join(testutil.Shared(t), "conformance", "file-3k-and-3-blocks-missing-block.car"))
 	if err != nil {
 		t.Fatal(err)
 	}
