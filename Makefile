@@ -131,7 +131,9 @@ image: image-stage
 CDK ?= cdk
 CDK_ARGS ?=
 CDK_IMAGE_DIR ?= build/image/arm64
-CDK_COMMON := --no-notices --no-version-reporting -c lambdaDir=$(LAMBDA_DIR)
+# architecture=x86_64 (for sam local on an x86_64 host) takes the amd64 build.
+CDK_LAMBDA_DIR := $(if $(findstring architecture=x86_64,$(CDK_ARGS)),$(LAMBDA_LOCAL_DIR),$(LAMBDA_DIR))
+CDK_COMMON := --no-notices --no-version-reporting -c lambdaDir=$(CDK_LAMBDA_DIR)
 CDK_ECS := $(findstring compute=ecs,$(CDK_ARGS))
 CDK_INPUTS := $(if $(CDK_ECS),cdk-image,build-lambda)
 CDK_COMMON += $(if $(CDK_ECS),-c imageDir=$(CDK_IMAGE_DIR),)
