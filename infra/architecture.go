@@ -2,8 +2,9 @@ package main
 
 import (
 	"debug/elf"
-	"errors"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -48,12 +49,18 @@ func checkLambdaCode(cfg Config) error {
 		return err
 	}
 	path := filepath.Join(cfg.LambdaDir, "bootstrap")
+	head := make([]byte, len(elf.ELFMAG))
+	fh, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("lambda code: %w", err)
+	}
+	_, err = io.ReadFull(fh, head)
+	fh.Close()
+	if err != nil || string(head) != elf.ELFMAG {
+		return nil // not ELF: a script, run as it is on either
+	}
 	f, err := elf.Open(path)
 	if err != nil {
-		var ferr *elf.FormatError
-		if errors.As(err, &ferr) {
-			return nil
-		}
 		return fmt.Errorf("lambda code: %w", err)
 	}
 	defer f.Close()
