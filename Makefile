@@ -13,7 +13,7 @@ LAMBDA_LOCAL_DIR ?= build/lambda/gateway-amd64
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w"
 GO_TEST_TIMEOUT ?= 40m
 
-.PHONY: all build tools check test serve demo build-lambda invoke synth deploy destroy bench soak smoke image image-stage cdk-image fuzz clean
+.PHONY: all build tools check test serve demo build-lambda invoke sam-env sam-invoke synth deploy destroy bench soak smoke image image-stage cdk-image fuzz clean
 
 all: build
 
@@ -71,6 +71,25 @@ build-lambda:
 EVENT ?= events/car.json
 invoke: build-lambda tools
 	go run ./internal/invoke -bootstrap $(LAMBDA_LOCAL_DIR)/bootstrap -event $(EVENT)
+
+# sam local invoke (SAM CLI and Docker) of the synthesized function. On an
+# x86_64 host synth it for x86_64 first: make synth CDK_ARGS="-c architecture=x86_64".
+# SAM applies --env-vars only to variables the template declares, so sam-env
+# writes exactly those (build/sam/env.json); give the ones the template sets
+# from a reference (the buckets the stack makes) in SAM_VARS, e.g.
+# SAM_VARS="HASH_STREAM_S3_INDEX_BUCKET=my-index HASH_STREAM_S3_PACK_BUCKET=my-packs".
+# sam-invoke decodes the streaming framing with make invoke's decoder.
+SAM ?= sam
+SAM_TEMPLATE ?= cdk.out/HashStreamGateway.template.json
+SAM_ENV ?= build/sam/env.json
+SAM_VARS ?=
+sam-env:
+	go run ./internal/samenv/cmd/samenv -template $(SAM_TEMPLATE) -o $(SAM_ENV) $(SAM_VARS)
+
+sam-invoke: sam-env
+	id=$$(go run ./internal/samenv/cmd/samenv -template $(SAM_TEMPLATE) -id); \
+	$(SAM) local invoke -t $(SAM_TEMPLATE) "$$id" -e $(EVENT) --env-vars $(SAM_ENV) > build/sam/out
+	go run ./internal/invoke -decode < build/sam/out
 
 # The gateway over a store loaded from testdata/ (the quickest way to try it).
 SERVE_DIR ?= build/serve-store
@@ -131,7 +150,9 @@ image: image-stage
 CDK ?= cdk
 CDK_ARGS ?=
 CDK_IMAGE_DIR ?= build/image/arm64
-CDK_COMMON := --no-notices --no-version-reporting -c lambdaDir=$(LAMBDA_DIR)
+# architecture=x86_64 (for sam local on an x86_64 host) takes the amd64 build.
+CDK_LAMBDA_DIR := $(if $(findstring architecture=x86_64,$(CDK_ARGS)),$(LAMBDA_LOCAL_DIR),$(LAMBDA_DIR))
+CDK_COMMON := --no-notices --no-version-reporting -c lambdaDir=$(CDK_LAMBDA_DIR)
 CDK_ECS := $(findstring compute=ecs,$(CDK_ARGS))
 CDK_INPUTS := $(if $(CDK_ECS),cdk-image,build-lambda)
 CDK_COMMON += $(if $(CDK_ECS),-c imageDir=$(CDK_IMAGE_DIR),)

@@ -68,7 +68,11 @@ const (
 // (`cdk deploy -c key=value` or the "context" object of cdk.json).
 type Config struct {
 	StackName string
+	// LambdaDir holds the function's bootstrap, built for Architecture.
 	LambdaDir string
+	// Architecture is the function's instruction set: "arm64" (default)
+	// or "x86_64" (for `sam local invoke` on an x86_64 host).
+	Architecture string
 
 	// Compute is where the gateway runs: "lambda" (default, a function
 	// behind a streaming Function URL) or "ecs" (a Fargate service behind
@@ -144,7 +148,7 @@ type Config struct {
 
 // ContextKeys lists every context key ConfigFromContext reads.
 var ContextKeys = []string{
-	"stackName", "lambdaDir",
+	"stackName", "lambdaDir", "architecture",
 	"compute", "imageDir", "minTasks", "maxTasks", "taskCpu", "taskMemory",
 	"indexBucketName", "packBucketName", "indexPrefix", "packPrefix", "removalPolicy",
 	"memorySize", "timeout", "logRetentionDays", "logLevel", "metricsNamespace",
@@ -220,9 +224,11 @@ func (r *contextReader) boolean(key string, def bool) bool {
 // filling defaults, and reports every invalid value at once.
 func ConfigFromContext(node constructs.Node) (Config, error) {
 	r := &contextReader{node: node}
+	arch := strings.ToLower(r.str("architecture", ArchARM64))
 	c := Config{
 		StackName:                r.str("stackName", DefaultStackName),
-		LambdaDir:                r.str("lambdaDir", DefaultLambdaDir),
+		LambdaDir:                r.str("lambdaDir", defaultLambdaDir(arch)),
+		Architecture:             arch,
 		Compute:                  strings.ToLower(r.str("compute", ComputeLambda)),
 		ImageDir:                 r.str("imageDir", DefaultImageDir),
 		MinTasks:                 r.integer("minTasks", DefaultMinTasks, 1, MaxTasks),
@@ -258,7 +264,7 @@ func ConfigFromContext(node constructs.Node) (Config, error) {
 	// Keys of the other compute option are an error rather than ignored.
 	only := map[string][]string{
 		ComputeECS:    {"minTasks", "maxTasks", "taskCpu", "taskMemory", "imageDir"},
-		ComputeLambda: {"memorySize", "timeout", "reservedConcurrency"},
+		ComputeLambda: {"memorySize", "timeout", "reservedConcurrency", "architecture"},
 	}
 	for compute, keys := range only {
 		if c.Compute == compute {
@@ -289,6 +295,9 @@ func (c Config) Validate() error {
 	}
 	switch c.Compute {
 	case ComputeLambda:
+		if _, ok := elfMachine[c.Architecture]; !ok {
+			errs = append(errs, fmt.Errorf("context architecture=%q: want arm64 or x86_64", c.Architecture))
+		}
 	case ComputeECS:
 		if c.MinTasks > c.MaxTasks {
 			errs = append(errs, fmt.Errorf("context minTasks=%d is above maxTasks=%d", c.MinTasks, c.MaxTasks))

@@ -93,7 +93,7 @@ func NewGatewayStack(scope constructs.Construct, id string, props *GatewayStackP
 		if err := checkECS(cfg, props.Env); err != nil {
 			return nil, err
 		}
-	} else if err := checkLambdaDir(cfg.LambdaDir); err != nil {
+	} else if err := checkLambdaCode(cfg); err != nil {
 		return nil, err
 	}
 	if err := checkCertificateRegion(cfg, props.Env); err != nil {
@@ -173,7 +173,7 @@ func NewGatewayStack(scope constructs.Construct, id string, props *GatewayStackP
 		s.Function = awslambda.NewFunction(stack, jsii.String("GatewayFunction"), &awslambda.FunctionProps{
 			Description:  jsii.String("Hash Stream trustless gateway (Function URL, response streaming)"),
 			Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
-			Architecture: awslambda.Architecture_ARM_64(),
+			Architecture: lambdaArchitecture(cfg), // arm64 unless architecture=x86_64
 			Handler:      jsii.String("bootstrap"),
 			// A folder already built by `make build-lambda`: no Docker bundling,
 			// so synth runs offline and in tests.

@@ -64,10 +64,11 @@ func cdkJSONContext(t *testing.T) map[string]interface{} {
 }
 
 type synthesized struct {
-	stack *GatewayStack
-	tmpl  assertions.Template
-	json  map[string]interface{}
-	ann   assertions.Annotations
+	outdir string // the cloud assembly, with the staged assets
+	stack  *GatewayStack
+	tmpl   assertions.Template
+	json   map[string]interface{}
+	ann    assertions.Annotations
 }
 
 // synth builds the app as main does, with ctx given as `-c key=value`
@@ -88,7 +89,8 @@ func build(t *testing.T, ctx map[string]string, region string) (*synthesized, er
 	for k, v := range ctx {
 		c[k] = v
 	}
-	app := awscdk.NewApp(&awscdk.AppProps{Context: &c, Outdir: jsii.String(t.TempDir())})
+	outdir := t.TempDir()
+	app := awscdk.NewApp(&awscdk.AppProps{Context: &c, Outdir: jsii.String(outdir)})
 	cfg, err := ConfigFromContext(app.Node())
 	if err != nil {
 		return nil, err
@@ -102,7 +104,7 @@ func build(t *testing.T, ctx map[string]string, region string) (*synthesized, er
 		return nil, err
 	}
 	ApplyNag(app, false)
-	s := &synthesized{stack: st}
+	s := &synthesized{outdir: outdir, stack: st}
 	// Synthesis fails (a panic from jsii) on an error annotation, such as
 	// an unsuppressed cdk-nag finding: cdk.json enables
 	// @aws-cdk/core:annotationsInValidationReport.

@@ -46,6 +46,8 @@ var synthVariants = []struct {
 	// imageDir is filled in by the test.
 	{name: "ecs", ctx: []string{"compute=ecs", "minTasks=2", "maxTasks=8", "taskCpu=2048", "taskMemory=4096"},
 		env: []string{"AWS_REGION=eu-west-1"}},
+	// What `make synth CDK_ARGS="-c architecture=x86_64"` makes for sam local.
+	{name: "x86_64 for sam local", ctx: []string{"architecture=x86_64"}},
 	{name: "overrides", ctx: []string{
 		"memorySize=2048", "timeout=300", "logRetentionDays=7", "logLevel=debug", "metricsNamespace=HashStream",
 		"accessLogExpirationDays=30", "originReadTimeout=30", "priceClass=All", "stackName=HashStreamOverrides",

@@ -2,6 +2,10 @@
 // bootstrap under the Lambda Runtime Interface Emulator, against a local
 // S3-compatible server (versitygw) loaded with testdata/, and prints the
 // decoded response. It is `make invoke EVENT=events/<name>.json`.
+//
+// With -decode it only decodes a Function URL streaming response (a JSON
+// prelude, eight NUL bytes, the body) read from stdin, as `sam local invoke`
+// prints it, with the same decoder: `make sam-invoke` pipes into it.
 package main
 
 import (
@@ -30,8 +34,15 @@ import (
 func main() {
 	bootstrap := flag.String("bootstrap", "build/lambda/gateway-amd64/bootstrap", "the function binary (linux, this machine's architecture)")
 	event := flag.String("event", "events/car.json", "Function URL event (payload 2.0) to send")
+	decodeOnly := flag.Bool("decode", false, "decode a streaming response (JSON prelude, 8 NUL bytes, body) from stdin instead of invoking")
 	flag.Parse()
-	if err := run(*bootstrap, *event); err != nil {
+	var err error
+	if *decodeOnly {
+		err = decode(os.Stdin, os.Stdout, "stdin")
+	} else {
+		err = run(*bootstrap, *event)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "invoke:", err)
 		os.Exit(1)
 	}
@@ -101,22 +112,49 @@ func run(bootstrap, eventPath string) error {
 	if err != nil {
 		return fmt.Errorf("emulator answered %d: %s", resp.StatusCode, raw)
 	}
-	fmt.Printf("\n%s -> status %d in %s\n", eventPath, hr.StatusCode, time.Since(start).Round(time.Millisecond))
+	return describe(os.Stdout, hr, fmt.Sprintf("%s in %s", eventPath, time.Since(start).Round(time.Millisecond)))
+}
+
+// maxDecode bounds what -decode reads: a buffered Function URL response
+// (what the emulator in `sam local` returns) is at most 6 MiB; the rest is
+// room for a prelude and what SAM prints around it.
+const maxDecode = 8 << 20
+
+// decode reads one framed streaming response from r and describes it on
+// w. A CAR body whose blocks do not match their CIDs is an error.
+func decode(r io.Reader, w io.Writer, label string) error {
+	raw, err := io.ReadAll(io.LimitReader(r, maxDecode+1))
+	if err != nil {
+		return err
+	}
+	if len(raw) > maxDecode {
+		return fmt.Errorf("%s: more than %d bytes: not one buffered Function URL response", label, maxDecode)
+	}
+	hr, err := lambdatest.DecodeHTTPResponse(raw)
+	if err != nil {
+		return fmt.Errorf("%s: %w (a function error or a non-streaming answer?): %.512q", label, err, raw)
+	}
+	return describe(w, hr, label)
+}
+
+// describe prints the status, the headers (sorted) and the body.
+func describe(w io.Writer, hr *lambdatest.HTTPResponse, label string) error {
+	fmt.Fprintf(w, "\n%s -> status %d\n", label, hr.StatusCode)
 	keys := make([]string, 0, len(hr.Headers))
 	for k := range hr.Headers {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Printf("  %s: %s\n", k, hr.Headers[k])
+		fmt.Fprintf(w, "  %s: %s\n", k, hr.Headers[k])
 	}
-	describeBody(hr.Headers, hr.Body)
-	return nil
+	return describeBody(w, hr.Headers, hr.Body)
 }
 
-// describeBody prints a CAR's roots and blocks, or a short body as text.
-func describeBody(headers map[string]string, body []byte) {
-	fmt.Printf("body: %d bytes\n", len(body))
+// describeBody prints a CAR's roots and blocks (each checked against its
+// CID), or a short body as text. An invalid CAR is an error.
+func describeBody(w io.Writer, headers map[string]string, body []byte) error {
+	fmt.Fprintf(w, "body: %d bytes\n", len(body))
 	ct := ""
 	for k, v := range headers {
 		if strings.EqualFold(k, "content-type") {
@@ -126,26 +164,25 @@ func describeBody(headers map[string]string, body []byte) {
 	if strings.HasPrefix(ct, "application/vnd.ipld.car") && len(body) > 0 {
 		br, err := carv2.NewBlockReader(bytes.NewReader(body))
 		if err != nil {
-			fmt.Println("  not a valid CAR:", err)
-			return
+			return fmt.Errorf("not a valid CAR: %w", err)
 		}
-		fmt.Println("  CAR roots:", br.Roots)
+		fmt.Fprintln(w, "  CAR roots:", br.Roots)
 		for {
 			b, err := br.Next()
 			if err == io.EOF {
 				break
 			}
 			if err != nil {
-				fmt.Println("  CAR error:", err)
-				return
+				return fmt.Errorf("CAR: %w", err)
 			}
-			fmt.Printf("  block %s (%d bytes, verified)\n", b.Cid(), len(b.RawData()))
+			fmt.Fprintf(w, "  block %s (%d bytes, verified)\n", b.Cid(), len(b.RawData()))
 		}
-		return
+		return nil
 	}
 	if len(body) <= 512 {
-		fmt.Printf("  %q\n", body)
+		fmt.Fprintf(w, "  %q\n", body)
 	}
+	return nil
 }
 
 func freeAddr() string {

@@ -1,0 +1,18 @@
+// Command samenv writes build/sam/env.json, the --env-vars file of
+// `sam local invoke`, from what the synthesized template declares (see
+// package samenv). It is `make sam-env SAM_VARS="NAME=value ..."`.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/hash-stream/hash-stream-aws/internal/samenv"
+)
+
+func main() {
+	if err := samenv.Run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
