@@ -3,13 +3,14 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 )
 
 // BenchmarkFetch compares, on loopback against `hash-stream serve` run
