@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/hash-stream/hash-stream-aws/lib/carwalk"
@@ -16,7 +15,6 @@ import (
 	"github.com/ipfs/go-unixfsnode/data"
 	"github.com/ipfs/go-unixfsnode/hamt"
 	"github.com/ipld/go-ipld-prime"
-	"github.com/ipld/go-ipld-prime/datamodel"
 	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
 )
 
@@ -165,39 +163,12 @@ func linkSystem(blocks map[string][]byte, missing *error) *ipld.LinkSystem {
 }
 
 // ipldStep walks segments inside a dag-cbor or dag-json block until a link
-// leaves it; it returns the link's CID (or c, when the path ends inside
-// the block) and the segments used.
+// leaves it (streamer.PathStep); a segment that names nothing is ErrNoPath.
 func ipldStep(c cid.Cid, raw []byte, segments []string) (cid.Cid, int, error) {
-	n, err := streamer.Decode(c, raw)
-	if err != nil {
-		return cid.Undef, 0, err
+	next, used, err := streamer.PathStep(c, raw, segments)
+	var pe *streamer.PathError
+	if errors.As(err, &pe) {
+		return cid.Undef, 0, fmt.Errorf("%w: %s in %s", ErrNoPath, pe.Reason, c)
 	}
-	for i, seg := range segments {
-		var next datamodel.Node
-		switch n.Kind() {
-		case datamodel.Kind_Map:
-			next, err = n.LookupByString(seg)
-		case datamodel.Kind_List:
-			idx, perr := strconv.ParseInt(seg, 10, 64)
-			if perr != nil {
-				return cid.Undef, 0, fmt.Errorf("%w: %q is not a list index in %s", ErrNoPath, seg, c)
-			}
-			next, err = n.LookupByIndex(idx)
-		default:
-			return cid.Undef, 0, fmt.Errorf("%w: cannot path into a %s in %s", ErrNoPath, n.Kind(), c)
-		}
-		if err != nil {
-			return cid.Undef, 0, fmt.Errorf("%w: no %q in %s", ErrNoPath, seg, c)
-		}
-		if next.Kind() == datamodel.Kind_Link {
-			l, _ := next.AsLink()
-			cl, ok := l.(cidlink.Link)
-			if !ok {
-				return cid.Undef, 0, fmt.Errorf("non-CID link in %s", c)
-			}
-			return cl.Cid, i + 1, nil
-		}
-		n = next
-	}
-	return c, len(segments), nil
+	return next, used, err
 }

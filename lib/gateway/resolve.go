@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 	"github.com/ipfs/go-cid"
@@ -15,7 +14,6 @@ import (
 	"github.com/ipfs/go-unixfsnode/hamt"
 	dagpb "github.com/ipld/go-codec-dagpb"
 	"github.com/ipld/go-ipld-prime"
-	"github.com/ipld/go-ipld-prime/datamodel"
 	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
 	"github.com/multiformats/go-multihash"
 )
@@ -154,43 +152,15 @@ func (r *resolver) resolveUnixFS(c cid.Cid, raw []byte, name string) (cid.Cid, e
 // resolveIPLD walks segments inside a dag-cbor or dag-json block until a
 // link leaves it; it returns the link's CID and the segments used.
 func (r *resolver) resolveIPLD(c cid.Cid, raw []byte, segments []string) (cid.Cid, int, error) {
-	n, err := streamer.Decode(c, raw)
-	if err != nil {
-		return cid.Undef, 0, err
+	next, used, err := streamer.PathStep(c, raw, segments)
+	var pe *streamer.PathError
+	if errors.As(err, &pe) {
+		if pe.NotFound {
+			return cid.Undef, 0, notFound("%s in %s", pe.Reason, c)
+		}
+		return cid.Undef, 0, pathError(segments[:pe.Segment+1], "%s", pe.Reason)
 	}
-	for i, seg := range segments {
-		var next datamodel.Node
-		switch n.Kind() {
-		case datamodel.Kind_Map:
-			next, err = n.LookupByString(seg)
-		case datamodel.Kind_List:
-			idx, perr := strconv.ParseInt(seg, 10, 64)
-			if perr != nil {
-				return cid.Undef, 0, pathError(segments[:i+1], "%q is not a list index", seg)
-			}
-			next, err = n.LookupByIndex(idx)
-		default:
-			return cid.Undef, 0, pathError(segments[:i+1], "cannot path into a %s", n.Kind())
-		}
-		if err != nil {
-			var notExist datamodel.ErrNotExists
-			if errors.As(err, &notExist) || errors.Is(err, datamodel.ErrNotExists{}) {
-				return cid.Undef, 0, notFound("no %q in %s", seg, c)
-			}
-			return cid.Undef, 0, notFound("no %q in %s: %v", seg, c, err)
-		}
-		if next.Kind() == datamodel.Kind_Link {
-			l, _ := next.AsLink()
-			cl, ok := l.(cidlink.Link)
-			if !ok {
-				return cid.Undef, 0, fmt.Errorf("gateway: non-CID link in %s", c)
-			}
-			return cl.Cid, i + 1, nil
-		}
-		n = next
-	}
-	// The path ends inside the block: the block is the terminal entity.
-	return c, len(segments), nil
+	return next, used, err
 }
 
 // noPathError is a path segment that names nothing in the DAG: a name a
