@@ -13,7 +13,7 @@ LAMBDA_LOCAL_DIR ?= build/lambda/gateway-amd64
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w"
 GO_TEST_TIMEOUT ?= 40m
 
-.PHONY: all build tools check test serve demo build-lambda invoke sam-env sam-invoke synth deploy destroy bench soak smoke image image-stage cdk-image fuzz clean
+.PHONY: all build tools check test serve demo build-lambda invoke lambda-url sam-env sam-invoke synth deploy destroy bench soak smoke image image-stage cdk-image fuzz clean
 
 all: build
 
@@ -71,6 +71,14 @@ build-lambda:
 EVENT ?= events/car.json
 invoke: build-lambda tools
 	go run ./internal/invoke -bootstrap $(LAMBDA_LOCAL_DIR)/bootstrap -event $(EVENT)
+
+# The real bootstrap behind a local Function URL with Lambda's streaming
+# limits (6 MiB uncapped, then 2 MiB/s, cut at 200 MiB; LAMBDA_URL_ARGS
+# changes them: -burst -rate -max -environments -listen), over the S3
+# server loaded with testdata/. Prints its URL; Ctrl-C stops it.
+LAMBDA_URL_ARGS ?=
+lambda-url: build-lambda tools
+	go run ./internal/lambdaurl/cmd -bootstrap $(LAMBDA_LOCAL_DIR)/bootstrap $(LAMBDA_URL_ARGS)
 
 # sam local invoke (SAM CLI and Docker) of the synthesized function. On an
 # x86_64 host synth it for x86_64 first: make synth CDK_ARGS="-c architecture=x86_64".

@@ -1,0 +1,104 @@
+// Command cmd serves the real gateway bootstrap as a local Function URL
+// with Lambda's streaming limits (package lambdaurl), over a local S3
+// server (versitygw) loaded with testdata/, and prints its URL until
+// interrupted. It is `make lambda-url`.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/hash-stream/hash-stream-aws/internal/fixture"
+	"github.com/hash-stream/hash-stream-aws/internal/lambdaurl"
+	"github.com/hash-stream/hash-stream-aws/internal/s3test"
+	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
+)
+
+func main() {
+	bootstrap := flag.String("bootstrap", "build/lambda/gateway-amd64/bootstrap", "the function binary (linux, this machine's architecture)")
+	listen := flag.String("listen", "127.0.0.1:9000", "address to serve on (loopback only)")
+	burst := flag.Int64("burst", lambdaurl.DefaultBurstBytes, "bytes of a response sent uncapped")
+	rate := flag.Int64("rate", lambdaurl.DefaultRateBytesPerSec, "bytes per second after the burst")
+	maxBytes := flag.Int64("max", lambdaurl.DefaultMaxBytes, "bytes at which a response is cut")
+	envs := flag.Int("environments", 4, "concurrent execution environments")
+	quiet := flag.Bool("quiet", false, "do not log cold starts, cuts and the function's output")
+	flag.Parse()
+	if err := run(*bootstrap, *listen, *burst, *rate, *maxBytes, *envs, *quiet); err != nil {
+		fmt.Fprintln(os.Stderr, "lambda-url:", err)
+		os.Exit(1)
+	}
+}
+
+func run(bootstrap, listen string, burst, rate, maxBytes int64, envs int, quiet bool) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if _, err := os.Stat(bootstrap); err != nil {
+		return fmt.Errorf("%w: run make build-lambda", err)
+	}
+	srv, stopS3, err := s3test.Start()
+	if err != nil {
+		return err
+	}
+	defer stopS3()
+	if srv == nil {
+		return fmt.Errorf("no S3-compatible server: run make tools (it installs versitygw in .tools/bin)")
+	}
+	client := srv.Client()
+	stamp := time.Now().UnixNano()
+	indexBucket, packBucket := fmt.Sprintf("index-%d", stamp), fmt.Sprintf("pack-%d", stamp)
+	for _, b := range []string{indexBucket, packBucket} {
+		if _, err := client.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
+			return fmt.Errorf("create bucket %s: %w", b, err)
+		}
+	}
+	if _, err := fixture.Load(ctx, s3.NewIndexStore(client, indexBucket), s3.NewPackStore(client, packBucket)); err != nil {
+		return err
+	}
+	home, err := os.MkdirTemp("", "lambda-url-home-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(home)
+	logf := log.Printf
+	if quiet {
+		logf = func(string, ...any) {}
+	}
+	url, err := lambdaurl.Start(lambdaurl.Options{
+		Bootstrap: bootstrap,
+		Addr:      listen,
+		Env: append(srv.Env(),
+			s3.EnvIndexBucket+"="+indexBucket, s3.EnvPackBucket+"="+packBucket,
+			// Keep the function away from this machine's AWS configuration.
+			"HOME="+home,
+			"AWS_CONFIG_FILE="+filepath.Join(home, "config"),
+			"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(home, "credentials"),
+			"AWS_EC2_METADATA_DISABLED=true"),
+		BurstBytes:      burst,
+		RateBytesPerSec: rate,
+		MaxBytes:        maxBytes,
+		Environments:    envs,
+		Log:             logf,
+	})
+	if err != nil {
+		return err
+	}
+	defer url.Close()
+	fmt.Printf("S3 server %s loaded with testdata/ (buckets %s, %s)\n", srv.Endpoint, indexBucket, packBucket)
+	fmt.Printf("Local Function URL: %s (%d environments; %d bytes uncapped, then %d bytes/s, cut at %d bytes)\n",
+		url.URL(), envs, burst, rate, maxBytes)
+	fmt.Printf("  curl '%s/ipfs/%s?format=raw'\n", url.URL(), fixture.HelloCID)
+	fmt.Printf("  curl -o dir.car '%s/ipfs/%s?format=car'\n", url.URL(), fixture.DirCID)
+	fmt.Printf("  hash-stream fetch --gateway %s -o hello.txt %s\n", url.URL(), fixture.HelloCID)
+	fmt.Println("Ctrl-C stops it.")
+	<-ctx.Done()
+	return nil
+}
