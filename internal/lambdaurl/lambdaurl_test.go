@@ -38,7 +38,7 @@ var built struct {
 
 // bootstrap builds the gateway function once per test binary, as make
 // build-lambda does (for this machine).
-func bootstrap(t *testing.T) string {
+func bootstrap(t testing.TB) string {
 	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skip("the function is a linux binary")
@@ -90,7 +90,7 @@ type content struct {
 	sums map[cid.Cid][sha256.Size]byte
 }
 
-func newContent(t *testing.T, sizes ...int64) (*content, []cid.Cid) {
+func newContent(t testing.TB, sizes ...int64) (*content, []cid.Cid) {
 	t.Helper()
 	server.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -128,7 +128,7 @@ func newContent(t *testing.T, sizes ...int64) (*content, []cid.Cid) {
 	return c, roots
 }
 
-func start(t *testing.T, bin string, c *content, envs int, queueWait time.Duration) *lambdaurl.Server {
+func start(t testing.TB, bin string, c *content, envs int, queueWait time.Duration) *lambdaurl.Server {
 	t.Helper()
 	s, err := lambdaurl.Start(lambdaurl.Options{
 		Bootstrap:       bin,
