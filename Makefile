@@ -75,7 +75,9 @@ invoke: build-lambda tools
 # The real bootstrap behind a local Function URL with Lambda's streaming
 # limits (6 MiB uncapped, then 2 MiB/s, cut at 200 MiB; LAMBDA_URL_ARGS
 # changes them: -burst -rate -max -environments -listen), over the S3
-# server loaded with testdata/. Prints its URL; Ctrl-C stops it.
+# server loaded with testdata/, or with LAMBDA_URL_ARGS=-store-from-env
+# over the store the environment names (HASH_STREAM_S3_*, AWS_ENDPOINT_URL_S3
+# and credentials, as the CLI reads them). Prints its URL; Ctrl-C stops it.
 LAMBDA_URL_ARGS ?=
 lambda-url: build-lambda tools
 	go run ./internal/lambdaurl/cmd -bootstrap $(LAMBDA_LOCAL_DIR)/bootstrap $(LAMBDA_URL_ARGS)

@@ -31,11 +31,49 @@ func main() {
 	maxBytes := flag.Int64("max", lambdaurl.DefaultMaxBytes, "bytes at which a response is cut")
 	envs := flag.Int("environments", 4, "concurrent execution environments")
 	quiet := flag.Bool("quiet", false, "do not log cold starts, cuts and the function's output")
+	store := flag.Bool("store-from-env", false, "serve the store the environment names ("+s3.EnvIndexBucket+", "+s3.EnvPackBucket+", their prefixes, AWS_ENDPOINT_URL_S3 and the AWS credentials) instead of a local S3 server loaded with testdata/")
 	flag.Parse()
-	if err := run(*bootstrap, *listen, *burst, *rate, *maxBytes, *envs, *quiet); err != nil {
+	var err error
+	if *store {
+		err = runStore(*bootstrap, *listen, *burst, *rate, *maxBytes, *envs, *quiet)
+	} else {
+		err = run(*bootstrap, *listen, *burst, *rate, *maxBytes, *envs, *quiet)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "lambda-url:", err)
 		os.Exit(1)
 	}
+}
+
+// runStore serves the store the environment names: the function gets this
+// process's environment, as a deployed function gets its configuration.
+func runStore(bootstrap, listen string, burst, rate, maxBytes int64, envs int, quiet bool) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if _, err := os.Stat(bootstrap); err != nil {
+		return fmt.Errorf("%w: run make build-lambda", err)
+	}
+	e, err := s3.ReadEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	logf := log.Printf
+	if quiet {
+		logf = func(string, ...any) {}
+	}
+	url, err := lambdaurl.Start(lambdaurl.Options{
+		Bootstrap: bootstrap, Addr: listen, Env: os.Environ(),
+		BurstBytes: burst, RateBytesPerSec: rate, MaxBytes: maxBytes, Environments: envs, Log: logf,
+	})
+	if err != nil {
+		return err
+	}
+	defer url.Close()
+	fmt.Printf("Local Function URL: %s over s3://%s/%s and s3://%s/%s (%d environments; %d bytes uncapped, then %d bytes/s, cut at %d bytes)\n",
+		url.URL(), e.IndexBucket, e.IndexPrefix, e.PackBucket, e.PackPrefix, envs, burst, rate, maxBytes)
+	fmt.Println("Ctrl-C stops it.")
+	<-ctx.Done()
+	return nil
 }
 
 func run(bootstrap, listen string, burst, rate, maxBytes int64, envs int, quiet bool) error {
