@@ -16,8 +16,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,68 +50,20 @@ func TestMain(m *testing.M) {
 	s3srv = srv
 	code := m.Run()
 	stop()
-	if built.dir != "" {
-		_ = os.RemoveAll(built.dir)
-	}
+	built.Remove()
 	os.Exit(code)
 }
 
-// releaseFlags are the flags of make build-lambda, besides GOOS/GOARCH and
-// CGO_ENABLED=0.
-var releaseFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w"}
-
-// goBuild builds this package as make build-lambda does, for goarch, into
-// out.
-func goBuild(out, goarch string) error {
-	args := append([]string{"build"}, releaseFlags...)
-	cmd := exec.Command("go", append(args, "-o", out, ".")...)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build GOARCH=%s: %v\n%s", goarch, err, b)
-	}
-	return nil
-}
-
-var built struct {
-	once sync.Once
-	dir  string
-	path string
-	err  error
-}
-
-// bootstrap returns the function binary for this machine, built once per
-// test binary with the release flags (the same build as
+// built is the function binary for this machine, built once per test
+// binary with the release flags (the same build as
 // build/lambda/gateway-amd64/bootstrap, not instrumented by -race).
-func bootstrap(t testing.TB) string {
-	t.Helper()
-	if runtime.GOOS != "linux" {
-		t.Skip("the function is a linux binary")
-	}
-	built.once.Do(func() {
-		built.dir, built.err = os.MkdirTemp("", "gateway-function-test-")
-		if built.err != nil {
-			return
-		}
-		built.path = filepath.Join(built.dir, "bootstrap")
-		built.err = goBuild(built.path, runtime.GOARCH)
-	})
-	if built.err != nil {
-		t.Fatal(built.err)
-	}
-	return built.path
-}
+var built lambdatest.GatewayBuild
+
+func bootstrap(t testing.TB) string { return built.Path(t) }
 
 // isolatedEnv keeps a function away from the machine's AWS configuration
 // and from the instance metadata service.
-func isolatedEnv(t testing.TB) []string {
-	dir := t.TempDir()
-	return []string{
-		"HOME=" + dir,
-		"AWS_CONFIG_FILE=" + filepath.Join(dir, "config"),
-		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "credentials"),
-		"AWS_EC2_METADATA_DISABLED=true",
-	}
-}
+func isolatedEnv(t testing.TB) []string { return lambdatest.IsolatedEnv(t.TempDir()) }
 
 // functionEnv is the environment of a function reading the buckets of b
 // through endpoint (the S3 server, or a proxy in front of it), plus extra

@@ -25,7 +25,7 @@ func TestBootstrapSize(t *testing.T) {
 		t.Skip("cross-compiles the function")
 	}
 	out := filepath.Join(t.TempDir(), "bootstrap")
-	if err := goBuild(out, "arm64"); err != nil {
+	if err := lambdatest.BuildGateway(out, "arm64"); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(out)

@@ -22,8 +22,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/hash-stream/hash-stream-aws/internal/fixture"
 	"github.com/hash-stream/hash-stream-aws/internal/lambdatest"
 	"github.com/hash-stream/hash-stream-aws/internal/s3test"
@@ -67,15 +65,8 @@ func run(bootstrap, eventPath string) error {
 	if srv == nil {
 		return fmt.Errorf("no S3-compatible server: run make tools (it installs versitygw in .tools/bin)")
 	}
-	client := srv.Client()
-	stamp := time.Now().UnixNano()
-	indexBucket, packBucket := fmt.Sprintf("index-%d", stamp), fmt.Sprintf("pack-%d", stamp)
-	for _, b := range []string{indexBucket, packBucket} {
-		if _, err := client.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
-			return fmt.Errorf("create bucket %s: %w", b, err)
-		}
-	}
-	if _, err := fixture.Load(ctx, s3.NewIndexStore(client, indexBucket), s3.NewPackStore(client, packBucket)); err != nil {
+	indexBucket, packBucket, err := fixture.LoadS3(ctx, srv.Client())
+	if err != nil {
 		return err
 	}
 	fmt.Printf("S3 server %s loaded with testdata/ (buckets %s, %s)\n", srv.Endpoint, indexBucket, packBucket)

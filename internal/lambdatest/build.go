@@ -1,10 +1,13 @@
 package lambdatest
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -23,4 +26,71 @@ func Build(t testing.TB, pkg string, tags ...string) string {
 		t.Fatalf("lambdatest: go build %s: %v\n%s", pkg, err, b)
 	}
 	return out
+}
+
+// GatewayPackage is the import path of the gateway function.
+const GatewayPackage = "github.com/hash-stream/hash-stream-aws/functions/gateway"
+
+// ReleaseFlags are the go build flags of make build-lambda, besides
+// GOOS/GOARCH and CGO_ENABLED=0.
+var ReleaseFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w"}
+
+// BuildGateway builds the gateway function as make build-lambda does, for
+// linux/goarch, into out.
+func BuildGateway(out, goarch string) error {
+	args := append(append([]string{"build"}, ReleaseFlags...), "-o", out, GatewayPackage)
+	cmd := exec.Command("go", args...)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build GOARCH=%s: %v\n%s", goarch, err, b)
+	}
+	return nil
+}
+
+// GatewayBuild builds the gateway function for this machine at most once
+// (a test binary's tests share it); Remove deletes it, from TestMain.
+type GatewayBuild struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+// Path returns the built bootstrap, building it on first use; it skips
+// the test off linux and fails it when the build fails.
+func (g *GatewayBuild) Path(t testing.TB) string {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("the function is a linux binary")
+	}
+	g.once.Do(func() {
+		if g.dir, g.err = os.MkdirTemp("", "gateway-bootstrap-"); g.err != nil {
+			return
+		}
+		g.path = filepath.Join(g.dir, "bootstrap")
+		g.err = BuildGateway(g.path, runtime.GOARCH)
+	})
+	if g.err != nil {
+		t.Fatal(g.err)
+	}
+	return g.path
+}
+
+// Remove deletes the build, if any.
+func (g *GatewayBuild) Remove() {
+	if g.dir != "" {
+		_ = os.RemoveAll(g.dir)
+	}
+}
+
+// IsolatedEnv keeps a function away from the machine's AWS configuration
+// and from the instance metadata service: its HOME and AWS files are in
+// home, which should be an empty folder.
+func IsolatedEnv(home string) []string {
+	return []string{
+		"HOME=" + home,
+		"AWS_CONFIG_FILE=" + filepath.Join(home, "config"),
+		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "credentials"),
+		"AWS_EC2_METADATA_DISABLED=true",
+	}
 }

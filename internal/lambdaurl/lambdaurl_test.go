@@ -9,14 +9,13 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hash-stream/hash-stream-aws/internal/fixture"
+	"github.com/hash-stream/hash-stream-aws/internal/lambdatest"
 	"github.com/hash-stream/hash-stream-aws/internal/lambdaurl"
 	"github.com/hash-stream/hash-stream-aws/internal/s3test"
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
@@ -29,37 +28,11 @@ import (
 
 var server *s3test.Server
 
-var built struct {
-	once sync.Once
-	dir  string
-	path string
-	err  error
-}
-
-// bootstrap builds the gateway function once per test binary, as make
+// built is the gateway function, built once per test binary as make
 // build-lambda does (for this machine).
-func bootstrap(t testing.TB) string {
-	t.Helper()
-	if runtime.GOOS != "linux" {
-		t.Skip("the function is a linux binary")
-	}
-	built.once.Do(func() {
-		if built.dir, built.err = os.MkdirTemp("", "lambdaurl-test-"); built.err != nil {
-			return
-		}
-		built.path = filepath.Join(built.dir, "bootstrap")
-		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", built.path,
-			"github.com/hash-stream/hash-stream-aws/functions/gateway")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			built.err = fmt.Errorf("go build: %v\n%s", err, b)
-		}
-	})
-	if built.err != nil {
-		t.Fatal(built.err)
-	}
-	return built.path
-}
+var built lambdatest.GatewayBuild
+
+func bootstrap(t testing.TB) string { return built.Path(t) }
 
 func TestMain(m *testing.M) {
 	srv, stop, err := s3test.Start()
@@ -70,9 +43,7 @@ func TestMain(m *testing.M) {
 	server = srv
 	code := m.Run()
 	stop()
-	if built.dir != "" {
-		_ = os.RemoveAll(built.dir)
-	}
+	built.Remove()
 	os.Exit(code)
 }
 
@@ -118,13 +89,9 @@ func newContent(t testing.TB, sizes ...int64) (*content, []cid.Cid) {
 		c.sums[root] = sum
 		roots = append(roots, root)
 	}
-	home := t.TempDir()
-	c.env = append(server.Env(),
-		s3.EnvIndexBucket+"="+indexBucket, s3.EnvPackBucket+"="+packBucket,
-		"HOME="+home,
-		"AWS_CONFIG_FILE="+filepath.Join(home, "config"),
-		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(home, "credentials"),
-		"AWS_EC2_METADATA_DISABLED=true")
+	c.env = append(append(server.Env(),
+		s3.EnvIndexBucket+"="+indexBucket, s3.EnvPackBucket+"="+packBucket),
+		lambdatest.IsolatedEnv(t.TempDir())...)
 	return c, roots
 }
 

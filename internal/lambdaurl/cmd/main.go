@@ -11,13 +11,10 @@ import (
 	"log"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/hash-stream/hash-stream-aws/internal/fixture"
+	"github.com/hash-stream/hash-stream-aws/internal/lambdatest"
 	"github.com/hash-stream/hash-stream-aws/internal/lambdaurl"
 	"github.com/hash-stream/hash-stream-aws/internal/s3test"
 	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
@@ -90,15 +87,8 @@ func run(bootstrap, listen string, burst, rate, maxBytes int64, envs int, quiet 
 	if srv == nil {
 		return fmt.Errorf("no S3-compatible server: run make tools (it installs versitygw in .tools/bin)")
 	}
-	client := srv.Client()
-	stamp := time.Now().UnixNano()
-	indexBucket, packBucket := fmt.Sprintf("index-%d", stamp), fmt.Sprintf("pack-%d", stamp)
-	for _, b := range []string{indexBucket, packBucket} {
-		if _, err := client.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
-			return fmt.Errorf("create bucket %s: %w", b, err)
-		}
-	}
-	if _, err := fixture.Load(ctx, s3.NewIndexStore(client, indexBucket), s3.NewPackStore(client, packBucket)); err != nil {
+	indexBucket, packBucket, err := fixture.LoadS3(ctx, srv.Client())
+	if err != nil {
 		return err
 	}
 	home, err := os.MkdirTemp("", "lambda-url-home-")
@@ -114,12 +104,9 @@ func run(bootstrap, listen string, burst, rate, maxBytes int64, envs int, quiet 
 		Bootstrap: bootstrap,
 		Addr:      listen,
 		Env: append(srv.Env(),
-			s3.EnvIndexBucket+"="+indexBucket, s3.EnvPackBucket+"="+packBucket,
-			// Keep the function away from this machine's AWS configuration.
-			"HOME="+home,
-			"AWS_CONFIG_FILE="+filepath.Join(home, "config"),
-			"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(home, "credentials"),
-			"AWS_EC2_METADATA_DISABLED=true"),
+			append([]string{s3.EnvIndexBucket + "=" + indexBucket, s3.EnvPackBucket + "=" + packBucket},
+				// Keep the function away from this machine's AWS configuration.
+				lambdatest.IsolatedEnv(home)...)...),
 		BurstBytes:      burst,
 		RateBytesPerSec: rate,
 		MaxBytes:        maxBytes,
