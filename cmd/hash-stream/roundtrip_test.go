@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -147,27 +146,13 @@ func timedGet(t *testing.T, url string) (time.Duration, []byte) {
 // root block's read; TTFB figures are logged, not asserted.
 func TestRoundTrips(t *testing.T) {
 	server.Require(t)
-	for _, kv := range server.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
 	const delay = 20 * time.Millisecond
 	vars := map[string]string{
 		envBackend:     "s3",
 		envIndexBucket: server.NewBucket(t),
 		envPackBucket:  server.NewBucket(t),
 	}
-	// The client's endpoint is read through the CLI's getenv; credentials
-	// and region by the AWS SDK, from the process.
-	for _, kv := range server.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		vars[k] = v
-	}
-	cli := func(args ...string) (int, string, string) {
-		var out, errOut bytes.Buffer
-		env := &cliEnv{stdout: &out, stderr: &errOut, getenv: func(k string) string { return vars[k] }}
-		return run(context.Background(), env, args), out.String(), errOut.String()
-	}
+	cli := s3CLI(t, vars)
 	original := filepath.Join(testutil.Shared(t), "interop", "originals", "random-3m.bin")
 	const root = "bafybeicnbjdnewgphuifn3mfbao2r4rbjyhyjc254pbmsaw3yq2gmyi4ha"
 	if code, out, errOut := cli("pack", "write", original, "-ps", "2200000"); code != 0 || !strings.Contains(out, root) {

@@ -17,15 +17,30 @@ var server *s3test.Server
 
 func TestMain(m *testing.M) { s3test.Main(m, &server) }
 
+// s3CLI runs the CLI in-process against the real S3 server, configured as
+// users do: vars (the store's variables) plus the server's endpoint through
+// the CLI's getenv, and credentials and region by the AWS SDK, from the
+// process. It skips t without a server.
+func s3CLI(t *testing.T, vars map[string]string) func(args ...string) (int, string, string) {
+	t.Helper()
+	server.Require(t)
+	for _, kv := range server.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+		vars[k] = v
+	}
+	return func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		env := &cliEnv{stdout: &out, stderr: &errOut, getenv: func(k string) string { return vars[k] }}
+		return run(context.Background(), env, args), out.String(), errOut.String()
+	}
+}
+
 // The CLI against the real S3 server, configured as users do: the JS CLI's
 // variables and the AWS SDK's usual chain (AWS_ENDPOINT_URL_S3 for a local
 // server). pack write, index find records and streamer dump round trip.
 func TestS3Backend(t *testing.T) {
 	server.Require(t)
-	for _, kv := range server.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
 	vars := map[string]string{
 		envBackend:     "s3",
 		envIndexBucket: server.NewBucket(t),
@@ -33,17 +48,7 @@ func TestS3Backend(t *testing.T) {
 		envIndexPrefix: "idx/",
 		envPackPrefix:  "packs/",
 	}
-	// The client's endpoint is read through the CLI's getenv; credentials
-	// and region by the AWS SDK, from the process.
-	for _, kv := range server.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		vars[k] = v
-	}
-	cli := func(args ...string) (int, string, string) {
-		var out, errOut bytes.Buffer
-		env := &cliEnv{stdout: &out, stderr: &errOut, getenv: func(k string) string { return vars[k] }}
-		return run(context.Background(), env, args), out.String(), errOut.String()
-	}
+	cli := s3CLI(t, vars)
 	original := filepath.Join(testutil.Shared(t), "interop", "originals", "random-3m.bin")
 	const root = "bafybeicnbjdnewgphuifn3mfbao2r4rbjyhyjc254pbmsaw3yq2gmyi4ha"
 	code, out, errOut := cli("pack", "write", original, "-ps", "2200000")

@@ -312,22 +312,8 @@ func TestIndexAddNeedsStoredPack(t *testing.T) {
 // checks it.
 func TestIndexAddNeedsStoredPackS3(t *testing.T) {
 	server.Require(t)
-	for _, kv := range server.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
 	vars := map[string]string{envBackend: "s3", envIndexBucket: server.NewBucket(t), envPackBucket: server.NewBucket(t)}
-	// The client's endpoint is read through the CLI's getenv; credentials
-	// and region by the AWS SDK, from the process.
-	for _, kv := range server.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		vars[k] = v
-	}
-	cli := func(args ...string) (int, string, string) {
-		var out, errOut bytes.Buffer
-		env := &cliEnv{stdout: &out, stderr: &errOut, getenv: func(k string) string { return vars[k] }}
-		return run(context.Background(), env, args), out.String(), errOut.String()
-	}
+	cli := s3CLI(t, vars)
 	cars := t.TempDir()
 	var keys, paths []string
 	for _, text := range []string{"stored", "not stored"} {
