@@ -548,18 +548,27 @@ func checkWAFRegion(cfg Config, env *awscdk.Environment) error {
 	if !cfg.WAF {
 		return nil
 	}
+	if shown := notUSEast1(env); shown != "" {
+		return fmt.Errorf("waf=true: a web ACL for CloudFront can only be made in us-east-1, the stack region is %s; deploy to us-east-1 or make the web ACL there and pass -c webAclArn=<its ARN>", shown)
+	}
+	return nil
+}
+
+// notUSEast1 returns "" when env's region is us-east-1, where CloudFront
+// takes certificates and web ACLs from, and otherwise the region as an
+// error names it (or that none is configured).
+func notUSEast1(env *awscdk.Environment) string {
 	region := ""
 	if env != nil && env.Region != nil {
 		region = *env.Region
 	}
-	if region != "us-east-1" {
-		shown := region
-		if shown == "" {
-			shown = "unknown (no AWS region configured)"
-		}
-		return fmt.Errorf("waf=true: a web ACL for CloudFront can only be made in us-east-1, the stack region is %s; deploy to us-east-1 or make the web ACL there and pass -c webAclArn=<its ARN>", shown)
+	switch region {
+	case "us-east-1":
+		return ""
+	case "":
+		return "unknown (no AWS region configured)"
 	}
-	return nil
+	return region
 }
 
 func hostedZone(stack awscdk.Stack, cfg Config) awsroute53.IHostedZone {
@@ -591,15 +600,7 @@ func checkCertificateRegion(cfg Config, env *awscdk.Environment) error {
 	if cfg.DomainName == "" || cfg.CertificateArn != "" {
 		return nil
 	}
-	region := ""
-	if env != nil && env.Region != nil {
-		region = *env.Region
-	}
-	if region != "us-east-1" {
-		shown := region
-		if shown == "" {
-			shown = "unknown (no AWS region configured)"
-		}
+	if shown := notUSEast1(env); shown != "" {
 		return fmt.Errorf("domainName %q: CloudFront needs an ACM certificate in us-east-1, the stack region is %s; deploy to us-east-1 or pass -c certificateArn=<ARN of a certificate in us-east-1>", cfg.DomainName, shown)
 	}
 	return nil
