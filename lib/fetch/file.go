@@ -14,6 +14,7 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/ipfs/go-unixfsnode/data"
 	carv2 "github.com/ipld/go-car/v2"
+	dagpb "github.com/ipld/go-codec-dagpb"
 	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
 	"golang.org/x/sync/errgroup"
 )
@@ -116,18 +117,7 @@ func ParseFile(root cid.Cid, raw []byte) (*File, error) {
 	if ufs.FieldData().Exists() {
 		pos = int64(len(ufs.FieldData().Must().Bytes()))
 	}
-	sizes := ufs.FieldBlockSizes()
-	if pb.FieldLinks().Length() != sizes.Length() {
-		return nil, fmt.Errorf("%w: %s has %d links and %d block sizes", ErrMalformed, root, pb.FieldLinks().Length(), sizes.Length())
-	}
-	i := int64(0)
-	for it := pb.FieldLinks().Iterator(); !it.Done(); i++ {
-		_, l := it.Next()
-		bs, _ := sizes.LookupByIndex(i)
-		n, _ := bs.AsInt()
-		if n < 0 {
-			return nil, fmt.Errorf("%w: %s has a negative block size", ErrMalformed, root)
-		}
+	err = fileLinks(root, pb, ufs, func(l dagpb.PBLink, n int64) error {
 		kid := l.FieldHash().Link().(cidlink.Link).Cid
 		// A leaf is at most a block: a slice then spans at most a slice
 		// and a block, whatever a root claims.
@@ -139,6 +129,10 @@ func ParseFile(root cid.Cid, raw []byte) (*File, error) {
 		f.starts = append(f.starts, pos)
 		f.leaf = append(f.leaf, isLeaf)
 		pos += n
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	f.starts = append(f.starts, pos)
 	if ufs.FieldFileSize().Exists() && ufs.FieldFileSize().Must().Int() != pos {
@@ -324,6 +318,33 @@ func walkFile(blocks map[string][]byte, c cid.Cid, raw []byte, start, size int64
 		}
 		pos += int64(len(d))
 	}
+	err = fileLinks(c, pb, ufs, func(l dagpb.PBLink, n int64) error {
+		if pos <= r.To && pos+n-1 >= r.From {
+			kid := l.FieldHash().Link().(cidlink.Link).Cid
+			kraw, err := lookup(blocks, kid)
+			if err != nil {
+				return err
+			}
+			if err := walkFile(blocks, kid, kraw, pos, n, r, depth+1, onBlock, onBytes); err != nil {
+				return err
+			}
+		}
+		pos += n
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if pos-start != size {
+		return fmt.Errorf("%w: %s holds %d bytes, its parent says %d", ErrMalformed, c, pos-start, size)
+	}
+	return nil
+}
+
+// fileLinks calls fn with each link of the UnixFS file node c and the size
+// of the bytes below it, in order, after checking that the node has a
+// block size for each link; a negative size is malformed.
+func fileLinks(c cid.Cid, pb dagpb.PBNode, ufs data.UnixFSData, fn func(l dagpb.PBLink, size int64) error) error {
 	sizes := ufs.FieldBlockSizes()
 	if pb.FieldLinks().Length() != sizes.Length() {
 		return fmt.Errorf("%w: %s has %d links and %d block sizes", ErrMalformed, c, pb.FieldLinks().Length(), sizes.Length())
@@ -336,20 +357,9 @@ func walkFile(blocks map[string][]byte, c cid.Cid, raw []byte, start, size int64
 		if n < 0 {
 			return fmt.Errorf("%w: %s has a negative block size", ErrMalformed, c)
 		}
-		if pos <= r.To && pos+n-1 >= r.From {
-			kid := l.FieldHash().Link().(cidlink.Link).Cid
-			kraw, err := lookup(blocks, kid)
-			if err != nil {
-				return err
-			}
-			if err := walkFile(blocks, kid, kraw, pos, n, r, depth+1, onBlock, onBytes); err != nil {
-				return err
-			}
+		if err := fn(l, n); err != nil {
+			return err
 		}
-		pos += n
-	}
-	if pos-start != size {
-		return fmt.Errorf("%w: %s holds %d bytes, its parent says %d", ErrMalformed, c, pos-start, size)
 	}
 	return nil
 }
