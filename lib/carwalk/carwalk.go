@@ -457,3 +457,15 @@ func DecodeUnixFS(c cid.Cid, raw []byte) (dagpb.PBNode, data.UnixFSData, error) 
 	}
 	return pb, ufs, nil
 }
+
+// DirectoryLink returns the link named name of a plain UnixFS directory
+// node (not a HAMT shard, whose names carry a bucket prefix).
+func DirectoryLink(pb dagpb.PBNode, name string) (cid.Cid, bool) {
+	for it := pb.FieldLinks().Iterator(); !it.Done(); {
+		_, l := it.Next()
+		if l.FieldName().Exists() && l.FieldName().Must().String() == name {
+			return l.FieldHash().Link().(cidlink.Link).Cid, true
+		}
+	}
+	return cid.Undef, false
+}

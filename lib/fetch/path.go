@@ -113,11 +113,8 @@ func dirEntry(ctx context.Context, blocks map[string][]byte, c cid.Cid, raw []by
 	}
 	switch ufs.FieldDataType().Int() {
 	case data.Data_Directory:
-		for it := pb.FieldLinks().Iterator(); !it.Done(); {
-			_, l := it.Next()
-			if l.FieldName().Exists() && l.FieldName().Must().String() == name {
-				return l.FieldHash().Link().(cidlink.Link).Cid, nil
-			}
+		if link, ok := carwalk.DirectoryLink(pb, name); ok {
+			return link, nil
 		}
 		return cid.Undef, fmt.Errorf("%w: no %q in directory %s", ErrNoPath, name, c)
 	case data.Data_HAMTShard:

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/hash-stream/hash-stream-aws/lib/carwalk"
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 	"github.com/ipfs/go-cid"
 	"github.com/ipfs/go-unixfsnode/data"
@@ -117,11 +118,8 @@ func (r *resolver) resolveUnixFS(c cid.Cid, raw []byte, name string) (cid.Cid, e
 	}
 	switch ufs.FieldDataType().Int() {
 	case data.Data_Directory:
-		for it := pb.FieldLinks().Iterator(); !it.Done(); {
-			_, l := it.Next()
-			if l.FieldName().Exists() && l.FieldName().Must().String() == name {
-				return l.FieldHash().Link().(cidlink.Link).Cid, nil
-			}
+		if link, ok := carwalk.DirectoryLink(pb, name); ok {
+			return link, nil
 		}
 		return cid.Undef, notFound("no %q in directory %s", name, c)
 	case data.Data_HAMTShard:
