@@ -28,7 +28,7 @@ size, an index file of the same name and bytes), so running the copy again finis
 stopped and copies nothing more. Every pack is verified as it streams: its bytes must hash to its
 multihash, or it fails and nothing of it is stored. Index files keep their names (timestamps too)
 and bytes; one that does not decode, and any object not of the layout, is skipped with a warning.
-The exit code is 1 when any object failed.`
+The exit code is 1 when any object failed; after --max-failures failures the copy stops.`
 
 // storeSide returns the stores of one side of a copy.
 func storeSide(ctx context.Context, env *cliEnv, backend, dir string, fsync, create bool) (*stores, storecopy.Stores, error) {
@@ -49,13 +49,14 @@ func storeCopy(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlagSet("store copy", "--from fs|s3 --to fs|s3", storeCopyAbout, env.stderr)
 	var from, to, dir, toDir string
 	var fsync bool
-	var concurrency int
+	var concurrency, maxFailures int
 	fs.stringVar(&from, []string{"from"}, "", `backend to copy from: "fs" or "s3"`)
 	fs.stringVar(&to, []string{"to"}, "", `backend to copy to: "fs" or "s3"`)
 	fs.stringVar(&dir, []string{"dir"}, env.getenv(envDir), "folder of the fs store, holding index/ and pack/ (env "+envDir+", default ~/.hash-stream)")
 	fs.stringVar(&toDir, []string{"to-dir"}, "", "folder of the fs store to copy to (needed for fs to fs; default --dir)")
 	fs.boolVar(&fsync, []string{"fsync"}, true, "fs destination: sync each file to disk as it is written")
 	fs.intVar(&concurrency, []string{"concurrency", "c"}, storecopy.DefaultConcurrency, "objects copied at once")
+	fs.intVar(&maxFailures, []string{"max-failures"}, storecopy.DefaultMaxFailures, "stop once this many objects failed (0: never)")
 	if _, err := fs.parse(args, 0, 0); err != nil {
 		return err
 	}
@@ -98,7 +99,7 @@ func storeCopy(ctx context.Context, env *cliEnv, args []string) error {
 			return a
 		},
 	}))
-	opts := []storecopy.Option{storecopy.WithConcurrency(concurrency), storecopy.WithLogger(log)}
+	opts := []storecopy.Option{storecopy.WithConcurrency(concurrency), storecopy.WithMaxFailures(maxFailures), storecopy.WithLogger(log)}
 	var bars progressBars
 	if env.stderrIsTTY {
 		bars.w = env.stderr

@@ -398,3 +398,23 @@ func TestStoreCopyCorruptPack(t *testing.T) {
 		t.Errorf("%d objects in the pack bucket, want the good pack", n)
 	}
 }
+
+// A destination bucket that does not exist fails the first objects with a
+// message saying so, and the copy stops after --max-failures of them.
+func TestStoreCopyMissingBucket(t *testing.T) {
+	server.Require(t)
+	src, _ := loadedStore(t)
+	vars := newS3Vars(t, src)
+	vars[envPackBucket] = "no-such-bucket-" + strings.ToLower(t.Name())
+	cli := s3CLI(t, vars)
+	code, out, errOut := cli("store", "copy", "--from", "fs", "--to", "s3", "-c", "1", "--max-failures", "2")
+	if code != 1 || !strings.Contains(errOut, "NoSuchBucket") || !strings.Contains(errOut, "then the copy stopped") {
+		t.Fatalf("copy: %d\n%s%s", code, out, errOut)
+	}
+	if n := strings.Count(errOut, "level=ERROR"); n != 2 {
+		t.Errorf("%d errors logged, want 2:\n%s", n, errOut)
+	}
+	if p, i := copied(t, out); p != [4]int{0, 0, 2, 0} || i != [4]int{} {
+		t.Errorf("packs %v, index %v; want 2 packs failed and no index file tried", p, i)
+	}
+}

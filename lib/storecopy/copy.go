@@ -22,6 +22,11 @@ import (
 // WithConcurrency says otherwise.
 const DefaultConcurrency = 8
 
+// DefaultMaxFailures is how many objects may fail before Copy stops,
+// unless WithMaxFailures says otherwise: a missing bucket or refused
+// credentials fail every object alike, and need not be tried on all.
+const DefaultMaxFailures = 100
+
 // smallPack is the size up to which a pack is read whole into memory and
 // verified before it is put: one PutObject instead of a multipart upload
 // of one part (three requests), at a memory cost of at most
@@ -94,6 +99,7 @@ type Option func(*options)
 
 type options struct {
 	concurrency int
+	maxFailures int
 	log         *slog.Logger
 	progress    func(Progress)
 }
@@ -101,6 +107,10 @@ type options struct {
 // WithConcurrency sets how many objects are copied at once (default
 // DefaultConcurrency; less than 1 means 1).
 func WithConcurrency(n int) Option { return func(o *options) { o.concurrency = max(n, 1) } }
+
+// WithMaxFailures sets how many objects may fail before Copy stops trying
+// the others (default DefaultMaxFailures; 0 or less: no limit).
+func WithMaxFailures(n int) Option { return func(o *options) { o.maxFailures = n } }
 
 // WithLogger sets the logger of skipped objects (Warn) and failures
 // (Error). The default discards.
@@ -114,10 +124,15 @@ func WithProgress(fn func(Progress)) Option { return func(o *options) { o.progre
 // maxErrors is how many failures the error of Copy names.
 const maxErrors = 3
 
+// errStopped is the cause of the end of a copy stopped by its failures.
+var errStopped = errors.New("too many failures")
+
 // copier is one run of Copy.
 type copier struct {
 	dst, src Stores
 	opts     options
+
+	stop func(error) // cancels the copy's context, with errStopped
 
 	mu       sync.Mutex
 	progress Progress
@@ -128,13 +143,18 @@ type copier struct {
 // Copy copies every pack, then every index file, of src into dst, and
 // says what it did. It returns an error wrapping ErrFailed when some
 // objects failed (each is logged, the first few are named in the error),
-// having tried every other one; it returns early only when ctx ends or a
-// listing fails. Objects skipped as invalid do not make it fail.
+// having tried every other one, unless as many failed as WithMaxFailures
+// allows: then it stops. It returns early too when ctx ends or a listing
+// fails. Objects skipped as invalid do not make it fail.
 func Copy(ctx context.Context, dst, src Stores, opts ...Option) (Result, error) {
-	c := &copier{dst: dst, src: src, opts: options{concurrency: DefaultConcurrency, log: slog.New(slog.DiscardHandler)}}
+	c := &copier{dst: dst, src: src, opts: options{concurrency: DefaultConcurrency, maxFailures: DefaultMaxFailures, log: slog.New(slog.DiscardHandler)}}
 	for _, o := range opts {
 		o(&c.opts)
 	}
+	parent := ctx
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	c.stop = cancel
 	start := time.Now()
 	err := c.packs(ctx)
 	if err == nil {
@@ -143,12 +163,17 @@ func Copy(ctx context.Context, dst, src Stores, opts ...Option) (Result, error) 
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.result.Elapsed = time.Since(start)
-	if err != nil {
+	stopped := parent.Err() == nil && errors.Is(context.Cause(ctx), errStopped)
+	if err != nil && !stopped {
 		return c.result, err
 	}
 	if n := c.result.Packs.Failed + c.result.Index.Failed; n > 0 {
-		return c.result, fmt.Errorf("storecopy: %w: %d packs and %d index files failed: %w",
-			ErrFailed, c.result.Packs.Failed, c.result.Index.Failed, errors.Join(c.errs...))
+		how := ""
+		if stopped {
+			how = ", then the copy stopped"
+		}
+		return c.result, fmt.Errorf("storecopy: %w: %d packs and %d index files failed%s: %w",
+			ErrFailed, c.result.Packs.Failed, c.result.Index.Failed, how, errors.Join(c.errs...))
 	}
 	return c.result, nil
 }
@@ -416,6 +441,12 @@ func (c *copier) failed(ctx context.Context, n *Count, name string, err error) {
 	}
 	c.mu.Unlock()
 	c.done(n, func(n *Count) { n.Failed++ }, 0)
+	c.mu.Lock()
+	failed := c.result.Packs.Failed + c.result.Index.Failed
+	c.mu.Unlock()
+	if c.opts.maxFailures > 0 && failed >= c.opts.maxFailures {
+		c.stop(errStopped)
+	}
 }
 
 // invalid logs and counts an object skipped as invalid.

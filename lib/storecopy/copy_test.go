@@ -439,3 +439,35 @@ func TestCanceled(t *testing.T) {
 		t.Errorf("copy: %v, want context.Canceled", err)
 	}
 }
+
+type failingPacks struct{ store.PackLister }
+
+func (failingPacks) Put(context.Context, multihash.Multihash, io.Reader, int64) error {
+	return errors.New("refused")
+}
+
+// A copy whose objects all fail stops after WithMaxFailures of them.
+func TestStopsAfterFailures(t *testing.T) {
+	ctx := context.Background()
+	src := newMemory()
+	for i := range 20 {
+		data := storetest.RandomBytes(10 + i)
+		if err := src.Packs.Put(ctx, storetest.Sum(t, data), bytes.NewReader(data), int64(len(data))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mem := newMemory()
+	dst := storecopy.Stores{Index: mem.Index, Packs: failingPacks{mem.Packs}}
+	res, err := storecopy.Copy(ctx, dst, src, storecopy.WithConcurrency(1), storecopy.WithMaxFailures(3))
+	if !errors.Is(err, storecopy.ErrFailed) || !strings.Contains(err.Error(), "stopped") || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("copy: %v, want ErrFailed, stopped", err)
+	}
+	if res.Packs.Failed != 3 || res.Packs.Copied != 0 {
+		t.Errorf("result %+v, want 3 failed", res.Packs)
+	}
+	// Without a limit every object is tried.
+	res, err = storecopy.Copy(ctx, dst, src, storecopy.WithMaxFailures(0))
+	if !errors.Is(err, storecopy.ErrFailed) || strings.Contains(err.Error(), "stopped") || res.Packs.Failed != 20 {
+		t.Errorf("copy without a limit: %+v, %v; want all 20 failed", res.Packs, err)
+	}
+}
