@@ -29,6 +29,7 @@ func commands() []command {
 		{"pack write", "<file>", "Write a file into packs and index them", packWrite},
 		{"pack import", "<car>", "Store an existing CAR file as a pack and index it", packImport},
 		{"pack extract", "<packCid> <file>", "Copy a stored pack to a file", packExtract},
+		{"store copy", "--from fs|s3 --to fs|s3", "Copy a whole store to another backend, converting the layout, verified, in parallel", storeCopy},
 		{"index add", "<packCid> <car> [containingCid]", "Index a CAR file already stored as pack packCid", indexAdd},
 		{"index find records", "<cid> [containingCid]", "Print the index records of a CID", indexFindRecords},
 		{"streamer dump", "<cid> <file> [containingCid]", "Write verified content to a file, as a CAR or raw bytes", streamerDump},

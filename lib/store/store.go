@@ -28,6 +28,14 @@ const DefaultPackExtension = ".car"
 // its store's size cap.
 var ErrTooLarge = errors.New("index file too large")
 
+// ErrExist is returned (wrapped) by IndexLister.PutNamed for a timestamp
+// name that is taken.
+var ErrExist = errors.New("already exists")
+
+// ErrUnexpectedKey is wrapped in the Err of a listed entry that is not
+// shaped as the store's layout says.
+var ErrUnexpectedKey = errors.New("unexpected key")
+
 // DefaultMaxIndexFileBytes is the size cap of one index file that every
 // backend applies unless configured otherwise (their WithMaxIndexFileBytes
 // options). An index file is read whole and decoded into memory, so an
@@ -72,6 +80,72 @@ type IndexStore interface {
 	// timestamp name (milliseconds since the epoch) that never replaces an
 	// existing file.
 	Put(ctx context.Context, mh, sub multihash.Multihash, data []byte) error
+}
+
+// IndexEntry is one index file found by IndexLister.List: the multihash
+// whose folder holds it and its name there, which is the same in every
+// backend (see IndexName). Size is its size in bytes, or -1 when the
+// listing does not say.
+//
+// An object that is not shaped as the store's layout says (a stray file, a
+// key that is not k(mh), a folder of path-located packs) is listed with Err
+// set, wrapping ErrUnexpectedKey, and Key naming it; Multihash and Name are
+// then empty. Callers skip such entries.
+type IndexEntry struct {
+	Multihash multihash.Multihash
+	Name      string
+	Size      int64
+	Key       string // the object key or file name in the backend
+	Err       error
+}
+
+// IndexLister is an IndexStore whose files can be listed, and read and
+// written by name: what copying a store to another backend needs. Every
+// backend implements it.
+type IndexLister interface {
+	IndexStore
+
+	// List calls fn for every index file in the store, in no particular
+	// order, reading every page of a paged listing. It stops at, and
+	// returns, the first error of fn or of the listing.
+	List(ctx context.Context, fn func(IndexEntry) error) error
+
+	// Get returns the index file name of mh, read under the store's size
+	// cap; a missing file is an error wrapping ErrNotFound.
+	Get(ctx context.Context, mh multihash.Multihash, name string) ([]byte, error)
+
+	// PutNamed stores data as the index file name of mh (a name that
+	// CheckIndexName accepts), mapped to the backend's layout as Put maps
+	// its names. A sub-record name replaces a file of that name, as Put
+	// does; a timestamp name never replaces one: when it is taken the
+	// error wraps ErrExist.
+	PutNamed(ctx context.Context, mh multihash.Multihash, name string, data []byte) error
+}
+
+// PackEntry is one pack found by PackLister.List: its multihash and size.
+// An object that is not shaped as a pack stored by multihash (a
+// path-located pack, a stray file) is listed with Err set, wrapping
+// ErrUnexpectedKey, and Key naming it.
+type PackEntry struct {
+	Multihash multihash.Multihash
+	Size      int64
+	Key       string // the object key or file name in the backend
+	Err       error
+}
+
+// PackLister is a PackStore whose packs stored by multihash can be listed
+// and sized. Every backend implements it.
+type PackLister interface {
+	PackStore
+
+	// List calls fn for every pack in the store, in no particular order,
+	// reading every page of a paged listing. It stops at, and returns, the
+	// first error of fn or of the listing.
+	List(ctx context.Context, fn func(PackEntry) error) error
+
+	// Stat returns the size of the pack mh; a missing pack is an error
+	// wrapping ErrNotFound.
+	Stat(ctx context.Context, mh multihash.Multihash) (int64, error)
 }
 
 // Location says where a pack is: by its multihash, or by a path relative to

@@ -24,3 +24,18 @@ func TestPackStore(t *testing.T) {
 		}
 	})
 }
+
+func TestIndexLister(t *testing.T) {
+	storetest.RunIndexLister(t, func(t *testing.T) store.IndexLister { return memory.NewIndexStore() })
+}
+
+func TestPackLister(t *testing.T) {
+	storetest.RunPackLister(t, func(t *testing.T) (store.PackLister, storetest.WritePath) {
+		s := memory.NewPackStore()
+		return s, func(t *testing.T, path string, data []byte) {
+			if err := s.PutPath(path, data); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
