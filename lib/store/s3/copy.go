@@ -107,28 +107,21 @@ func NewObjects(client *s3.Client, bucket string, opts ...Option) *Objects {
 // Bucket returns the name of the bucket.
 func (o *Objects) Bucket() string { return o.bucket }
 
-// Object is an object being read: its body, size and ETag.
-type Object struct {
-	Body io.ReadCloser
-	Size int64
-	ETag string
-}
-
 // Get reads the object key with one GetObject and returns its body (the
 // caller closes it), its size and its ETag. A missing object is an error
 // wrapping store.ErrNotFound. The body is not resumed when it fails
 // part-way: the reader gets the error.
-func (o *Objects) Get(ctx context.Context, key string) (Object, error) {
+func (o *Objects) Get(ctx context.Context, key string) (body io.ReadCloser, size int64, etag string, err error) {
 	out, err := o.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(o.bucket), Key: aws.String(key)}, withoutResponseChecksums)
 	if err != nil {
-		return Object{}, wrap(err, "get %s", o.url(key))
+		return nil, 0, "", wrap(err, "get %s", o.url(key))
 	}
-	size := aws.ToInt64(out.ContentLength)
+	size = aws.ToInt64(out.ContentLength)
 	if out.ContentLength == nil || size < 0 {
 		_ = out.Body.Close()
-		return Object{}, fmt.Errorf("s3: get %s: no Content-Length", o.url(key))
+		return nil, 0, "", fmt.Errorf("s3: get %s: no Content-Length", o.url(key))
 	}
-	return Object{Body: out.Body, Size: size, ETag: aws.ToString(out.ETag)}, nil
+	return out.Body, size, aws.ToString(out.ETag), nil
 }
 
 // Copy copies the object src, of size bytes and ETag etag, to dst in the
