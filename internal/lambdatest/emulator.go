@@ -56,16 +56,19 @@ func (e *Emulator) Output() string { return e.out.String() }
 // FunctionPID returns the process id of the function the emulator runs
 // (its child), or 0 when it runs none (before the first invoke).
 func (e *Emulator) FunctionPID() int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", e.pid, e.pid))
-	if err != nil {
-		return 0
+	// A child is listed under the thread that started it: read them all.
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", e.pid))
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if fields := strings.Fields(string(b)); len(fields) > 0 {
+			pid, _ := strconv.Atoi(fields[0])
+			return pid
+		}
 	}
-	fields := strings.Fields(string(b))
-	if len(fields) == 0 {
-		return 0
-	}
-	pid, _ := strconv.Atoi(fields[0])
-	return pid
+	return 0
 }
 
 // StartEmulator starts aws-lambda-rie (see EmulatorPath) on two free
