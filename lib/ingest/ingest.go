@@ -245,8 +245,8 @@ const (
 	Failed   Outcome = "failed"   // an error a retry may fix
 )
 
-// Ingest indexes the CAR at key, logs one line of what it did and
-// returns it. The steps, each safe to repeat after a failure or a
+// Ingest indexes the CAR at key, logs one line of what it did (a failure
+// is returned instead, for the caller to log once) and returns it. The steps, each safe to repeat after a failure or a
 // redelivered event:
 //
 //  1. GET the object (missing: already processed, done) and scan it:
