@@ -67,9 +67,9 @@ type Source interface {
 // Packs is the pack store as the Indexer uses it (*s3.PackStore
 // implements it).
 type Packs interface {
-	// Size returns the size of the pack mh, or an error wrapping
+	// Stat returns the size of the pack mh, or an error wrapping
 	// store.ErrNotFound when it is not stored.
-	Size(ctx context.Context, mh multihash.Multihash) (int64, error)
+	Stat(ctx context.Context, mh multihash.Multihash) (int64, error)
 	// CopyFrom stores the object srcKey of srcBucket as the pack mh, by a
 	// server-side copy conditional on its ETag being etag (else an error
 	// wrapping store.ErrChanged).
@@ -296,7 +296,7 @@ func (x *Indexer) ingestKey(ctx context.Context, key string) (Result, error) {
 	}
 	res.Pack, res.Blocks = info.Multihash, len(info.Blobs)
 
-	stored, err := x.packs.Size(ctx, info.Multihash)
+	stored, err := x.packs.Stat(ctx, info.Multihash)
 	switch {
 	case err == nil && stored == info.Size:
 		res.SkippedCopy = true

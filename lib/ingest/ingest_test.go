@@ -129,7 +129,7 @@ type packs struct {
 	src *source
 }
 
-func (p *packs) Size(ctx context.Context, mh multihash.Multihash) (int64, error) {
+func (p *packs) Stat(ctx context.Context, mh multihash.Multihash) (int64, error) {
 	rc, err := p.GetRange(ctx, store.Location{Multihash: mh}, 0, -1)
 	if err != nil {
 		return 0, err
@@ -246,7 +246,7 @@ func TestIngest(t *testing.T) {
 	if r.src.has("ingest/my car+1.car") {
 		t.Error("ingest object not deleted")
 	}
-	if n, err := r.packs.Size(ctx, info.Multihash); err != nil || n != int64(len(car)) {
+	if n, err := r.packs.Stat(ctx, info.Multihash); err != nil || n != int64(len(car)) {
 		t.Fatalf("pack: %d bytes, %v", n, err)
 	}
 	reader := index.NewReader(r.idx, index.WithCache(nil))
@@ -405,7 +405,7 @@ func TestIngestRejects(t *testing.T) {
 		t.Error("index files written for a rejected CAR")
 	}
 	badInfo, _ := pack.Scan(bytes.NewReader(car)) // the pack of the good bytes
-	if _, err := r.packs.Size(ctx, badInfo.Multihash); !errors.Is(err, store.ErrNotFound) {
+	if _, err := r.packs.Stat(ctx, badInfo.Multihash); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("pack stored: %v", err)
 	}
 	log := r.log.String()
@@ -443,7 +443,7 @@ func TestIngestReplaced(t *testing.T) {
 	if err != nil || res.Outcome != ingest.Replaced {
 		t.Fatalf("%+v, %v", res, err)
 	}
-	if _, err := r.packs.Size(ctx, info.Multihash); !errors.Is(err, store.ErrNotFound) {
+	if _, err := r.packs.Stat(ctx, info.Multihash); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("pack stored: %v", err)
 	}
 	if !r.src.has("ingest/a.car") || indexFiles(t, r.idx, info) != 0 {

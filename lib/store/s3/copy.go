@@ -53,10 +53,11 @@ func (o options) copyAboveOrDefault() int64 {
 	return o.copyAbove
 }
 
-// Size returns the size of the pack mh as a HeadObject of its key says,
+// Stat returns the size of the pack mh as a HeadObject of its key says,
 // or an error wrapping store.ErrNotFound when there is none: a writer
-// asks it to skip storing a pack that is stored already.
-func (s *PackStore) Size(ctx context.Context, mh multihash.Multihash) (int64, error) {
+// asks it to skip storing a pack that is stored already. (The same method
+// as the store copy branch's PackLister.Stat in list.go: keep one at merge.)
+func (s *PackStore) Stat(ctx context.Context, mh multihash.Multihash) (int64, error) {
 	key, err := s.objectKey(store.Location{Multihash: mh})
 	if err != nil {
 		return 0, err

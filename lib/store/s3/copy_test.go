@@ -51,15 +51,15 @@ func TestCopyFrom(t *testing.T) {
 			putObject(t, client, bucket, src, data)
 			etag := headETag(t, client, bucket, src)
 
-			if _, err := ps.Size(ctx, mh); !errors.Is(err, store.ErrNotFound) {
-				t.Fatalf("Size of a missing pack: %v, want ErrNotFound", err)
+			if _, err := ps.Stat(ctx, mh); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("Stat of a missing pack: %v, want ErrNotFound", err)
 			}
 			// A stale ETag: nothing is stored, no upload is left open.
 			err := ps.CopyFrom(ctx, bucket, src, `"0123456789abcdef0123456789abcdef"`, int64(tc.size), mh)
 			if !errors.Is(err, s3.ErrChanged) {
 				t.Fatalf("copy on a stale ETag: %v, want ErrChanged", err)
 			}
-			if _, err := ps.Size(ctx, mh); !errors.Is(err, store.ErrNotFound) {
+			if _, err := ps.Stat(ctx, mh); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("a pack was stored by a failed copy: %v", err)
 			}
 			uploads, err := client.ListMultipartUploads(ctx, &awss3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
@@ -73,9 +73,9 @@ func TestCopyFrom(t *testing.T) {
 			if err := ps.CopyFrom(ctx, bucket, src, etag, int64(tc.size), mh); err != nil {
 				t.Fatal(err)
 			}
-			size, err := ps.Size(ctx, mh)
+			size, err := ps.Stat(ctx, mh)
 			if err != nil || size != int64(tc.size) {
-				t.Fatalf("Size %d, %v; want %d", size, err, tc.size)
+				t.Fatalf("Stat %d, %v; want %d", size, err, tc.size)
 			}
 			rc, err := ps.GetRange(ctx, store.Location{Multihash: mh}, 0, -1)
 			if err != nil {
