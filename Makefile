@@ -10,10 +10,12 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 
 LAMBDA_DIR ?= build/lambda/gateway
 LAMBDA_LOCAL_DIR ?= build/lambda/gateway-amd64
+INDEXER_DIR ?= build/lambda/indexer
+INDEXER_LOCAL_DIR ?= build/lambda/indexer-amd64
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w"
 GO_TEST_TIMEOUT ?= 40m
 
-.PHONY: all build tools check test serve demo build-lambda invoke lambda-url sam-env sam-invoke synth deploy destroy bench soak smoke image image-stage cdk-image fuzz clean
+.PHONY: all build tools check test serve demo build-lambda invoke invoke-indexer bench-indexer lambda-url sam-env sam-invoke synth deploy destroy bench soak smoke image image-stage cdk-image fuzz clean
 
 all: build
 
@@ -58,19 +60,37 @@ bench:
 soak:
 	HASH_STREAM_SOAK=1 go test -run Soak -v -timeout 30m ./cmd/hash-stream
 
-# The Lambda function: arm64 for AWS (what the CDK app deploys), amd64 for
-# local runs under the Runtime Interface Emulator.
+# The Lambda functions (the gateway and the ingest indexer): arm64 for AWS
+# (what the CDK app deploys), amd64 for local runs under the Runtime
+# Interface Emulator.
 build-lambda:
-	mkdir -p $(LAMBDA_DIR) $(LAMBDA_LOCAL_DIR)
+	mkdir -p $(LAMBDA_DIR) $(LAMBDA_LOCAL_DIR) $(INDEXER_DIR) $(INDEXER_LOCAL_DIR)
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build $(LAMBDA_FLAGS) -o $(LAMBDA_DIR)/bootstrap ./functions/gateway
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build $(LAMBDA_FLAGS) -o $(LAMBDA_LOCAL_DIR)/bootstrap ./functions/gateway
-	@ls -l $(LAMBDA_DIR)/bootstrap $(LAMBDA_LOCAL_DIR)/bootstrap
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build $(LAMBDA_FLAGS) -o $(INDEXER_DIR)/bootstrap ./functions/indexer
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build $(LAMBDA_FLAGS) -o $(INDEXER_LOCAL_DIR)/bootstrap ./functions/indexer
+	@ls -l $(LAMBDA_DIR)/bootstrap $(LAMBDA_LOCAL_DIR)/bootstrap $(INDEXER_DIR)/bootstrap $(INDEXER_LOCAL_DIR)/bootstrap
 
 # Invoke the real bootstrap locally: S3 server loaded with testdata/, the
 # Runtime Interface Emulator, one event. make invoke EVENT=events/car.json
 EVENT ?= events/car.json
 invoke: build-lambda tools
 	go run ./internal/invoke -bootstrap $(LAMBDA_LOCAL_DIR)/bootstrap -event $(EVENT)
+
+# The indexer's real bootstrap under the emulator on one S3 event: the
+# event's object (a CAR of testdata/cars, by its name) put in a pack bucket
+# of the local S3 server, then the buckets listed after the invocation.
+# make invoke-indexer INDEXER_EVENT=events/s3-put.json
+INDEXER_EVENT ?= events/s3-put.json
+invoke-indexer: build-lambda tools
+	go run ./internal/invoke -indexer -bootstrap $(INDEXER_LOCAL_DIR)/bootstrap -event $(INDEXER_EVENT)
+
+# Indexer throughput and peak RSS on one generated CAR (never committed)
+# under the emulator over the local S3 server: HASH_STREAM_INDEXER_BENCH_BYTES
+# bytes of random content (1 GiB by default here).
+INDEXER_BENCH_BYTES ?= 1073741824
+bench-indexer: tools
+	HASH_STREAM_INDEXER_BENCH_BYTES=$(INDEXER_BENCH_BYTES) go test -run '^TestMeasureIndexer$$' -v -timeout 30m ./functions/indexer
 
 # The real bootstrap behind a local Function URL with Lambda's streaming
 # limits (6 MiB uncapped, then 2 MiB/s, cut at 200 MiB; LAMBDA_URL_ARGS

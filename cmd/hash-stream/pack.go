@@ -19,17 +19,11 @@ import (
 
 // indexWriters returns the writers an --index-writer value names.
 func indexWriters(name string, s store.IndexStore) ([]index.Writer, error) {
-	switch name {
-	case "all":
-		return []index.Writer{index.NewSingleLevelWriter(s), index.NewMultipleLevelWriter(s)}, nil
-	case "single-level":
-		return []index.Writer{index.NewSingleLevelWriter(s)}, nil
-	case "multiple-level":
-		return []index.Writer{index.NewMultipleLevelWriter(s)}, nil
-	case "none":
-		return nil, nil
+	w, err := index.NewWriters(name, s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
-	return nil, fmt.Errorf("%w: unknown index writer %q (want all, single-level, multiple-level or none)", errUsage, name)
+	return w, nil
 }
 
 func checkFormat(format string) error {

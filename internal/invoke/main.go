@@ -3,6 +3,10 @@
 // S3-compatible server (versitygw) loaded with testdata/, and prints the
 // decoded response. It is `make invoke EVENT=events/<name>.json`.
 //
+// With -indexer it runs the indexer function instead, on an S3 event about
+// CARs of testdata/cars put in a local pack bucket, and lists the buckets
+// after: `make invoke-indexer`.
+//
 // With -decode it only decodes a Function URL streaming response (a JSON
 // prelude, eight NUL bytes, the body) read from stdin, as `sam local invoke`
 // prints it, with the same decoder: `make sam-invoke` pipes into it.
@@ -33,11 +37,15 @@ func main() {
 	bootstrap := flag.String("bootstrap", "build/lambda/gateway-amd64/bootstrap", "the function binary (linux, this machine's architecture)")
 	event := flag.String("event", "events/car.json", "Function URL event (payload 2.0) to send")
 	decodeOnly := flag.Bool("decode", false, "decode a streaming response (JSON prelude, 8 NUL bytes, body) from stdin instead of invoking")
+	indexer := flag.Bool("indexer", false, "invoke the indexer function (-bootstrap) with an S3 event (-event) about CARs of testdata/cars")
 	flag.Parse()
 	var err error
-	if *decodeOnly {
+	switch {
+	case *decodeOnly:
 		err = decode(os.Stdin, os.Stdout, "stdin")
-	} else {
+	case *indexer:
+		err = runIndexer(*bootstrap, *event)
+	default:
 		err = run(*bootstrap, *event)
 	}
 	if err != nil {

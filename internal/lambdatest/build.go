@@ -28,8 +28,11 @@ func Build(t testing.TB, pkg string, tags ...string) string {
 	return out
 }
 
-// GatewayPackage is the import path of the gateway function.
-const GatewayPackage = "github.com/hash-stream/hash-stream-aws/functions/gateway"
+// Import paths of the functions.
+const (
+	GatewayPackage = "github.com/hash-stream/hash-stream-aws/functions/gateway"
+	IndexerPackage = "github.com/hash-stream/hash-stream-aws/functions/indexer"
+)
 
 // ReleaseFlags are the go build flags of make build-lambda, besides
 // GOOS/GOARCH and CGO_ENABLED=0.
@@ -37,19 +40,29 @@ var ReleaseFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -
 
 // BuildGateway builds the gateway function as make build-lambda does, for
 // linux/goarch, into out.
-func BuildGateway(out, goarch string) error {
-	args := append(append([]string{"build"}, ReleaseFlags...), "-o", out, GatewayPackage)
+func BuildGateway(out, goarch string) error { return BuildFunction(out, goarch, GatewayPackage) }
+
+// BuildFunction builds the function pkg (an import path) as make
+// build-lambda does, for linux/goarch, into out.
+func BuildFunction(out, goarch, pkg string) error {
+	args := append(append([]string{"build"}, ReleaseFlags...), "-o", out, pkg)
 	cmd := exec.Command("go", args...)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build GOARCH=%s: %v\n%s", goarch, err, b)
+		return fmt.Errorf("go build %s GOARCH=%s: %v\n%s", pkg, goarch, err, b)
 	}
 	return nil
 }
 
-// GatewayBuild builds the gateway function for this machine at most once
-// (a test binary's tests share it); Remove deletes it, from TestMain.
-type GatewayBuild struct {
+// GatewayBuild is a FunctionBuild of the gateway (its zero value).
+type GatewayBuild = FunctionBuild
+
+// FunctionBuild builds a function for this machine at most once (a test
+// binary's tests share it); Remove deletes it, from TestMain.
+type FunctionBuild struct {
+	// Package is the function's import path; empty means the gateway.
+	Package string
+
 	once sync.Once
 	dir  string
 	path string
@@ -58,17 +71,21 @@ type GatewayBuild struct {
 
 // Path returns the built bootstrap, building it on first use; it skips
 // the test off linux and fails it when the build fails.
-func (g *GatewayBuild) Path(t testing.TB) string {
+func (g *FunctionBuild) Path(t testing.TB) string {
 	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skip("the function is a linux binary")
 	}
 	g.once.Do(func() {
-		if g.dir, g.err = os.MkdirTemp("", "gateway-bootstrap-"); g.err != nil {
+		if g.dir, g.err = os.MkdirTemp("", "function-bootstrap-"); g.err != nil {
 			return
 		}
+		pkg := g.Package
+		if pkg == "" {
+			pkg = GatewayPackage
+		}
 		g.path = filepath.Join(g.dir, "bootstrap")
-		g.err = BuildGateway(g.path, runtime.GOARCH)
+		g.err = BuildFunction(g.path, runtime.GOARCH, pkg)
 	})
 	if g.err != nil {
 		t.Fatal(g.err)
@@ -77,7 +94,7 @@ func (g *GatewayBuild) Path(t testing.TB) string {
 }
 
 // Remove deletes the build, if any.
-func (g *GatewayBuild) Remove() {
+func (g *FunctionBuild) Remove() {
 	if g.dir != "" {
 		_ = os.RemoveAll(g.dir)
 	}

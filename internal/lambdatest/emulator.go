@@ -10,9 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 )
 
 // EmulatorCommand is the Runtime Interface Emulator's program name, looked
@@ -41,6 +45,30 @@ type Emulator struct {
 	url    string
 	client *http.Client
 	mu     sync.Mutex // the emulator fails on concurrent invokes
+	pid    int
+	out    *testutil.Buffer
+}
+
+// Output returns what the emulator and the function wrote so far (the
+// function's log lines among them).
+func (e *Emulator) Output() string { return e.out.String() }
+
+// FunctionPID returns the process id of the function the emulator runs
+// (its child), or 0 when it runs none (before the first invoke).
+func (e *Emulator) FunctionPID() int {
+	// A child is listed under the thread that started it: read them all.
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", e.pid))
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if fields := strings.Fields(string(b)); len(fields) > 0 {
+			pid, _ := strconv.Atoi(fields[0])
+			return pid
+		}
+	}
+	return 0
 }
 
 // StartEmulator starts aws-lambda-rie (see EmulatorPath) on two free
@@ -56,7 +84,7 @@ func StartEmulator(t testing.TB, binary string, env ...string) *Emulator {
 		t.Fatalf("lambdatest: %v", err)
 	}
 	invokeAddr, apiAddr := freeAddr(t), freeAddr(t)
-	startProcess(t, rie, env, []string{
+	cmd, out := startProcess(t, rie, env, []string{
 		"--runtime-interface-emulator-address", invokeAddr,
 		"--runtime-api-address", apiAddr,
 		abs,
@@ -78,6 +106,8 @@ func StartEmulator(t testing.TB, binary string, env ...string) *Emulator {
 	return &Emulator{
 		url:    "http://" + invokeAddr + "/2015-03-31/functions/function/invocations",
 		client: &http.Client{Transport: transport},
+		pid:    cmd.Process.Pid,
+		out:    out,
 	}
 }
 

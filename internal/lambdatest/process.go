@@ -10,8 +10,8 @@ import (
 
 // startProcess runs name with args and exactly env, in its own process
 // group so that it and its children are killed, by group id, when the test
-// ends. Its output is logged if the test failed.
-func startProcess(t testing.TB, name string, env []string, args []string) *exec.Cmd {
+// ends. Its output, which it returns, is logged if the test failed.
+func startProcess(t testing.TB, name string, env []string, args []string) (*exec.Cmd, *testutil.Buffer) {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env = env
@@ -33,5 +33,5 @@ func startProcess(t testing.TB, name string, env []string, args []string) *exec.
 			t.Logf("lambdatest: output of %s:\n%s", name, out.String())
 		}
 	})
-	return cmd
+	return cmd, out
 }

@@ -99,7 +99,7 @@ func (rt *Runtime) Addr() string { return rt.addr }
 // logged if the test failed.
 func (rt *Runtime) Start(t testing.TB, binary string, env ...string) {
 	t.Helper()
-	startProcess(t, binary, append([]string{
+	_, _ = startProcess(t, binary, append([]string{
 		"AWS_LAMBDA_RUNTIME_API=" + rt.addr,
 		"AWS_LAMBDA_FUNCTION_NAME=lambdatest",
 		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",

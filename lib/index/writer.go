@@ -2,6 +2,7 @@ package index
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/hash-stream/hash-stream-aws/lib/store"
@@ -34,12 +35,20 @@ var (
 // multihash (type "index/blob@0.1"). Every block can then be found on its
 // own, which is what block-by-block clients need.
 type SingleLevelWriter struct {
-	store store.IndexStore
+	store      store.IndexStore
+	skipStored bool
 }
 
+// SingleLevelOption configures a SingleLevelWriter.
+type SingleLevelOption func(*SingleLevelWriter)
+
 // NewSingleLevelWriter returns a SingleLevelWriter writing to s.
-func NewSingleLevelWriter(s store.IndexStore) *SingleLevelWriter {
-	return &SingleLevelWriter{store: s}
+func NewSingleLevelWriter(s store.IndexStore, opts ...SingleLevelOption) *SingleLevelWriter {
+	w := &SingleLevelWriter{store: s}
+	for _, o := range opts {
+		o(w)
+	}
+	return w
 }
 
 // Add implements Writer. containing is not used by this writer. The
@@ -56,7 +65,7 @@ func (w *SingleLevelWriter) Add(ctx context.Context, blobs []PackedBlob, _ multi
 	g.SetLimit(WriteConcurrency)
 	for _, b := range blobs {
 		g.Go(func() error {
-			return put(gctx, w.store, TypeBlob, NewBlob(b.Multihash, b.Pack.Multihash, b.Offset, b.Length))
+			return w.put(gctx, b.Multihash, NewBlob(b.Multihash, b.Pack.Multihash, b.Offset, b.Length))
 		})
 		if !seen[string(b.Pack.Multihash)] {
 			seen[string(b.Pack.Multihash)] = true
@@ -70,9 +79,21 @@ func (w *SingleLevelWriter) Add(ctx context.Context, blobs []PackedBlob, _ multi
 	g, gctx = errgroup.WithContext(ctx)
 	g.SetLimit(WriteConcurrency)
 	for _, p := range packs {
-		g.Go(func() error { return put(gctx, w.store, TypeBlob, NewPack(p, nil)) })
+		g.Go(func() error { return w.put(gctx, p, NewPack(p, nil)) })
 	}
 	return g.Wait()
+}
+
+// put writes r, the record of mh, unless SkipStored is set and mh has it
+// already.
+func (w *SingleLevelWriter) put(ctx context.Context, mh multihash.Multihash, r Record) error {
+	if w.skipStored {
+		stored, err := hasSingleLevel(ctx, w.store, mh, r)
+		if err != nil || stored {
+			return err
+		}
+	}
+	return put(ctx, w.store, TypeBlob, r)
 }
 
 // checkPacked refuses blobs whose pack is not named by a multihash: the
@@ -152,4 +173,36 @@ func put(ctx context.Context, s store.IndexStore, writerType string, r Record) e
 		return fmt.Errorf("index: write %s record for %s: %w", r.Type, store.Key(r.Multihash), err)
 	}
 	return nil
+}
+
+// Writer names, as the CLI's --index-writer flag and the indexer
+// function's configuration spell them.
+const (
+	WritersAll           = "all"            // both: what block-by-block clients need
+	WritersSingleLevel   = "single-level"   // SingleLevelWriter only
+	WritersMultipleLevel = "multiple-level" // MultipleLevelWriter only
+	WritersNone          = "none"           // no index records
+)
+
+// ErrUnknownWriters is returned (wrapped) by NewWriters for a name it does
+// not know.
+var ErrUnknownWriters = errors.New("unknown index writer")
+
+// NewWriters returns the writers a name asks for, writing to s, in the
+// order AddToIndex-style callers run them: the single-level writer first,
+// the multiple-level writer (the CONTAINING record that answers for the
+// whole DAG) last. opts apply to the single-level writer. "none" gives
+// no writer.
+func NewWriters(name string, s store.IndexStore, opts ...SingleLevelOption) ([]Writer, error) {
+	switch name {
+	case WritersAll:
+		return []Writer{NewSingleLevelWriter(s, opts...), NewMultipleLevelWriter(s)}, nil
+	case WritersSingleLevel:
+		return []Writer{NewSingleLevelWriter(s, opts...)}, nil
+	case WritersMultipleLevel:
+		return []Writer{NewMultipleLevelWriter(s)}, nil
+	case WritersNone:
+		return nil, nil
+	}
+	return nil, fmt.Errorf("%w %q (want all, single-level, multiple-level or none)", ErrUnknownWriters, name)
 }

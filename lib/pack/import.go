@@ -9,13 +9,67 @@ import (
 
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
+	"github.com/ipfs/go-cid"
 	carv2 "github.com/ipld/go-car/v2"
 	"github.com/multiformats/go-multihash"
 )
 
-// ErrInvalidCAR is returned (wrapped) by Import for input that is not a
-// well-formed CAR whose blocks all match their CIDs.
+// ErrInvalidCAR is returned (wrapped) by Import and Scan for input that is
+// not a well-formed CAR whose blocks all match their CIDs.
 var ErrInvalidCAR = errors.New("invalid CAR")
+
+// DefaultMaxSectionBytes is the largest CAR section (CID and block data)
+// Scan reads, as go-car bounds it: a bad length prefix cannot make it
+// allocate more.
+const DefaultMaxSectionBytes = int64(carv2.DefaultMaxAllowedSectionSize)
+
+// BlockError is the error of a CAR block that Scan refuses: which block,
+// where its section starts, its CID when the section header could be read,
+// and why. It wraps ErrInvalidCAR, so callers that only tell a bad CAR from
+// a failed read check that.
+type BlockError struct {
+	Index  int     // the block's position in the CAR, from 0
+	Offset int64   // the byte offset of its section (length prefix) in the file
+	CID    cid.Cid // cid.Undef when the section header is unreadable
+	Err    error
+}
+
+func (e *BlockError) Error() string {
+	if e.CID.Defined() {
+		return fmt.Sprintf("%v: block %d (%s, section at byte %d): %v", ErrInvalidCAR, e.Index, e.CID, e.Offset, e.Err)
+	}
+	return fmt.Sprintf("%v: block %d (section at byte %d): %v", ErrInvalidCAR, e.Index, e.Offset, e.Err)
+}
+
+// Unwrap returns ErrInvalidCAR and the cause.
+func (e *BlockError) Unwrap() []error { return []error{ErrInvalidCAR, e.Err} }
+
+// ScanOption configures Scan.
+type ScanOption func(*scanOptions)
+
+type scanOptions struct {
+	maxSection int64
+	maxBlocks  int
+}
+
+// WithMaxSectionBytes bounds the size of one CAR section, CID and data
+// (default DefaultMaxSectionBytes; 0 or less means the default). A larger
+// section is a *BlockError, found before anything is allocated for it.
+func WithMaxSectionBytes(n int64) ScanOption {
+	return func(o *scanOptions) {
+		if n > 0 {
+			o.maxSection = n
+		}
+	}
+}
+
+// WithMaxBlocks bounds the number of blocks (default 0: no bound). The
+// blob list Scan returns grows with it, and so do the index records made
+// from it: a CAR of millions of tiny blocks is refused with a *BlockError
+// at the first block over the bound.
+func WithMaxBlocks(n int) ScanOption {
+	return func(o *scanOptions) { o.maxBlocks = max(n, 0) }
+}
 
 // Import stores the CAR file r (CARv1 or CARv2) as one pack, as it is, and
 // returns where each of its blocks is: the offset and length of the block
@@ -36,26 +90,77 @@ func Import(ctx context.Context, s store.PackStore, r io.ReadSeeker) (Info, erro
 }
 
 // Scan reads a CAR file to its end, checks every block against its CID,
-// and returns the pack it makes: its multihash, size, roots and blobs.
-func Scan(r io.Reader) (Info, error) {
+// and returns the pack it makes: its multihash, size, roots and blobs. It
+// streams: memory holds one block at a time (at most the section bound)
+// besides the blob list.
+//
+// A file that is not a valid CAR is an error wrapping ErrInvalidCAR (a
+// *BlockError when a block is at fault). An error of r itself, such as a
+// network read cut short, is returned as it is, never as ErrInvalidCAR:
+// reading again may well succeed.
+func Scan(r io.Reader, opts ...ScanOption) (Info, error) {
+	o := scanOptions{maxSection: DefaultMaxSectionBytes}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	h := sha256.New()
-	cr := &countingReader{r: io.TeeReader(r, h)}
-	br, err := carv2.NewBlockReader(cr)
+	src := &sourceReader{r: r}
+	cr := &countingReader{r: io.TeeReader(src, h)}
+	// readErr tells a failure of r from a malformed CAR.
+	readErr := func() error {
+		if src.err != nil {
+			return fmt.Errorf("pack: read: %w", src.err)
+		}
+		return nil
+	}
+	br, err := carv2.NewBlockReader(cr, carv2.MaxAllowedSectionSize(uint64(o.maxSection)))
 	if err != nil {
+		if rerr := readErr(); rerr != nil {
+			return Info{}, rerr
+		}
 		return Info{}, fmt.Errorf("%w: header: %v", ErrInvalidCAR, err)
 	}
 	info := Info{Roots: br.Roots}
+	var buf []byte
 	for i := 0; ; i++ {
-		blk, err := br.Next()
+		start := cr.n
+		bad := func(c cid.Cid, err error) error {
+			if rerr := readErr(); rerr != nil {
+				return rerr
+			}
+			return &BlockError{Index: i, Offset: start, CID: c, Err: err}
+		}
+		// NextReader leaves the data to us: its size is checked before
+		// anything is allocated, and a mismatch names the CID.
+		c, data, length, err := br.NextReader()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return Info{}, fmt.Errorf("%w: block %d (at byte %d): %v", ErrInvalidCAR, i, cr.n, err)
+			return Info{}, bad(cid.Undef, err)
 		}
-		// The reader consumed exactly the section: the data ends here.
-		length := uint64(len(blk.RawData()))
-		info.Blobs = append(info.Blobs, index.PackedBlob{Multihash: blk.Cid().Hash(), BlobLocation: store.BlobLocation{Offset: uint64(cr.n) - length, Length: length}})
+		if o.maxBlocks > 0 && i >= o.maxBlocks {
+			return Info{}, bad(c, fmt.Errorf("more than %d blocks", o.maxBlocks))
+		}
+		if int64(length) < 0 || int64(length)+int64(c.ByteLen()) > o.maxSection {
+			return Info{}, bad(c, fmt.Errorf("section of %d bytes, over the %d-byte bound", length+uint64(c.ByteLen()), o.maxSection))
+		}
+		if uint64(cap(buf)) < length {
+			buf = make([]byte, length)
+		}
+		buf = buf[:length]
+		if _, err := io.ReadFull(data, buf); err != nil {
+			return Info{}, bad(c, fmt.Errorf("block data: %w", err))
+		}
+		sum, err := c.Prefix().Sum(buf)
+		if err != nil {
+			return Info{}, bad(c, err)
+		}
+		if !sum.Equals(c) {
+			return Info{}, bad(c, fmt.Errorf("data does not match the CID (its hash makes %s)", sum))
+		}
+		// The data ends where the reader is now.
+		info.Blobs = append(info.Blobs, index.PackedBlob{Multihash: c.Hash(), BlobLocation: store.BlobLocation{Offset: uint64(cr.n) - length, Length: length}})
 	}
 	// A CARv2 may hold an index after its data: read the rest so the hash
 	// covers the whole file.
@@ -84,5 +189,19 @@ type countingReader struct {
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	return n, err
+}
+
+// sourceReader keeps the first error of r other than io.EOF.
+type sourceReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF && s.err == nil {
+		s.err = err
+	}
 	return n, err
 }

@@ -29,10 +29,12 @@ type options struct {
 	resumes     int
 	// maxIndexFile is the size cap of one index file.
 	maxIndexFile int64
+	// copyAbove and copyPartSize shape server-side copies (copy.go).
+	copyAbove, copyPartSize int64
 }
 
 func newOptions(opts []Option) options {
-	o := options{ext: store.DefaultPackExtension, conditional: true, partSize: DefaultPartSize, resumes: DefaultResumes, maxIndexFile: store.DefaultMaxIndexFileBytes}
+	o := options{ext: store.DefaultPackExtension, conditional: true, partSize: DefaultPartSize, resumes: DefaultResumes, maxIndexFile: store.DefaultMaxIndexFileBytes, copyPartSize: DefaultCopyPartSize}
 	for _, opt := range opts {
 		opt(&o)
 	}

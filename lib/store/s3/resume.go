@@ -5,14 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/hash-stream/hash-stream-aws/lib/store"
 )
 
 // ErrChanged is wrapped by the error of a read that would have to be
 // resumed on an object that is no longer the one it began on (another
 // ETag or version; S3 answers the conditional GET with 412). Packs are
 // never replaced, so it means the store was tampered with: the read ends
-// rather than stitch two objects together.
-var ErrChanged = errors.New("object changed during the read")
+// rather than stitch two objects together. The conditional copies and
+// deletes of copy.go wrap it too. It is store.ErrChanged, so programs that
+// see the store through its interfaces can tell it.
+var ErrChanged = store.ErrChanged
 
 // resumer is the body of a GetObject that, when it fails part-way (a
 // reset, a body that ends early, a body timeout), asks for the rest with

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/hash-stream/hash-stream-aws/lib/ingest"
+)
+
+func lookupMap(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestLoadConfig(t *testing.T) {
+	base := map[string]string{envIndexBucket: "idx", envPackBucket: "packs"}
+	c, err := loadConfig(lookupMap(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ingest != ingest.DefaultIngestPrefix || c.rejected != ingest.DefaultRejectedPrefix || c.writers != "all" || c.s3.PackBucket != "packs" {
+		t.Fatalf("defaults: %+v", c)
+	}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		msgs []string
+	}{
+		{"no buckets", map[string]string{}, []string{envIndexBucket + " is not set", envPackBucket + " is not set"}},
+		{"empty prefixes", map[string]string{envIngestPrefix: "", envRejectedPrefix: ""}, []string{envIngestPrefix + " is set but empty", envRejectedPrefix + " is set but empty"}},
+		{"writer", map[string]string{envIndexWriter: "none"}, []string{envIndexWriter + `="none"`}},
+		{"level", map[string]string{envLogLevel: "loud"}, []string{envLogLevel + `="loud"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{}
+			if tc.name != "no buckets" {
+				for k, v := range base {
+					env[k] = v
+				}
+			}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			_, err := loadConfig(lookupMap(env))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, m := range tc.msgs {
+				if !strings.Contains(err.Error(), m) {
+					t.Errorf("%q lacks %q", err, m)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,135 @@
+package s3_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/multiformats/go-multihash"
+
+	"github.com/hash-stream/hash-stream-aws/lib/store"
+	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
+)
+
+// headETag returns the ETag of an object.
+func headETag(t *testing.T, client *awss3.Client, bucket, key string) string {
+	t.Helper()
+	out, err := client.HeadObject(context.Background(), &awss3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.ETag)
+}
+
+// CopyFrom stores an object as a pack, server-side, in one CopyObject or
+// in parts above the threshold; a source whose ETag changed is never
+// stored.
+func TestCopyFrom(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		size  int
+		above int64 // multipart threshold (0: default)
+		parts int   // parts the copy must have made (0: one CopyObject)
+	}{
+		{"one copy", 3<<20 + 1, 0, 0},
+		{"multipart", 12<<20 + 3, 1 << 20, 3}, // 5 MiB parts: 5, 5, 2
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client, bucket := server.Client(), server.NewBucket(t)
+			ps := s3.NewPackStore(client, bucket, s3.WithPrefix("packs/"), s3.WithMultipartCopyAbove(tc.above), s3.WithCopyPartSize(s3.MinPartSize))
+			data := make([]byte, tc.size)
+			_, _ = rand.Read(data)
+			mh, _ := multihash.Sum(data, multihash.SHA2_256, -1)
+			src := "ingest/a dir/x+y é.car" // spaces, a plus, non-ASCII: the copy source is encoded
+			putObject(t, client, bucket, src, data)
+			etag := headETag(t, client, bucket, src)
+
+			if _, err := ps.Stat(ctx, mh); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("Stat of a missing pack: %v, want ErrNotFound", err)
+			}
+			// A stale ETag: nothing is stored, no upload is left open.
+			err := ps.CopyFrom(ctx, bucket, src, `"0123456789abcdef0123456789abcdef"`, int64(tc.size), mh)
+			if !errors.Is(err, s3.ErrChanged) {
+				t.Fatalf("copy on a stale ETag: %v, want ErrChanged", err)
+			}
+			if _, err := ps.Stat(ctx, mh); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("a pack was stored by a failed copy: %v", err)
+			}
+			uploads, err := client.ListMultipartUploads(ctx, &awss3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(uploads.Uploads) != 0 {
+				t.Fatalf("%d multipart uploads left open", len(uploads.Uploads))
+			}
+
+			if err := ps.CopyFrom(ctx, bucket, src, etag, int64(tc.size), mh); err != nil {
+				t.Fatal(err)
+			}
+			size, err := ps.Stat(ctx, mh)
+			if err != nil || size != int64(tc.size) {
+				t.Fatalf("Stat %d, %v; want %d", size, err, tc.size)
+			}
+			rc, err := ps.GetRange(ctx, store.Location{Multihash: mh}, 0, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("pack differs from the source (%d bytes, %v)", len(got), err)
+			}
+			key := "packs/" + store.Key(mh) + "/" + store.Key(mh) + ".car"
+			packETag := headETag(t, client, bucket, key)
+			if multi := strings.HasSuffix(strings.Trim(packETag, `"`), "-"+string(rune('0'+tc.parts))); multi != (tc.parts > 0) {
+				t.Errorf("pack ETag %s: multipart %v, want %d parts", packETag, multi, tc.parts)
+			}
+		})
+	}
+}
+
+// Objects reads, copies and deletes objects of a bucket; Delete of a
+// missing object is no error, and of a changed one is ErrChanged.
+func TestObjects(t *testing.T) {
+	ctx := context.Background()
+	client, bucket := server.Client(), server.NewBucket(t)
+	o := s3.NewObjects(client, bucket)
+	putObject(t, client, bucket, "in/a b", []byte("hello"))
+	rc, size, etag, err := o.Get(ctx, "in/a b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(body) != "hello" || size != 5 || etag == "" {
+		t.Fatalf("Get: %q, %d, %q", body, size, etag)
+	}
+	if _, _, _, err := o.Get(ctx, "in/missing"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get of a missing object: %v", err)
+	}
+	if err := o.Copy(ctx, "in/a b", etag, size, "out/a b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Copy(ctx, "in/a b", `"00000000000000000000000000000000"`, size, "out/c"); !errors.Is(err, s3.ErrChanged) {
+		t.Fatalf("Copy on a stale ETag: %v", err)
+	}
+	if err := o.Delete(ctx, "in/a b", `"00000000000000000000000000000000"`); !errors.Is(err, s3.ErrChanged) {
+		t.Fatalf("Delete on a stale ETag: %v", err)
+	}
+	if err := o.Delete(ctx, "in/a b", etag); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Delete(ctx, "in/a b", etag); err != nil {
+		t.Fatalf("Delete of a missing object: %v", err)
+	}
+	if keys := listKeys(t, client, bucket); len(keys) != 1 || keys[0] != "out/a b" {
+		t.Fatalf("keys %q, want [out/a b]", keys)
+	}
+}
