@@ -53,22 +53,6 @@ func (o options) copyAboveOrDefault() int64 {
 	return o.copyAbove
 }
 
-// Stat returns the size of the pack mh as a HeadObject of its key says,
-// or an error wrapping store.ErrNotFound when there is none: a writer
-// asks it to skip storing a pack that is stored already. (The same method
-// as the store copy branch's PackLister.Stat in list.go: keep one at merge.)
-func (s *PackStore) Stat(ctx context.Context, mh multihash.Multihash) (int64, error) {
-	key, err := s.objectKey(store.Location{Multihash: mh})
-	if err != nil {
-		return 0, err
-	}
-	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
-	if err != nil {
-		return 0, wrap(err, "head %s", s.url(key))
-	}
-	return aws.ToInt64(out.ContentLength), nil
-}
-
 // CopyFrom stores the object srcKey of srcBucket, of size bytes, as the
 // pack mh by a server-side copy: its bytes never pass through this
 // process. The caller has read the object and checked that its bytes hash

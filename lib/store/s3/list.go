@@ -153,7 +153,9 @@ func (s *PackStore) List(ctx context.Context, fn func(store.PackEntry) error) er
 	})
 }
 
-// Stat implements store.PackLister, with HeadObject.
+// Stat implements store.PackLister, with HeadObject: the size of the pack
+// mh, or an error wrapping store.ErrNotFound when there is none. The
+// indexer asks it to skip storing a pack that is stored already.
 func (s *PackStore) Stat(ctx context.Context, mh multihash.Multihash) (int64, error) {
 	key, err := s.objectKey(store.Location{Multihash: mh})
 	if err != nil {
