@@ -90,8 +90,9 @@ func jsTree(t *testing.T) string {
 	writeFile(t, filepath.Join(root, "random-3m.bin"), string(random))
 	writeThresholdFolder(t, filepath.Join(root, "at-threshold"), unixfs.DefaultShardThreshold, 0)
 	writeThresholdFolder(t, filepath.Join(root, "above-threshold"), unixfs.DefaultShardThreshold, 1)
-	for i := range 6000 {
-		writeFile(t, filepath.Join(root, "subfolders", fmt.Sprintf("d%05d", i), "f"), "")
+	// 2200 links of 124 bytes (80-byte names): a 272 KiB node.
+	for i := range 2200 {
+		writeFile(t, filepath.Join(root, "subfolders", fmt.Sprintf("d%05d-%s", i, strings.Repeat("x", 73)), "f"), "")
 	}
 	return root
 }
