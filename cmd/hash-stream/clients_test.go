@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -192,55 +191,11 @@ func deref(s *string) string {
 	return *s
 }
 
-// verifiedFetchTools finds a Node >= 22 (on PATH, else the one .ci/tools.sh
-// installs in .tools) and the node_modules holding @helia/verified-fetch
-// ($HASH_STREAM_NODE_MODULES, else .tools/node/node_modules). Missing ones
-// skip the test, or fail it when CI=true.
+// verifiedFetchTools finds a Node >= 22 and the node_modules holding
+// @helia/verified-fetch (see testutil.Node).
 func verifiedFetchTools(t *testing.T) (node, modules string) {
 	t.Helper()
-	missing := func(format string, args ...any) {
-		t.Helper()
-		msg := fmt.Sprintf(format, args...) + "; install with: bash .ci/tools.sh"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	root := testutil.RepoRoot()
-	var candidates, seen []string
-	if p, err := exec.LookPath("node"); err == nil {
-		candidates = append(candidates, p)
-	}
-	candidates = append(candidates, filepath.Join(root, ".tools", "node", "node_modules", ".bin", "node"))
-	for _, c := range candidates {
-		if _, err := os.Stat(c); err != nil {
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		out, err := exec.CommandContext(ctx, c, "--version").Output()
-		cancel()
-		v := strings.TrimSpace(string(out))
-		seen = append(seen, c+" "+v)
-		if err != nil {
-			continue
-		}
-		major, _, _ := strings.Cut(strings.TrimPrefix(v, "v"), ".")
-		if n, err := strconv.Atoi(major); err == nil && n >= 22 {
-			node = c
-			break
-		}
-	}
-	if node == "" {
-		missing("no Node >= 22 for @helia/verified-fetch (found: %v)", seen)
-	}
-	modules = os.Getenv("HASH_STREAM_NODE_MODULES")
-	if modules == "" {
-		modules = filepath.Join(root, ".tools", "node", "node_modules")
-	}
-	if _, err := os.Stat(filepath.Join(modules, "@helia", "verified-fetch", "package.json")); err != nil {
-		missing("@helia/verified-fetch not installed in %s", modules)
-	}
-	return node, modules
+	return testutil.Node(t, "@helia/verified-fetch")
 }
 
 // gatewayRequest is one line of the gateway's request log.

@@ -26,7 +26,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"pack write", "<file>", "Write a file into packs and index them", packWrite},
+		{"pack write", "<file|folder>", "Write a file or a folder into packs and index them", packWrite},
 		{"pack import", "<car>", "Store an existing CAR file as a pack and index it", packImport},
 		{"pack extract", "<packCid> <file>", "Copy a stored pack to a file", packExtract},
 		{"store copy", "--from fs|s3 --to fs|s3", "Copy a whole store to another backend, converting the layout, verified, in parallel", storeCopy},

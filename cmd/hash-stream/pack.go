@@ -34,7 +34,13 @@ func checkFormat(format string) error {
 }
 
 func packWrite(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlagSet("pack write", "<file>", "Writes a file as a UnixFS DAG (1 MiB raw leaves, balanced 1024-link nodes, CIDv1) into CAR packs,\nstores them and indexes them. The same file gives the same packs and index files as the JavaScript CLI.", env.stderr)
+	fs := newFlagSet("pack write", "<file|folder>", "Writes a file as a UnixFS DAG (1 MiB raw leaves, balanced 1024-link nodes, CIDv1) into CAR packs,\n"+
+		"stores them and indexes them. The same file gives the same packs and index files as the JavaScript CLI.\n"+
+		"A folder is written as a UnixFS directory laid out as the IPIP-499 profile unixfs-v1-2025 (what\n"+
+		"ipfs-unixfs-importer makes with it): its files as above, each folder a plain directory node, or a HAMT\n"+
+		"(fanout 256) once its node would exceed 256 KiB. Only regular files and folders: a symbolic link or a\n"+
+		"special file anywhere in the tree is refused before anything is stored. The containing CID is the\n"+
+		"folder's root.", env.stderr)
 	var wf writeFlags
 	var format, size string
 	wf.register(fs, env, `index writer: "all" (both, what block-by-block clients need), "single-level", "multiple-level" or "none"`)
@@ -65,7 +71,7 @@ func packWrite(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	if info.IsDir() {
-		return fmt.Errorf("%s is a folder: pack write takes a file", pos[0])
+		return packWriteFolder(ctx, env, pos[0], st, writers, maxSize, wf.writer)
 	}
 
 	fmt.Fprintf(env.stdout, "\nPacking file: %s\n    Pack Max Size: %d bytes\n    Index Writer: %s\n    Store backend: %s\n", filepath.Base(pos[0]), maxSize, wf.writer, st.backend)

@@ -3,6 +3,7 @@ package pack
 import (
 	"context"
 	"io"
+	"io/fs"
 
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
@@ -24,6 +25,28 @@ const pipelineDepth = 4
 // no partial pack behind; packs already stored stay (they are complete and
 // content-addressed) and the error is then a *LeftError naming them.
 func WriteFile(ctx context.Context, s store.PackStore, r io.Reader, opts ...WriterOption) (cid.Cid, []Info, error) {
+	return writeDAG(ctx, s, func(emit unixfs.EmitFunc) (cid.Cid, error) {
+		root, _, err := unixfs.BuildFile(r, emit)
+		return root, err
+	}, opts)
+}
+
+// WriteDirectory encodes the folder tree of fsys as a UnixFS directory
+// (see unixfs.BuildDirectory: the IPIP-499 unixfs-v1-2025 layout, files
+// as WriteFile encodes them), stores its blocks in packs and returns the
+// root CID and the packs, in order, as WriteFile does. An entry that is
+// not a regular file or a folder fails the write as a read error does
+// (*unixfs.UnsupportedError, within a *LeftError when packs were stored
+// before it): check the tree first with unixfs.Scan to store nothing then.
+func WriteDirectory(ctx context.Context, s store.PackStore, fsys fs.FS, opts ...WriterOption) (cid.Cid, []Info, error) {
+	return writeDAG(ctx, s, func(emit unixfs.EmitFunc) (cid.Cid, error) {
+		return unixfs.BuildDirectory(fsys, emit)
+	}, opts)
+}
+
+// writeDAG packs the blocks build emits, building and packing
+// concurrently.
+func writeDAG(ctx context.Context, s store.PackStore, build func(unixfs.EmitFunc) (cid.Cid, error), opts []WriterOption) (cid.Cid, []Info, error) {
 	w, err := NewWriter(s, opts...)
 	if err != nil {
 		return cid.Undef, nil, err
@@ -39,7 +62,7 @@ func WriteFile(ctx context.Context, s store.PackStore, r io.Reader, opts ...Writ
 	g.Go(func() error {
 		defer close(blocks)
 		var err error
-		root, _, err = unixfs.BuildFile(r, func(b unixfs.Block) error {
+		root, err = build(func(b unixfs.Block) error {
 			// The encoder reuses its buffer: hand the writer a copy.
 			var buf []byte
 			select {

@@ -2,7 +2,9 @@
 // exactly as the JavaScript Hash Stream CLI lays it out (through
 // @ipld/unixfs): CIDv1, sha2-256, fixed-size chunks stored as raw leaves,
 // balanced dag-pb File nodes of at most Width links, and a file of one chunk
-// stored as that single raw block.
+// stored as that single raw block. It encodes a folder tree as the IPIP-499
+// profile unixfs-v1-2025 does (BuildDirectory): the same files, in plain
+// Directory nodes or, above a size threshold, HAMT-sharded ones.
 //
 // Blocks are emitted in the order the JavaScript writer emits them, which is
 // the order they go into packs: each leaf as it is read, each inner node as
@@ -41,12 +43,13 @@ type Block struct {
 // EmitFunc receives each block of the DAG in order.
 type EmitFunc func(Block) error
 
-// Option configures BuildFile.
+// Option configures BuildFile and BuildDirectory.
 type Option func(*options)
 
 type options struct {
-	chunkSize int
-	width     int
+	chunkSize      int
+	width          int
+	shardThreshold int
 }
 
 // WithChunkSize sets the size of the leaves (default DefaultChunkSize).
@@ -66,39 +69,55 @@ type link struct {
 // BuildFile reads r to its end, emits every block of its UnixFS DAG in
 // order, and returns the root CID and the file size.
 func BuildFile(r io.Reader, emit EmitFunc, opts ...Option) (cid.Cid, uint64, error) {
-	o := options{chunkSize: DefaultChunkSize, width: DefaultWidth}
+	o, err := newOptions(opts)
+	if err != nil {
+		return cid.Undef, 0, err
+	}
+	l, err := buildFile(r, emit, o, new(buffers))
+	return l.cid, l.contentSize, err
+}
+
+// buffers are the two chunk buffers of buildFile, allocated on first use
+// and reused from one file to the next.
+type buffers [2][]byte
+
+func newOptions(opts []Option) (options, error) {
+	o := options{chunkSize: DefaultChunkSize, width: DefaultWidth, shardThreshold: DefaultShardThreshold}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.chunkSize <= 0 || o.width < 2 {
-		return cid.Undef, 0, fmt.Errorf("unixfs: bad options: chunk size %d, width %d", o.chunkSize, o.width)
+	if o.chunkSize <= 0 || o.width < 2 || o.shardThreshold < 0 {
+		return o, fmt.Errorf("unixfs: bad options: chunk size %d, width %d, shard threshold %d", o.chunkSize, o.width, o.shardThreshold)
 	}
+	return o, nil
+}
+
+// buildFile is BuildFile returning the root as its parent links to it.
+func buildFile(r io.Reader, emit EmitFunc, o options, bufs *buffers) (link, error) {
 	b := &balanced{width: o.width, emit: emit}
 	// Two buffers: the first chunk is held back (as "head") until a second
 	// one shows the file has more than one leaf.
-	bufs := [2][]byte{make([]byte, o.chunkSize), make([]byte, o.chunkSize)}
-	var size uint64
+	for i := range bufs {
+		if len(bufs[i]) != o.chunkSize {
+			bufs[i] = make([]byte, o.chunkSize)
+		}
+	}
 	for i := 0; ; i++ {
 		buf := bufs[i%2]
 		n, err := io.ReadFull(r, buf)
 		if n > 0 {
-			size += uint64(n)
 			if werr := b.write(buf[:n]); werr != nil {
-				return cid.Undef, 0, werr
+				return link{}, werr
 			}
 		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			break
 		}
 		if err != nil {
-			return cid.Undef, 0, fmt.Errorf("unixfs: read: %w", err)
+			return link{}, fmt.Errorf("unixfs: read: %w", err)
 		}
 	}
-	root, err := b.close()
-	if err != nil {
-		return cid.Undef, 0, err
-	}
-	return root, size, nil
+	return b.close()
 }
 
 // balanced is the balanced layout of @ipld/unixfs: leaves collect in the
@@ -188,21 +207,19 @@ func (b *balanced) addNode(d int, children []link) error {
 	return nil
 }
 
-func (b *balanced) close() (cid.Cid, error) {
+func (b *balanced) close() (link, error) {
 	if b.head != nil || !b.any {
 		// One chunk, or none: the file is a single raw block.
-		l, err := b.emitLeaf(b.head)
-		return l.cid, err
+		return b.emitLeaf(b.head)
 	}
 	if err := b.flush(true); err != nil {
-		return cid.Undef, err
+		return link{}, err
 	}
 	top := b.rows[len(b.rows)-1]
 	if len(top) == 1 {
-		return top[0].cid, nil
+		return top[0], nil
 	}
-	l, err := b.emitNode(top)
-	return l.cid, err
+	return b.emitNode(top)
 }
 
 func (b *balanced) emitNode(children []link) (link, error) {
@@ -230,10 +247,12 @@ func (b *balanced) emitNode(children []link) (link, error) {
 // size and each child's size.
 func encodeFileNode(children []link) ([]byte, error) {
 	sizes := make([]uint64, len(children))
+	links := make([]namedLink, len(children))
 	var total uint64
 	for i, ch := range children {
 		sizes[i] = ch.contentSize
 		total += ch.contentSize
+		links[i] = namedLink{link: ch}
 	}
 	ufs, err := builder.BuildUnixFS(func(b *builder.Builder) {
 		builder.DataType(b, data.Data_File)
@@ -243,8 +262,21 @@ func encodeFileNode(children []link) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("unixfs: build node data: %w", err)
 	}
+	return encodeNode(links, data.EncodeUnixFSData(ufs))
+}
+
+// namedLink is a link of a dag-pb node: a child under a name.
+type namedLink struct {
+	name string
+	link
+}
+
+// encodeNode returns the dag-pb bytes of a node with these links, in this
+// order (dag-pb wants them sorted by name: the caller sorts), and this
+// UnixFS Data.
+func encodeNode(links []namedLink, ufsData []byte) ([]byte, error) {
 	nb := dagpb.Type.PBNode.NewBuilder()
-	err = func() error {
+	err := func() error {
 		ma, err := nb.BeginMap(2)
 		if err != nil {
 			return err
@@ -253,23 +285,23 @@ func encodeFileNode(children []link) ([]byte, error) {
 		if err != nil {
 			return err
 		}
-		links, err := la.BeginList(int64(len(children)))
+		list, err := la.BeginList(int64(len(links)))
 		if err != nil {
 			return err
 		}
-		for _, ch := range children {
-			pl, err := builder.BuildUnixFSDirectoryEntry("", int64(ch.dagSize), cidlink.Link{Cid: ch.cid})
+		for _, l := range links {
+			pl, err := builder.BuildUnixFSDirectoryEntry(l.name, int64(l.dagSize), cidlink.Link{Cid: l.cid})
 			if err != nil {
 				return err
 			}
-			if err := links.AssembleValue().AssignNode(pl); err != nil {
+			if err := list.AssembleValue().AssignNode(pl); err != nil {
 				return err
 			}
 		}
-		if err := links.Finish(); err != nil {
+		if err := list.Finish(); err != nil {
 			return err
 		}
-		if err := assembleBytes(ma, "Data", data.EncodeUnixFSData(ufs)); err != nil {
+		if err := assembleBytes(ma, "Data", ufsData); err != nil {
 			return err
 		}
 		return ma.Finish()
