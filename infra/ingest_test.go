@@ -187,7 +187,7 @@ func checkNoIngest(t *testing.T, s *synthesized) {
 			t.Errorf("permission %s lets S3 invoke a function with ingest off", id)
 		}
 	}
-	for _, k := range []string{"IngestLocation", "RejectedLocation", "IndexerFunctionName", "IngestFailureQueueUrl"} {
+	for _, k := range []string{"IngestLocation", "RejectedLocation", "IndexerFunctionName", "IndexerLogGroupName", "IngestFailureQueueUrl"} {
 		if s.json["Outputs"].(map[string]interface{})[k] != nil {
 			t.Errorf("output %s with ingest off", k)
 		}
@@ -296,7 +296,7 @@ func checkIndexer(t *testing.T, s *synthesized, cfg Config, env map[string]inter
 	}
 
 	outs := s.json["Outputs"].(map[string]interface{})
-	for _, k := range []string{"IngestLocation", "RejectedLocation", "IndexerFunctionName", "IngestFailureQueueUrl"} {
+	for _, k := range []string{"IngestLocation", "RejectedLocation", "IndexerFunctionName", "IndexerLogGroupName", "IngestFailureQueueUrl"} {
 		if outs[k] == nil {
 			t.Errorf("output %s missing", k)
 		}

@@ -252,7 +252,8 @@ func NewGatewayStack(scope constructs.Construct, id string, props *GatewayStackP
 	if s.Ingest != nil {
 		out("IngestLocation", "s3://"+*s.PackBucket.BucketName()+"/"+cfg.IngestPrefix, "Drop CAR files here to have them indexed (aws s3 cp x.car <this>x.car)")
 		out("RejectedLocation", "s3://"+*s.PackBucket.BucketName()+"/"+cfg.RejectedPrefix, "Where the indexer moves CARs that fail verification")
-		out("IndexerFunctionName", *s.Ingest.Function.FunctionName(), "Indexer Lambda function name (logs name each CAR and any bad block)")
+		out("IndexerFunctionName", *s.Ingest.Function.FunctionName(), "Indexer Lambda function name")
+		out("IndexerLogGroupName", *s.Ingest.LogGroup.LogGroupName(), "Indexer log group: aws logs tail <this> --follow")
 		out("IngestFailureQueueUrl", *s.Ingest.FailureQueue.QueueUrl(), "SQS queue of S3 events the indexer failed on after its retries")
 	}
 
