@@ -200,8 +200,10 @@ var ContextKeys = []string{
 	"indexWriter", "indexerConcurrency",
 }
 
-// ingestKeys are the context keys that need ingest=true.
-var ingestKeys = []string{"ingestPrefix", "rejectedPrefix", "indexerLambdaDir", "indexerMemorySize", "indexerTimeout", "indexWriter", "indexerConcurrency"}
+// ingestKeys are the context keys that need ingest=true. indexerLambdaDir
+// is not one: like lambdaDir, a build path the Makefile may pass to every
+// synth.
+var ingestKeys = []string{"ingestPrefix", "rejectedPrefix", "indexerMemorySize", "indexerTimeout", "indexWriter", "indexerConcurrency"}
 
 // contextReader reads typed values from a construct's context. Values come
 // as strings from `-c key=value` and as JSON types from cdk.json.

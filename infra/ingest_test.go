@@ -455,6 +455,31 @@ func TestIngestImportedBuckets(t *testing.T) {
 	}
 }
 
+// indexerLambdaDir, a build path like lambdaDir, may be passed without
+// ingest=true (the Makefile passes both to every synth); nothing of the
+// indexer is made then, and its folder is not even looked at.
+func TestIndexerDirWithoutIngest(t *testing.T) {
+	s := synth(t, map[string]string{"indexerLambdaDir": "/nonexistent/indexer"}, "")
+	checkNoIngest(t, s)
+}
+
+// Ingest works beside compute=ecs: the indexer is a Lambda function either way.
+func TestIngestWithECS(t *testing.T) {
+	s := synth(t, ingestCtx(ecsCtx(t)), "eu-west-1")
+	fnID, queueID := checkIndexer(t, s, s.cfg, map[string]interface{}{
+		EnvIndexBucket:    map[string]interface{}{"Ref": bucketID(t, s, "IndexBucket")},
+		EnvIndexPrefix:    "",
+		EnvPackBucket:     map[string]interface{}{"Ref": bucketID(t, s, "PackBucket")},
+		EnvPackPrefix:     "",
+		EnvIngestPrefix:   "ingest/",
+		EnvRejectedPrefix: "rejected/",
+		EnvIndexWriter:    "all",
+		EnvLogLevel:       "info",
+	}, map[string]interface{}{"Ref": bucketID(t, s, "PackBucket")}, true)
+	checkIngestAlarms(t, s, fnID, queueID, true, "")
+	checkNoNagFindings(t, s)
+}
+
 // The writer policy of a stack without ingest, on imported buckets with
 // prefixes and a KMS key (TestIngest checks the default one).
 func TestWriterPolicyImported(t *testing.T) {
@@ -513,7 +538,6 @@ func TestIngestConfigErrors(t *testing.T) {
 	}{
 		{"prefix without ingest", map[string]string{"ingestPrefix": "drop/"}, "ingestPrefix needs ingest=true"},
 		{"concurrency without ingest", map[string]string{"indexerConcurrency": "5"}, "indexerConcurrency needs ingest=true"},
-		{"indexer dir without ingest", map[string]string{"indexerLambdaDir": "x"}, "indexerLambdaDir needs ingest=true"},
 		{"no trailing slash", ingestCtx(map[string]string{"ingestPrefix": "ingest"}), `ingestPrefix="ingest": want a non-empty key prefix ending in /`},
 		{"leading slash", ingestCtx(map[string]string{"rejectedPrefix": "/rejected/"}), `rejectedPrefix="/rejected/"`},
 		{"wildcard", ingestCtx(map[string]string{"ingestPrefix": "in*/"}), `ingestPrefix="in*/"`},
