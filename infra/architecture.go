@@ -29,6 +29,15 @@ func defaultLambdaDir(arch string) string {
 	return DefaultLambdaDir
 }
 
+// defaultIndexerLambdaDir is the folder `make build-lambda` fills with the
+// indexer for arch.
+func defaultIndexerLambdaDir(arch string) string {
+	if arch == ArchX86_64 {
+		return DefaultIndexerLambdaDirX86_64
+	}
+	return DefaultIndexerLambdaDir
+}
+
 func lambdaArchitecture(cfg Config) awslambda.Architecture {
 	if cfg.Architecture == ArchX86_64 {
 		return awslambda.Architecture_X86_64()
@@ -45,14 +54,28 @@ var elfMachine = map[string]elf.Machine{ArchARM64: elf.EM_AARCH64, ArchX86_64: e
 // invocation with an exec format error. A bootstrap that is not ELF (a
 // script) is left alone.
 func checkLambdaCode(cfg Config) error {
-	if err := checkLambdaDir(cfg.LambdaDir); err != nil {
+	return checkBootstrap("lambda code", "lambdaDir", cfg.LambdaDir, cfg.Architecture, defaultLambdaDir(cfg.Architecture))
+}
+
+// checkIndexerCode is checkLambdaCode for the indexer (ingest=true).
+func checkIndexerCode(cfg Config) error {
+	if !cfg.Ingest {
+		return nil
+	}
+	return checkBootstrap("indexer code", "indexerLambdaDir", cfg.IndexerLambdaDir, cfg.Architecture, defaultIndexerLambdaDir(cfg.Architecture))
+}
+
+// checkBootstrap checks dir (context key) as checkLambdaCode says; what
+// names the function in errors.
+func checkBootstrap(what, key, dir, arch, defaultDir string) error {
+	if err := checkLambdaDir(what, key, dir); err != nil {
 		return err
 	}
-	path := filepath.Join(cfg.LambdaDir, "bootstrap")
+	path := filepath.Join(dir, "bootstrap")
 	head := make([]byte, len(elf.ELFMAG))
 	fh, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("lambda code: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	_, err = io.ReadFull(fh, head)
 	fh.Close()
@@ -61,13 +84,13 @@ func checkLambdaCode(cfg Config) error {
 	}
 	f, err := elf.Open(path)
 	if err != nil {
-		return fmt.Errorf("lambda code: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	defer f.Close()
-	want := elfMachine[cfg.Architecture]
+	want := elfMachine[arch]
 	if f.Machine != want {
-		return fmt.Errorf("lambda code: %s is built for %v, architecture=%s needs %v: run `make build-lambda` and pass -c lambdaDir=%s (or leave lambdaDir unset)",
-			path, f.Machine, cfg.Architecture, want, defaultLambdaDir(cfg.Architecture))
+		return fmt.Errorf("%s: %s is built for %v, architecture=%s needs %v: run `make build-lambda` and pass -c %s=%s (or leave %s unset)",
+			what, path, f.Machine, arch, want, key, defaultDir, key)
 	}
 	return nil
 }

@@ -42,6 +42,12 @@ func elfBootstrap(t *testing.T, machine elf.Machine) string {
 func stagedBootstrapMachine(t *testing.T, s *synthesized) elf.Machine {
 	t.Helper()
 	_, fn := s.onlyResource(t, "AWS::Lambda::Function")
+	return stagedMachine(t, s, fn)
+}
+
+// stagedMachine is stagedBootstrapMachine for the function resource fn.
+func stagedMachine(t *testing.T, s *synthesized, fn map[string]interface{}) elf.Machine {
+	t.Helper()
 	code, _ := props(fn)["Code"].(map[string]interface{})
 	key, _ := code["S3Key"].(string)
 	hash, ok := strings.CutSuffix(key, ".zip")

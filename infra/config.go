@@ -62,6 +62,25 @@ const (
 	// rate-based rule's limit.
 	MinWAFRateLimit = 10
 	MaxWAFRateLimit = 2000000000
+
+	// DefaultIngestPrefix is where, in the pack bucket, a CAR dropped for
+	// the indexer goes (ingest=true); DefaultRejectedPrefix is where the
+	// indexer moves a CAR that fails parsing or verification.
+	DefaultIngestPrefix   = "ingest/"
+	DefaultRejectedPrefix = "rejected/"
+	// DefaultIndexerLambdaDir is where `make build-lambda` leaves the
+	// indexer's arm64 bootstrap, DefaultIndexerLambdaDirX86_64 its amd64 one.
+	DefaultIndexerLambdaDir       = "build/lambda/indexer"
+	DefaultIndexerLambdaDirX86_64 = "build/lambda/indexer-amd64"
+	DefaultIndexerMemoryMB        = 1024
+	// DefaultIndexerTimeoutSeconds is Lambda's maximum: one invocation
+	// streams one whole CAR (a 1 GiB CAR at tens of MB/s takes about a
+	// minute; a 5 GB one several).
+	DefaultIndexerTimeoutSeconds = 900
+	// DefaultIndexWriter is which index records the indexer writes: both
+	// kinds, as `pack import --index-writer all`, so block-by-block
+	// clients find every block.
+	DefaultIndexWriter = "all"
 )
 
 // Config is everything the stack can be told through CDK context
@@ -136,6 +155,27 @@ type Config struct {
 	Alarms     bool
 	AlarmEmail string
 
+	// Ingest makes the indexer function, which turns CARs dropped under
+	// IngestPrefix of the pack bucket into packs and index records, with
+	// its S3 event notification, failure queue and alarm.
+	Ingest bool
+	// IngestPrefix and RejectedPrefix are key prefixes in the pack bucket:
+	// where CARs are dropped, and where the indexer moves the ones that
+	// fail verification.
+	IngestPrefix   string
+	RejectedPrefix string
+	// IndexerLambdaDir holds the indexer's bootstrap, built for
+	// Architecture.
+	IndexerLambdaDir      string
+	IndexerMemoryMB       int
+	IndexerTimeoutSeconds int
+	// IndexWriter is HASH_STREAM_INDEX_WRITER: all, single-level or
+	// multiple-level.
+	IndexWriter string
+	// IndexerConcurrency, when above 0, reserves and caps the indexer's
+	// concurrent executions: a bound on the write load on S3.
+	IndexerConcurrency int
+
 	// DomainName is an optional custom domain for the distribution.
 	DomainName     string
 	HostedZoneID   string
@@ -156,7 +196,14 @@ var ContextKeys = []string{
 	"originReadTimeout", "priceClass", "webAclArn",
 	"reservedConcurrency", "waf", "wafRateLimit", "kmsKeyArn", "alarms", "alarmEmail",
 	"domainName", "hostedZoneId", "hostedZoneName", "certificateArn",
+	"ingest", "ingestPrefix", "rejectedPrefix", "indexerLambdaDir", "indexerMemorySize", "indexerTimeout",
+	"indexWriter", "indexerConcurrency",
 }
+
+// ingestKeys are the context keys that need ingest=true. indexerLambdaDir
+// is not one: like lambdaDir, a build path the Makefile may pass to every
+// synth.
+var ingestKeys = []string{"ingestPrefix", "rejectedPrefix", "indexerMemorySize", "indexerTimeout", "indexWriter", "indexerConcurrency"}
 
 // contextReader reads typed values from a construct's context. Values come
 // as strings from `-c key=value` and as JSON types from cdk.json.
@@ -260,6 +307,16 @@ func ConfigFromContext(node constructs.Node) (Config, error) {
 		HostedZoneID:             r.str("hostedZoneId", ""),
 		HostedZoneName:           strings.TrimSuffix(r.str("hostedZoneName", ""), "."),
 		CertificateArn:           r.str("certificateArn", ""),
+		Ingest:                   r.boolean("ingest", false),
+		// Not trimmed of a trailing "/" nor given one: Validate asks for it,
+		// so what the user typed is what the grants and the function use.
+		IngestPrefix:          r.str("ingestPrefix", DefaultIngestPrefix),
+		RejectedPrefix:        r.str("rejectedPrefix", DefaultRejectedPrefix),
+		IndexerLambdaDir:      r.str("indexerLambdaDir", defaultIndexerLambdaDir(arch)),
+		IndexerMemoryMB:       r.integer("indexerMemorySize", DefaultIndexerMemoryMB, 128, 10240),
+		IndexerTimeoutSeconds: r.integer("indexerTimeout", DefaultIndexerTimeoutSeconds, 1, 900),
+		IndexWriter:           strings.ToLower(r.str("indexWriter", DefaultIndexWriter)),
+		IndexerConcurrency:    r.integer("indexerConcurrency", 0, 1, MaxReservedConcurrency),
 	}
 	// Keys of the other compute option are an error rather than ignored.
 	only := map[string][]string{
@@ -273,6 +330,13 @@ func ConfigFromContext(node constructs.Node) (Config, error) {
 		for _, k := range keys {
 			if v, ok := r.raw(k); ok && v != "" {
 				r.errs = append(r.errs, fmt.Errorf("context %s needs compute=%s", k, compute))
+			}
+		}
+	}
+	if !c.Ingest {
+		for _, k := range ingestKeys {
+			if v, ok := r.raw(k); ok && v != "" {
+				r.errs = append(r.errs, fmt.Errorf("context %s needs ingest=true", k))
 			}
 		}
 	}
@@ -342,6 +406,9 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("context alarmEmail=%q: want one email address", c.AlarmEmail))
 		}
 	}
+	if c.Ingest {
+		errs = append(errs, c.validateIngest()...)
+	}
 	if c.DomainName == "" {
 		if c.HostedZoneID != "" || c.HostedZoneName != "" || c.CertificateArn != "" {
 			errs = append(errs, errors.New("context hostedZoneId, hostedZoneName and certificateArn need domainName"))
@@ -351,3 +418,55 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// validateIngest checks the ingest prefixes against each other and against
+// the stores in the pack bucket (and the index store, when it shares the
+// bucket). Overlaps are refused, not merely warned about: a pack, index
+// file or rejected CAR written under the ingest prefix fires the indexer
+// again (a loop of invocations), and an ingest or rejected key that could
+// be a pack key could be mistaken for, or overwrite, a pack.
+func (c Config) validateIngest() []error {
+	var errs []error
+	switch c.IndexWriter {
+	case "all", "single-level", "multiple-level":
+	default:
+		errs = append(errs, fmt.Errorf("context indexWriter=%q: want all, single-level or multiple-level", c.IndexWriter))
+	}
+	prefixes := []struct{ key, p string }{{"ingestPrefix", c.IngestPrefix}, {"rejectedPrefix", c.RejectedPrefix}}
+	for _, x := range prefixes {
+		if x.p == "" || !strings.HasSuffix(x.p, "/") || strings.HasPrefix(x.p, "/") || strings.ContainsAny(x.p, "*?") || strings.Contains(x.p, "//") {
+			errs = append(errs, fmt.Errorf("context %s=%q: want a non-empty key prefix ending in / (like ingest/), without a leading /, // or * ?", x.key, x.p))
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	if strings.HasPrefix(c.IngestPrefix, c.RejectedPrefix) || strings.HasPrefix(c.RejectedPrefix, c.IngestPrefix) {
+		errs = append(errs, fmt.Errorf("context ingestPrefix=%q and rejectedPrefix=%q overlap: a rejected CAR moved under the ingest prefix would fire the indexer again", c.IngestPrefix, c.RejectedPrefix))
+	}
+	stores := []struct{ key, p, shape string }{{"packPrefix", c.PackPrefix, "pack"}}
+	if c.IndexBucketName != "" && c.IndexBucketName == c.PackBucketName {
+		stores = append(stores, struct{ key, p, shape string }{"indexPrefix", c.IndexPrefix, "index"})
+	}
+	for _, x := range prefixes {
+		for _, st := range stores {
+			if st.p != "" && strings.HasPrefix(st.p, x.p) {
+				errs = append(errs, fmt.Errorf("context %s=%q is inside %s=%q: every %s the indexer writes would land under it", st.key, st.p, x.key, x.p, st.shape))
+				continue
+			}
+			rest, ok := strings.CutPrefix(x.p, st.p)
+			if !ok {
+				continue
+			}
+			if seg, _, _ := strings.Cut(rest, "/"); storeKeySegmentRE.MatchString(seg) {
+				errs = append(errs, fmt.Errorf("context %s=%q: its first segment after %s=%q, %q, could be a %s key (the base32 CID string b...): pick a name that does not start with b or holds a character outside a-z2-7 (like ingest/)", x.key, x.p, st.key, st.p, seg, st.shape))
+			}
+		}
+	}
+	return errs
+}
+
+// storeKeySegmentRE matches a key segment that could be k(mh), the base32
+// CIDv1 string ("b" then a-z2-7) that starts every pack and index key
+// under the store's prefix.
+var storeKeySegmentRE = regexp.MustCompile(`^b[a-z2-7]*$`)

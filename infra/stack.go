@@ -39,6 +39,14 @@ const (
 	EnvEMF         = "HASH_STREAM_EMF_NAMESPACE"
 )
 
+// Environment variables the indexer function (functions/indexer, with
+// ingest=true) reads besides the store ones above; indexerEnv sets them.
+const (
+	EnvIngestPrefix   = "HASH_STREAM_INGEST_PREFIX"
+	EnvRejectedPrefix = "HASH_STREAM_REJECTED_PREFIX"
+	EnvIndexWriter    = "HASH_STREAM_INDEX_WRITER"
+)
+
 // AbortIncompleteMultipartUploadDays is when the created buckets' lifecycle
 // rule aborts a multipart upload that was never completed.
 const AbortIncompleteMultipartUploadDays = 7
@@ -80,6 +88,10 @@ type GatewayStack struct {
 	Alarms     []awscloudwatch.Alarm
 	AlarmTopic awssns.ITopic
 	Dashboard  awscloudwatch.Dashboard
+	// WriterPolicy is what a writer with the CLI needs (always made).
+	WriterPolicy awsiam.ManagedPolicy
+	// Ingest is made with ingest=true.
+	Ingest *Ingest
 }
 
 // NewGatewayStack defines the whole stack. It returns an error, before any
@@ -94,6 +106,9 @@ func NewGatewayStack(scope constructs.Construct, id string, props *GatewayStackP
 			return nil, err
 		}
 	} else if err := checkLambdaCode(cfg); err != nil {
+		return nil, err
+	}
+	if err := checkIndexerCode(cfg); err != nil {
 		return nil, err
 	}
 	if err := checkCertificateRegion(cfg, props.Env); err != nil {
@@ -202,6 +217,11 @@ func NewGatewayStack(scope constructs.Construct, id string, props *GatewayStackP
 	if cfg.Alarms {
 		s.monitoring(cfg)
 	}
+	// After monitoring: the ingest alarms notify its topic.
+	if cfg.Ingest {
+		s.Ingest = s.ingest(cfg, removal)
+	}
+	s.WriterPolicy = s.writerPolicy(cfg)
 
 	out := func(id, value, desc string) {
 		awscdk.NewCfnOutput(stack, &id, &awscdk.CfnOutputProps{Value: &value, Description: &desc})
@@ -227,6 +247,14 @@ func NewGatewayStack(scope constructs.Construct, id string, props *GatewayStackP
 	} else {
 		out("FunctionName", *s.Function.FunctionName(), "Gateway Lambda function name")
 		out("FunctionUrl", *s.FunctionURL.Url(), "Function URL (AWS_IAM: callable only through CloudFront or with SigV4)")
+	}
+	out("WriterPolicyArn", *s.WriterPolicy.ManagedPolicyArn(), "Managed policy for CLI writers (pack write/import, store copy --to s3): attach it to your user or role")
+	if s.Ingest != nil {
+		out("IngestLocation", "s3://"+*s.PackBucket.BucketName()+"/"+cfg.IngestPrefix, "Drop CAR files here to have them indexed (aws s3 cp x.car <this>x.car)")
+		out("RejectedLocation", "s3://"+*s.PackBucket.BucketName()+"/"+cfg.RejectedPrefix, "Where the indexer moves CARs that fail verification")
+		out("IndexerFunctionName", *s.Ingest.Function.FunctionName(), "Indexer Lambda function name")
+		out("IndexerLogGroupName", *s.Ingest.LogGroup.LogGroupName(), "Indexer log group: aws logs tail <this> --follow")
+		out("IngestFailureQueueUrl", *s.Ingest.FailureQueue.QueueUrl(), "SQS queue of S3 events the indexer failed on after its retries")
 	}
 
 	return s, nil
@@ -606,12 +634,12 @@ func checkCertificateRegion(cfg Config, env *awscdk.Environment) error {
 	return nil
 }
 
-func checkLambdaDir(dir string) error {
+func checkLambdaDir(what, key, dir string) error {
 	if _, err := os.Stat(filepath.Join(dir, "bootstrap")); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("lambda code: %s/bootstrap not found: run `make build-lambda` or pass -c lambdaDir=<folder holding bootstrap>", dir)
+			return fmt.Errorf("%s: %s/bootstrap not found: run `make build-lambda` or pass -c %s=<folder holding bootstrap>", what, dir, key)
 		}
-		return fmt.Errorf("lambda code: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }
@@ -673,6 +701,22 @@ func functionEnv(cfg Config, indexBucket, packBucket *string) *map[string]*strin
 	if cfg.MetricsNamespace != "" {
 		// Each request log line then also carries CloudWatch metrics (EMF).
 		env[EnvEMF] = jsii.String(cfg.MetricsNamespace)
+	}
+	return &env
+}
+
+// indexerEnv is the indexer function's environment (ingest=true): the
+// stores as for the gateway, and where CARs come from and go when rejected.
+func indexerEnv(cfg Config, indexBucket, packBucket *string) *map[string]*string {
+	env := map[string]*string{
+		EnvIndexBucket:    indexBucket,
+		EnvIndexPrefix:    jsii.String(cfg.IndexPrefix),
+		EnvPackBucket:     packBucket,
+		EnvPackPrefix:     jsii.String(cfg.PackPrefix),
+		EnvIngestPrefix:   jsii.String(cfg.IngestPrefix),
+		EnvRejectedPrefix: jsii.String(cfg.RejectedPrefix),
+		EnvIndexWriter:    jsii.String(cfg.IndexWriter),
+		EnvLogLevel:       jsii.String(strings.ToLower(cfg.LogLevel)),
 	}
 	return &env
 }

@@ -65,6 +65,7 @@ func cdkJSONContext(t *testing.T) map[string]interface{} {
 
 type synthesized struct {
 	outdir string // the cloud assembly, with the staged assets
+	cfg    Config
 	stack  *GatewayStack
 	tmpl   assertions.Template
 	json   map[string]interface{}
@@ -104,7 +105,7 @@ func build(t *testing.T, ctx map[string]string, region string) (*synthesized, er
 		return nil, err
 	}
 	ApplyNag(app, false)
-	s := &synthesized{outdir: outdir, stack: st}
+	s := &synthesized{outdir: outdir, cfg: cfg, stack: st}
 	// Synthesis fails (a panic from jsii) on an error annotation, such as
 	// an unsuppressed cdk-nag finding: cdk.json enables
 	// @aws-cdk/core:annotationsInValidationReport.
@@ -198,45 +199,47 @@ type statement struct {
 	Condition interface{}
 }
 
-// statements collects every identity-policy statement in the template: the
-// inline policies of roles, AWS::IAM::Policy and managed policies.
+// statements collects the statements of the roles' policies: their inline
+// policies and AWS::IAM::Policy. The writer managed policy, attached to no
+// role of the stack, is checked on its own (checkWriterPolicy).
 func (s *synthesized) statements(t *testing.T) []statement {
 	t.Helper()
-	var docs []interface{}
+	var out []statement
 	for _, r := range s.resources("AWS::IAM::Role") {
 		if mp := props(r)["ManagedPolicyArns"]; mp != nil {
 			t.Errorf("role has managed policies: %v", mp)
 		}
 		for _, p := range props(r)["Policies"].([]interface{}) {
-			docs = append(docs, p.(map[string]interface{})["PolicyDocument"])
+			out = append(out, docStatements(p.(map[string]interface{})["PolicyDocument"])...)
 		}
 	}
-	for _, typ := range []string{"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"} {
-		for _, r := range s.resources(typ) {
-			docs = append(docs, props(r)["PolicyDocument"])
-		}
+	for _, r := range s.resources("AWS::IAM::Policy") {
+		out = append(out, docStatements(props(r)["PolicyDocument"])...)
 	}
+	return out
+}
+
+// docStatements returns the statements of one policy document.
+func docStatements(doc interface{}) []statement {
 	var out []statement
-	for _, d := range docs {
-		for _, st := range d.(map[string]interface{})["Statement"].([]interface{}) {
-			st := st.(map[string]interface{})
-			var res []string
-			switch r := st["Resource"].(type) {
-			case []interface{}:
-				for _, x := range r {
-					res = append(res, canon(x))
-				}
-			default:
-				res = append(res, canon(r))
+	for _, st := range doc.(map[string]interface{})["Statement"].([]interface{}) {
+		st := st.(map[string]interface{})
+		var res []string
+		switch r := st["Resource"].(type) {
+		case []interface{}:
+			for _, x := range r {
+				res = append(res, canon(x))
 			}
-			sort.Strings(res)
-			out = append(out, statement{
-				Effect:    fmt.Sprint(st["Effect"]),
-				Actions:   strs(st["Action"]),
-				Resources: res,
-				Condition: st["Condition"],
-			})
+		default:
+			res = append(res, canon(r))
 		}
+		sort.Strings(res)
+		out = append(out, statement{
+			Effect:    fmt.Sprint(st["Effect"]),
+			Actions:   strs(st["Action"]),
+			Resources: res,
+			Condition: st["Condition"],
+		})
 	}
 	return out
 }

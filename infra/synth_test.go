@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -48,6 +49,16 @@ var synthVariants = []struct {
 		env: []string{"AWS_REGION=eu-west-1"}},
 	// What `make synth CDK_ARGS="-c architecture=x86_64"` makes for sam local.
 	{name: "x86_64 for sam local", ctx: []string{"architecture=x86_64"}},
+	// ingest=true: the indexer, its notification (the custom resource's
+	// handler included in cdk-nag's checks) and failure queue; on made
+	// buckets with the alarm topic, and on imported ones in a region.
+	// indexerLambdaDir is filled in by the test.
+	{name: "ingest", ctx: []string{"ingest=true", "alarmEmail=ops@example.org", "indexerConcurrency=10"},
+		env: []string{"AWS_REGION=eu-west-1"}},
+	{name: "ingest into imported buckets", ctx: []string{
+		"ingest=true", "indexBucketName=my-index", "packBucketName=my-packs", "indexPrefix=store/index/", "packPrefix=store/packs/",
+		"ingestPrefix=store/ingest/", "rejectedPrefix=store/rejected/", "indexWriter=multiple-level", "alarms=false",
+	}},
 	{name: "overrides", ctx: []string{
 		"memorySize=2048", "timeout=300", "logRetentionDays=7", "logLevel=debug", "metricsNamespace=HashStream",
 		"accessLogExpirationDays=30", "originReadTimeout=30", "priceClass=All", "stackName=HashStreamOverrides",
@@ -129,11 +140,15 @@ func TestCDKSynth(t *testing.T) {
 			cargs := []string{"synth", "--app", bin, "--quiet", "--no-notices", "--no-version-reporting",
 				"-c", "lambdaDir=" + lambdaDir, "-o", out}
 			stackName := DefaultStackName
-			ecs := false
+			ecs, ingest := false, false
 			for _, c := range v.ctx {
 				if c == "compute=ecs" {
 					ecs = true
 					cargs = append(cargs, "-c", "imageDir="+imageDir)
+				}
+				if c == "ingest=true" {
+					ingest = true
+					cargs = append(cargs, "-c", "indexerLambdaDir="+lambdaDir)
 				}
 				cargs = append(cargs, "-c", c)
 				if name, ok := strings.CutPrefix(c, "stackName="); ok {
@@ -158,12 +173,12 @@ func TestCDKSynth(t *testing.T) {
 				// --quiet prints only warnings and errors.
 				t.Errorf("cdk synth printed:\n%s", b)
 			}
-			checkSynthOutput(t, out, stackName, ecs)
+			checkSynthOutput(t, out, stackName, ecs, ingest)
 		})
 	}
 }
 
-func checkSynthOutput(t *testing.T, out, stackName string, ecs bool) {
+func checkSynthOutput(t *testing.T, out, stackName string, ecs, ingest bool) {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(out, stackName+".template.json"))
 	if err != nil {
@@ -180,9 +195,18 @@ func checkSynthOutput(t *testing.T, out, stackName string, ecs bool) {
 		want = map[string]bool{"AWS::ECS::Service": false, "AWS::CloudFront::VpcOrigin": false, "AWS::CloudFront::Distribution": false}
 		checkImageAsset(t, out, stackName)
 	}
+	ingestTypes := []string{"Custom::S3BucketNotifications", "AWS::SQS::Queue", "AWS::Lambda::EventInvokeConfig"}
+	if ingest {
+		for _, typ := range ingestTypes {
+			want[typ] = false
+		}
+	}
 	for _, r := range tmpl.Resources {
 		if _, ok := want[r.Type]; ok {
 			want[r.Type] = true
+		}
+		if !ingest && slices.Contains(ingestTypes, r.Type) {
+			t.Errorf("template has a %s without ingest=true", r.Type)
 		}
 	}
 	for typ, seen := range want {
