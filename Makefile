@@ -184,7 +184,8 @@ CDK_IMAGE_DIR ?= build/image/arm64
 CDK_LAMBDA_DIR := $(if $(findstring architecture=x86_64,$(CDK_ARGS)),$(LAMBDA_LOCAL_DIR),$(LAMBDA_DIR))
 CDK_COMMON := --no-notices --no-version-reporting -c lambdaDir=$(CDK_LAMBDA_DIR)
 CDK_ECS := $(findstring compute=ecs,$(CDK_ARGS))
-CDK_INPUTS := $(if $(CDK_ECS),cdk-image,build-lambda)
+# ingest=true deploys the indexer, a Lambda whatever the compute.
+CDK_INPUTS := $(if $(CDK_ECS),cdk-image $(if $(findstring ingest=true,$(CDK_ARGS)),build-lambda,),build-lambda)
 CDK_COMMON += $(if $(CDK_ECS),-c imageDir=$(CDK_IMAGE_DIR),)
 
 cdk-image:

@@ -164,7 +164,8 @@ func (s *GatewayStack) indexerStatements(cfg Config, logGroup awslogs.LogGroup) 
 	pack := func(prefix string) string { return *s.PackBucket.ArnForObjects(jsii.String(prefix + "*")) }
 	stmts := []awsiam.PolicyStatement{
 		allow("ReadAndRemoveIngestedCars", []string{"s3:GetObject", "s3:DeleteObject"}, pack(cfg.IngestPrefix)),
-		allow("MoveRejectedCars", []string{"s3:PutObject"}, pack(cfg.RejectedPrefix)),
+		// Multipart: a rejected CAR above 5 GB is moved in parts.
+		allow("MoveRejectedCars", []string{"s3:PutObject", "s3:AbortMultipartUpload"}, pack(cfg.RejectedPrefix)),
 		// GetObject: the HEAD that skips a pack already stored. Multipart:
 		// a CAR above 5 GB is copied in parts.
 		allow("WritePacks", []string{"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"}, pack(cfg.PackPrefix)),

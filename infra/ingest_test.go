@@ -122,7 +122,7 @@ func wantIndexer(st stores, cfg Config, logGroupID string) []statement {
 	}
 	want := []statement{
 		allowed([]string{"s3:GetObject", "s3:DeleteObject"}, nil, st.objects("pack", cfg.IngestPrefix+"*")),
-		allowed([]string{"s3:PutObject"}, nil, st.objects("pack", cfg.RejectedPrefix+"*")),
+		allowed([]string{"s3:PutObject", "s3:AbortMultipartUpload"}, nil, st.objects("pack", cfg.RejectedPrefix+"*")),
 		allowed([]string{"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"}, nil, st.objects("pack", cfg.PackPrefix+"*")),
 		allowed([]string{"s3:GetObject", "s3:PutObject"}, nil, st.objects("index", cfg.IndexPrefix+"*")),
 		allowed([]string{"s3:ListBucket"}, listCond, st.bucket("index")),
