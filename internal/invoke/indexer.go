@@ -5,11 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"time"
@@ -17,10 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/hash-stream/hash-stream-aws/internal/lambdatest"
-	"github.com/hash-stream/hash-stream-aws/internal/s3test"
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
-	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
 )
 
 // runIndexer invokes the indexer bootstrap on an S3 event: it creates an
@@ -42,18 +36,11 @@ func runIndexer(bootstrap, eventPath string) error {
 	if err := json.Unmarshal(raw, &generic); err != nil {
 		return err
 	}
-	rie, err := exec.LookPath(lambdatest.EmulatorCommand)
-	if err != nil {
-		return fmt.Errorf("%s not found: run make tools (it installs it in .tools/bin)", lambdatest.EmulatorCommand)
-	}
-	srv, stop, err := s3test.Start()
+	rie, srv, stop, err := startS3()
 	if err != nil {
 		return err
 	}
 	defer stop()
-	if srv == nil {
-		return fmt.Errorf("no S3-compatible server: run make tools (it installs versitygw in .tools/bin)")
-	}
 	client := srv.Client()
 	stamp := time.Now().UnixNano()
 	indexBucket, packBucket := fmt.Sprintf("index-%d", stamp), fmt.Sprintf("pack-%d", stamp)
@@ -83,35 +70,16 @@ func runIndexer(bootstrap, eventPath string) error {
 		return err
 	}
 
-	invokeAddr, apiAddr := freeAddr(), freeAddr()
-	cmd := exec.CommandContext(ctx, rie, "--runtime-interface-emulator-address", invokeAddr, "--runtime-api-address", apiAddr, bootstrap)
-	cmd.Env = append(srv.Env(),
-		s3.EnvIndexBucket+"="+indexBucket, s3.EnvPackBucket+"="+packBucket,
-		"PATH="+os.Getenv("PATH"), "HOME="+os.Getenv("HOME"))
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	defer func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		fmt.Printf("\n--- function and emulator log ---\n%s", logs.String())
-	}()
-	if err := waitListening(invokeAddr, 10*time.Second); err != nil {
-		return err
-	}
-	start := time.Now()
-	resp, err := http.Post("http://"+invokeAddr+"/2015-03-31/functions/function/invocations", "application/json", bytes.NewReader(body))
+	emu, err := startEmulator(ctx, rie, bootstrap, srv, indexBucket, packBucket)
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	defer emu.stop()
+	status, out, took, err := emu.post(body, 1<<20)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\n%s in %s -> %d %s\n", eventPath, time.Since(start).Round(time.Millisecond), resp.StatusCode, out)
+	fmt.Printf("\n%s in %s -> %d %s\n", eventPath, took.Round(time.Millisecond), status, out)
 	for _, b := range []string{packBucket, indexBucket} {
 		fmt.Printf("\ns3://%s after:\n", b)
 		pages := awss3.NewListObjectsV2Paginator(client, &awss3.ListObjectsV2Input{Bucket: aws.String(b)})

@@ -18,18 +18,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/hash-stream/hash-stream-aws/internal/fixture"
 	"github.com/hash-stream/hash-stream-aws/internal/lambdatest"
-	"github.com/hash-stream/hash-stream-aws/internal/s3test"
-	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
 	carv2 "github.com/ipld/go-car/v2"
 )
 
@@ -61,57 +56,31 @@ func run(bootstrap, eventPath string) error {
 	if err != nil {
 		return err
 	}
-	rie, err := exec.LookPath(lambdatest.EmulatorCommand)
-	if err != nil {
-		return fmt.Errorf("%s not found: run make tools (it installs it in .tools/bin)", lambdatest.EmulatorCommand)
-	}
-	srv, stop, err := s3test.Start()
+	rie, srv, stop, err := startS3()
 	if err != nil {
 		return err
 	}
 	defer stop()
-	if srv == nil {
-		return fmt.Errorf("no S3-compatible server: run make tools (it installs versitygw in .tools/bin)")
-	}
 	indexBucket, packBucket, err := fixture.LoadS3(ctx, srv.Client())
 	if err != nil {
 		return err
 	}
 	fmt.Printf("S3 server %s loaded with testdata/ (buckets %s, %s)\n", srv.Endpoint, indexBucket, packBucket)
 
-	invokeAddr, apiAddr := freeAddr(), freeAddr()
-	cmd := exec.CommandContext(ctx, rie, "--runtime-interface-emulator-address", invokeAddr, "--runtime-api-address", apiAddr, bootstrap)
-	cmd.Env = append(srv.Env(),
-		s3.EnvIndexBucket+"="+indexBucket, s3.EnvPackBucket+"="+packBucket,
-		"PATH="+os.Getenv("PATH"), "HOME="+os.Getenv("HOME"))
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	defer func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		fmt.Printf("\n--- function and emulator log ---\n%s", logs.String())
-	}()
-	if err := waitListening(invokeAddr, 10*time.Second); err != nil {
-		return err
-	}
-	start := time.Now()
-	resp, err := http.Post("http://"+invokeAddr+"/2015-03-31/functions/function/invocations", "application/json", bytes.NewReader(ev))
+	emu, err := startEmulator(ctx, rie, bootstrap, srv, indexBucket, packBucket)
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
+	defer emu.stop()
+	status, raw, took, err := emu.post(ev, -1)
 	if err != nil {
 		return err
 	}
 	hr, err := lambdatest.DecodeHTTPResponse(raw)
 	if err != nil {
-		return fmt.Errorf("emulator answered %d: %s", resp.StatusCode, raw)
+		return fmt.Errorf("emulator answered %d: %s", status, raw)
 	}
-	return describe(os.Stdout, hr, fmt.Sprintf("%s in %s", eventPath, time.Since(start).Round(time.Millisecond)))
+	return describe(os.Stdout, hr, fmt.Sprintf("%s in %s", eventPath, took.Round(time.Millisecond)))
 }
 
 // maxDecode bounds what -decode reads: a buffered Function URL response
@@ -182,27 +151,4 @@ func describeBody(w io.Writer, headers map[string]string, body []byte) error {
 		fmt.Fprintf(w, "  %q\n", body)
 	}
 	return nil
-}
-
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func waitListening(addr string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			return c.Close()
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("emulator not listening on %s: %w", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
