@@ -283,7 +283,7 @@ func TestStoreCopyS3(t *testing.T) {
 			}
 			sameCARs(t, s3CARs(t, vars, tc.roots), fsCARs(t, tc.src, tc.roots))
 			// The S3 layout: the doubled keys.
-			keys := bucketKeys(t, vars[envPackBucket])
+			keys := server.Keys(t, vars[envPackBucket], "")
 			for name := range tree(t, tc.src) {
 				if k, ok := strings.CutPrefix(name, "pack/"); ok {
 					key := strings.TrimSuffix(k, ".car")
@@ -311,23 +311,6 @@ func TestStoreCopyS3(t *testing.T) {
 			sameCARs(t, fsCARs(t, back, tc.roots), fsCARs(t, tc.src, tc.roots))
 		})
 	}
-}
-
-// bucketKeys lists every key of a bucket.
-func bucketKeys(t *testing.T, bucket string) []string {
-	t.Helper()
-	var keys []string
-	pages := awss3.NewListObjectsV2Paginator(server.Client(), &awss3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range page.Contents {
-			keys = append(keys, aws.ToString(o.Key))
-		}
-	}
-	return keys
 }
 
 // A pack whose bytes do not hash to its name fails the copy to S3 with a
@@ -394,7 +377,7 @@ func TestStoreCopyCorruptPack(t *testing.T) {
 	if err != nil || len(uploads.Uploads) != 0 {
 		t.Errorf("multipart uploads left: %v %v", uploads, err)
 	}
-	if n := len(bucketKeys(t, vars[envPackBucket])); n != 1 {
+	if n := len(server.Keys(t, vars[envPackBucket], "")); n != 1 {
 		t.Errorf("%d objects in the pack bucket, want the good pack", n)
 	}
 }

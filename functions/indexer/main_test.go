@@ -218,23 +218,6 @@ func (r *rig) put(t *testing.T, key string, data []byte) {
 	}
 }
 
-// keys returns the keys of a bucket under prefix.
-func (r *rig) keys(t *testing.T, bucket, prefix string) []string {
-	t.Helper()
-	var keys []string
-	pages := awss3.NewListObjectsV2Paginator(r.client, &awss3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range page.Contents {
-			keys = append(keys, aws.ToString(o.Key))
-		}
-	}
-	return keys
-}
-
 // gatewayGet serves one request with the gateway over the S3 stores of r.
 func (r *rig) gatewayGet(t *testing.T, path string) *httptest.ResponseRecorder {
 	t.Helper()
@@ -293,14 +276,14 @@ func TestIndexer(t *testing.T) {
 	if ops := r.rec.take(); ops["CopyObject"] != 1 || ops["GetObject"] != 1 {
 		t.Errorf("requests %v: want one GetObject of the CAR and one CopyObject", ops)
 	}
-	if keys := r.keys(t, r.pack, "ingest/"); len(keys) != 0 {
+	if keys := s3srv.Keys(t, r.pack, "ingest/"); len(keys) != 0 {
 		t.Errorf("ingest objects left: %q", keys)
 	}
 	packKey := "packs/" + store.Key(info.Multihash) + "/" + store.Key(info.Multihash) + ".car"
-	if keys := r.keys(t, r.pack, ""); len(keys) != 1 || keys[0] != packKey {
+	if keys := s3srv.Keys(t, r.pack, ""); len(keys) != 1 || keys[0] != packKey {
 		t.Errorf("pack bucket holds %q, want [%s]", keys, packKey)
 	}
-	indexKeys := r.keys(t, r.index, "")
+	indexKeys := s3srv.Keys(t, r.index, "")
 	if want := len(info.Blobs) + 2; len(indexKeys) != want { // BLOBs, a PACK, a CONTAINING
 		t.Errorf("%d index objects, want %d: %q", len(indexKeys), want, indexKeys)
 	}
@@ -326,7 +309,7 @@ func TestIndexer(t *testing.T) {
 		if ops := r.rec.take(); ops["CopyObject"] != 0 || ops["PutObject"] != 0 || ops["DeleteObject"] != 0 {
 			t.Errorf("requests %v: want no copy, no write", ops)
 		}
-		if got := r.keys(t, r.index, ""); len(got) != len(indexKeys) {
+		if got := s3srv.Keys(t, r.index, ""); len(got) != len(indexKeys) {
 			t.Errorf("%d index objects, was %d", len(got), len(indexKeys))
 		}
 		if !strings.Contains(r.emu.Output(), `"msg":"no such object: processed already"`) {
@@ -360,10 +343,10 @@ func TestIndexer(t *testing.T) {
 		if !aws.ToTime(after.LastModified).Equal(aws.ToTime(before.LastModified)) || aws.ToString(after.ETag) != aws.ToString(before.ETag) {
 			t.Errorf("pack object changed: %v %s, was %v %s", after.LastModified, aws.ToString(after.ETag), before.LastModified, aws.ToString(before.ETag))
 		}
-		if got := r.keys(t, r.index, ""); len(got) != len(indexKeys) {
+		if got := s3srv.Keys(t, r.index, ""); len(got) != len(indexKeys) {
 			t.Errorf("%d index objects, was %d", len(got), len(indexKeys))
 		}
-		if keys := r.keys(t, r.pack, "ingest/"); len(keys) != 0 {
+		if keys := s3srv.Keys(t, r.pack, "ingest/"); len(keys) != 0 {
 			t.Errorf("ingest objects left: %q", keys)
 		}
 		if !strings.Contains(r.emu.Output(), `"skipped_copy":true`) {
@@ -390,10 +373,10 @@ func TestIndexerRejects(t *testing.T) {
 	if msg := r.invoke(t, "ingest/batch 1/bad.car"); msg != "" {
 		t.Fatalf("function error: %s", msg)
 	}
-	if keys := r.keys(t, r.pack, ""); len(keys) != 1 || keys[0] != "rejected/batch 1/bad.car" {
+	if keys := s3srv.Keys(t, r.pack, ""); len(keys) != 1 || keys[0] != "rejected/batch 1/bad.car" {
 		t.Errorf("pack bucket holds %q, want only the rejected CAR", keys)
 	}
-	if keys := r.keys(t, r.index, ""); len(keys) != 0 {
+	if keys := s3srv.Keys(t, r.index, ""); len(keys) != 0 {
 		t.Errorf("index objects written: %q", keys)
 	}
 	blockCID := cid.NewCidV1(cid.Raw, blob.Multihash)
@@ -421,17 +404,17 @@ func TestIndexerRetries(t *testing.T) {
 	if !strings.Contains(msg, "ServiceUnavailable") {
 		t.Fatalf("function answered %q, want the copy's failure", msg)
 	}
-	if keys := r.keys(t, r.pack, ""); len(keys) != 1 || keys[0] != "ingest/a.car" {
+	if keys := s3srv.Keys(t, r.pack, ""); len(keys) != 1 || keys[0] != "ingest/a.car" {
 		t.Fatalf("pack bucket holds %q, want only the CAR", keys)
 	}
-	if keys := r.keys(t, r.index, ""); len(keys) != 0 {
+	if keys := s3srv.Keys(t, r.index, ""); len(keys) != 0 {
 		t.Fatalf("index objects written: %q", keys)
 	}
 	r.rec.fail.Store(func(string) bool { return false })
 	if msg := r.invoke(t, "ingest/a.car"); msg != "" {
 		t.Fatalf("retry: %s", msg)
 	}
-	if keys := r.keys(t, r.pack, "ingest/"); len(keys) != 0 {
+	if keys := s3srv.Keys(t, r.pack, "ingest/"); len(keys) != 0 {
 		t.Errorf("ingest objects left: %q", keys)
 	}
 }

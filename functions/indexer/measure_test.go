@@ -94,7 +94,7 @@ func TestMeasureIndexer(t *testing.T) {
 	if line.Bytes != st.Size() {
 		t.Fatalf("no log line of the CAR (got %+v):\n%s", line, r.emu.Output())
 	}
-	if keys := r.keys(t, r.pack, "ingest/"); len(keys) != 0 {
+	if keys := s3srv.Keys(t, r.pack, "ingest/"); len(keys) != 0 {
 		t.Errorf("ingest object left: %q", keys)
 	}
 	t.Logf("indexer: %d bytes, %d blocks in %d ms (function) / %v (invoke round trip): %.1f MB/s; function peak RSS (VmHWM) %.1f MiB",

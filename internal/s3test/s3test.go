@@ -319,6 +319,31 @@ func (s *Server) NewBucket(t testing.TB) string {
 	return name
 }
 
+// Keys lists the keys of bucket under prefix ("" for all of them), in
+// the server's (ascending) order. A failed listing fails t.
+func (s *Server) Keys(t testing.TB, bucket, prefix string) []string {
+	t.Helper()
+	s.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	in := &s3.ListObjectsV2Input{Bucket: aws.String(bucket)}
+	if prefix != "" {
+		in.Prefix = aws.String(prefix)
+	}
+	var keys []string
+	pages := s3.NewListObjectsV2Paginator(s.Client(), in)
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			t.Fatalf("s3test: list %s/%s: %v", bucket, prefix, err)
+		}
+		for _, o := range page.Contents {
+			keys = append(keys, aws.ToString(o.Key))
+		}
+	}
+	return keys
+}
+
 // deleteBucket deletes every object of a bucket, then the bucket.
 func deleteBucket(ctx context.Context, client *s3.Client, bucket string) error {
 	pages := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})

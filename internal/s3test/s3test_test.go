@@ -3,9 +3,12 @@ package s3test_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -43,6 +46,49 @@ func TestServer(t *testing.T) {
 	list, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(other)})
 	if err != nil || len(list.Contents) != 0 {
 		t.Fatalf("new bucket: %v, %v", list, err)
+	}
+}
+
+// Keys lists every key under a prefix, past the first page of a listing
+// (1,000 keys), in ascending order, and nothing outside the prefix.
+func TestKeys(t *testing.T) {
+	bucket := server.NewBucket(t)
+	client := server.Client()
+	const n = 1001
+	want := make([]string, n)
+	for i := range want {
+		want[i] = fmt.Sprintf("many/%04d", i)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(want)+2)
+	sem := make(chan struct{}, 8)
+	for _, k := range append([]string{"m", "other/0"}, want...) {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			_, err := client.PutObject(context.Background(), &s3.PutObjectInput{
+				Bucket: aws.String(bucket), Key: aws.String(k), Body: bytes.NewReader(nil),
+			})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := server.Keys(t, bucket, "many/"); !slices.Equal(got, want) {
+		t.Fatalf("Keys(many/): %d keys, first %q, want %d", len(got), got[:min(3, len(got))], n)
+	}
+	if got := server.Keys(t, bucket, ""); len(got) != n+2 || got[0] != "m" || got[n+1] != "other/0" {
+		t.Fatalf("Keys(\"\"): %d keys, want %d from m to other/0", len(got), n+2)
+	}
+	if got := server.Keys(t, server.NewBucket(t), ""); len(got) != 0 {
+		t.Fatalf("empty bucket: %q", got)
 	}
 }
 

@@ -129,7 +129,7 @@ func TestObjects(t *testing.T) {
 	if err := o.Delete(ctx, "in/a b", etag); err != nil {
 		t.Fatalf("Delete of a missing object: %v", err)
 	}
-	if keys := listKeys(t, client, bucket); len(keys) != 1 || keys[0] != "out/a b" {
+	if keys := server.Keys(t, bucket, ""); len(keys) != 1 || keys[0] != "out/a b" {
 		t.Fatalf("keys %q, want [out/a b]", keys)
 	}
 }

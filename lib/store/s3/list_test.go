@@ -101,7 +101,7 @@ func TestListUnexpected(t *testing.T) {
 		t.Errorf("listed %v", gotPacks)
 	}
 	checkKeys(t, "packs", bucket, badPacks, strayPacks)
-	keys := listKeys(t, client, bucket)
+	keys := server.Keys(t, bucket, "")
 	for _, want := range []string{"idx/" + k + "/" + k + "/" + ks + "/" + ks, "idx/" + k + "/" + k + "/1700000000000"} {
 		if !slices.Contains(keys, want) {
 			t.Errorf("PutNamed did not write %s", want)

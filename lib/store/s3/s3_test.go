@@ -71,23 +71,6 @@ func putObject(t *testing.T, client *awss3.Client, bucket, key string, data []by
 	}
 }
 
-// listKeys returns every key in a bucket.
-func listKeys(t *testing.T, client *awss3.Client, bucket string) []string {
-	t.Helper()
-	var keys []string
-	pages := awss3.NewListObjectsV2Paginator(client, &awss3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range page.Contents {
-			keys = append(keys, aws.ToString(o.Key))
-		}
-	}
-	return keys
-}
-
 func TestLayout(t *testing.T) {
 	ctx := context.Background()
 	client, bucket := server.Client(), server.NewBucket(t)
@@ -114,7 +97,7 @@ func TestLayout(t *testing.T) {
 		Put(ctx, pmh, bytes.NewReader(pack), int64(len(pack))); err != nil {
 		t.Fatal(err)
 	}
-	keys := listKeys(t, client, bucket)
+	keys := server.Keys(t, bucket, "")
 	ts := regexp.MustCompile(`^(p/)?` + k + `/` + k + `/\d{13}$`)
 	var rest []string
 	for _, key := range keys {
