@@ -177,26 +177,32 @@ func (s *IndexStore) put(ctx context.Context, key string, sub multihash.Multihas
 
 func (s *IndexStore) createExclusive(root *os.Root, key string, ms int64, data []byte) error {
 	for range maxTimestampTries {
-		name := key + "/" + strconv.FormatInt(ms, 10)
-		f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if errors.Is(err, iofs.ErrExist) {
-			ms++
-			continue
-		}
-		if err != nil {
+		err := writeExclusive(root, key+"/"+strconv.FormatInt(ms, 10), data, !s.noSync)
+		if !errors.Is(err, iofs.ErrExist) {
 			return err
 		}
-		_, err = f.Write(data)
-		if err == nil && !s.noSync {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			_ = root.Remove(name)
-		}
-		return err
+		ms++
 	}
 	return fmt.Errorf("no free timestamp name after %d tries", maxTimestampTries)
+}
+
+// writeExclusive writes data to a new file name of root, never replacing
+// one (an error that is iofs.ErrExist when name is taken), and syncs it
+// when sync is set. A file it created but could not write whole is removed.
+func writeExclusive(root *os.Root, name string, data []byte, sync bool) error {
+	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil && sync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = root.Remove(name)
+	}
+	return err
 }

@@ -57,6 +57,18 @@ func unexpected(name, why string) error {
 	return fmt.Errorf("fs: %s: %s: %w", name, why, store.ErrUnexpectedKey)
 }
 
+// keepErr returns fn, which also keeps an error of its own in *fnErr: a
+// listing returns that error as it is, not wrapped as one of the listing.
+func keepErr[E any](fn func(E) error, fnErr *error) func(E) error {
+	return func(e E) error {
+		err := fn(e)
+		if err != nil {
+			*fnErr = err
+		}
+		return err
+	}
+}
+
 // List implements store.IndexLister: every file <dir>/k(mh)/<name>, named
 // as store.ParseIndexName accepts, with its size. Temporary files of writes
 // in progress are left out. Anything else (a stray file at the top, a
@@ -73,13 +85,7 @@ func (s *IndexStore) List(ctx context.Context, fn func(store.IndexEntry) error) 
 	}
 	defer root.Close()
 	var fnErr error // an error of fn, returned as it is
-	call := func(e store.IndexEntry) error {
-		if err := fn(e); err != nil {
-			fnErr = err
-			return err
-		}
-		return nil
-	}
+	call := keepErr(fn, &fnErr)
 	err = readDir(ctx, root, ".", func(top iofs.DirEntry) error {
 		key := top.Name()
 		if isTemp(key) {
@@ -187,30 +193,13 @@ func (s *IndexStore) putNamed(ctx context.Context, key, file string, replace boo
 	}
 	defer root.Remove(tmp)
 	err = root.Link(tmp, file)
+	if err != nil && !errors.Is(err, iofs.ErrExist) {
+		// No hard links here: an exclusive create, which never replaces a
+		// file but may be seen before it is whole (as Put falls back).
+		err = writeExclusive(root, file, data, !s.noSync)
+	}
 	if errors.Is(err, iofs.ErrExist) {
 		return store.ErrExist
-	}
-	if err == nil {
-		return nil
-	}
-	// No hard links here: an exclusive create, which never replaces a
-	// file but may be seen before it is whole (as Put falls back).
-	f, err := root.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if errors.Is(err, iofs.ErrExist) {
-		return store.ErrExist
-	}
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil && !s.noSync {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		_ = root.Remove(file)
 	}
 	return err
 }
@@ -242,14 +231,8 @@ func (s *PackStore) List(ctx context.Context, fn func(store.PackEntry) error) er
 			return err
 		}
 	}
-	var fnErr error
-	call := func(e store.PackEntry) error {
-		if err := fn(e); err != nil {
-			fnErr = err
-			return err
-		}
-		return nil
-	}
+	var fnErr error // an error of fn, returned as it is
+	call := keepErr(fn, &fnErr)
 	err = readDir(ctx, root, dir, func(e iofs.DirEntry) error {
 		if isTemp(e.Name()) {
 			return nil

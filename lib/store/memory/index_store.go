@@ -86,11 +86,7 @@ func (s *IndexStore) Put(ctx context.Context, mh, sub multihash.Multihash, data 
 	data = append([]byte{}, data...)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	dir := s.files[key]
-	if dir == nil {
-		dir = make(map[string][]byte)
-		s.files[key] = dir
-	}
+	dir := s.dir(key)
 	if sub != nil {
 		dir[store.Key(sub)] = data
 		return nil
@@ -102,4 +98,15 @@ func (s *IndexStore) Put(ctx context.Context, mh, sub multihash.Multihash, data 
 			return nil
 		}
 	}
+}
+
+// dir returns the files of key, an empty folder made if it has none. s.mu
+// must be held for writing.
+func (s *IndexStore) dir(key string) map[string][]byte {
+	dir := s.files[key]
+	if dir == nil {
+		dir = make(map[string][]byte)
+		s.files[key] = dir
+	}
+	return dir
 }

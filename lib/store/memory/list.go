@@ -17,6 +17,20 @@ var (
 	_ store.PackLister  = (*PackStore)(nil)
 )
 
+// each calls fn on the entries of a snapshot in turn, until fn fails (its
+// error returned as it is) or ctx is done.
+func each[E any](ctx context.Context, what string, entries []E, fn func(E) error) error {
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("memory: list %s: %w", what, err)
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // List implements store.IndexLister, over a snapshot of the store taken
 // when it is called, in key and name order.
 func (s *IndexStore) List(ctx context.Context, fn func(store.IndexEntry) error) error {
@@ -29,15 +43,7 @@ func (s *IndexStore) List(ctx context.Context, fn func(store.IndexEntry) error) 
 		}
 	}
 	s.mu.RUnlock()
-	for _, e := range entries {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("memory: list index: %w", err)
-		}
-		if err := fn(e); err != nil {
-			return err
-		}
-	}
-	return nil
+	return each(ctx, "index", entries, fn)
 }
 
 // Get implements store.IndexLister.
@@ -71,11 +77,7 @@ func (s *IndexStore) PutNamed(ctx context.Context, mh multihash.Multihash, name 
 	data = append([]byte{}, data...)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	dir := s.files[key]
-	if dir == nil {
-		dir = make(map[string][]byte)
-		s.files[key] = dir
-	}
+	dir := s.dir(key)
 	if _, taken := dir[name]; taken && sub == nil {
 		return fmt.Errorf("memory: put index %s/%s: %w", key, name, store.ErrExist)
 	}
@@ -99,15 +101,7 @@ func (s *PackStore) List(ctx context.Context, fn func(store.PackEntry) error) er
 		entries = append(entries, store.PackEntry{Key: path, Err: fmt.Errorf("memory: pack %s is stored by path: %w", path, store.ErrUnexpectedKey)})
 	}
 	s.mu.RUnlock()
-	for _, e := range entries {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("memory: list packs: %w", err)
-		}
-		if err := fn(e); err != nil {
-			return err
-		}
-	}
-	return nil
+	return each(ctx, "packs", entries, fn)
 }
 
 // Stat implements store.PackLister.
