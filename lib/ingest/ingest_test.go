@@ -46,6 +46,17 @@ func etagOf(b []byte) string { s := md5.Sum(b); return `"` + hex.EncodeToString(
 
 func (s *source) Bucket() string { return bucket }
 
+// failOn returns a source.fail that fails every call of op with
+// errInjected.
+func failOn(op string) func(op, key string) error {
+	return func(o, _ string) error {
+		if o == op {
+			return errInjected
+		}
+		return nil
+	}
+}
+
 func (s *source) failing(op, key string) error {
 	if s.fail != nil {
 		return s.fail(op, key)
@@ -329,12 +340,7 @@ func TestIngestRetry(t *testing.T) {
 			r := newRig(t)
 			r.src.put("ingest/a.car", car)
 			puts := 0
-			r.src.fail = func(o, key string) error {
-				if o == op {
-					return errInjected
-				}
-				return nil
-			}
+			r.src.fail = failOn(op)
 			x := r.x
 			if op == "put index" {
 				// Fail the third index write: a partial index.
@@ -417,12 +423,7 @@ func TestIngestRejects(t *testing.T) {
 
 	// A move that fails is an error: the CAR stays for the retry.
 	r.src.put("ingest/bad2.car", bad)
-	r.src.fail = func(op, key string) error {
-		if op == "copy" {
-			return errInjected
-		}
-		return nil
-	}
+	r.src.fail = failOn("copy")
 	if _, err := r.x.Ingest(ctx, "ingest/bad2.car"); !errors.Is(err, errInjected) {
 		t.Fatalf("got %v", err)
 	}

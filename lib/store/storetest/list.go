@@ -216,18 +216,7 @@ func testListIndexStops(t *testing.T, s store.IndexLister) {
 	for range 3 {
 		mustPutIndex(t, s, RandomMultihash(t), nil, []byte("x"))
 	}
-	stop := errors.New("stop")
-	calls := 0
-	err := s.List(context.Background(), func(store.IndexEntry) error {
-		calls++
-		return stop
-	})
-	if !errors.Is(err, stop) || calls != 1 {
-		t.Errorf("list: %v after %d calls, want fn's error after 1", err, calls)
-	}
-	if err := s.List(canceled(), func(store.IndexEntry) error { return nil }); err == nil {
-		t.Error("list with a canceled context: no error")
-	}
+	checkStops(t, s.List)
 }
 
 func testListPacksEmpty(t *testing.T, s store.PackLister, _ WritePath) {
@@ -292,16 +281,24 @@ func testListPacksStops(t *testing.T, s store.PackLister, _ WritePath) {
 			t.Fatal(err)
 		}
 	}
+	checkStops(t, s.List)
+}
+
+// checkStops checks that list (of a store holding entries) returns fn's
+// first error as it is, calling fn no more, and fails on a canceled
+// context.
+func checkStops[E any](t *testing.T, list func(context.Context, func(E) error) error) {
+	t.Helper()
 	stop := errors.New("stop")
 	calls := 0
-	err := s.List(context.Background(), func(store.PackEntry) error {
+	err := list(context.Background(), func(E) error {
 		calls++
 		return stop
 	})
 	if !errors.Is(err, stop) || calls != 1 {
 		t.Errorf("list: %v after %d calls, want fn's error after 1", err, calls)
 	}
-	if err := s.List(canceled(), func(store.PackEntry) error { return nil }); err == nil {
+	if err := list(canceled(), func(E) error { return nil }); err == nil {
 		t.Error("list with a canceled context: no error")
 	}
 }
