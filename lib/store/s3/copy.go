@@ -2,7 +2,6 @@ package s3
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -199,70 +198,40 @@ func copyError(err error, src, dst, etag string) error {
 // copyMultipart copies src to dst in parts with UploadPartCopy and
 // completes the upload only when every part was copied; on any failure it
 // aborts it.
-func copyMultipart(ctx context.Context, client *s3.Client, o options, src, etag string, size int64, dstBucket, dstKey string) (err error) {
+func copyMultipart(ctx context.Context, client *s3.Client, o options, src, etag string, size int64, dstBucket, dstKey string) error {
 	dst := "s3://" + dstBucket + "/" + dstKey
-	created, err := client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
-		Bucket: aws.String(dstBucket),
-		Key:    aws.String(dstKey),
-	})
-	if err != nil {
-		return wrap(err, "copy %s to %s: create multipart upload", src, dst)
-	}
-	uploadID := created.UploadId
-	defer func() {
-		if err == nil {
-			return
-		}
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
-		defer cancel()
-		if _, aerr := client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
-			Bucket:   aws.String(dstBucket),
-			Key:      aws.String(dstKey),
-			UploadId: uploadID,
-		}); aerr != nil {
-			err = errors.Join(err, wrap(aerr, "copy %s to %s: abort multipart upload", src, dst))
-		}
-	}()
-
-	partSize := max(o.copyPartSize, MinPartSize, (size+maxParts-1)/maxParts)
-	n := int((size + partSize - 1) / partSize)
-	parts := make([]types.CompletedPart, n)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(CopyConcurrency)
-	for i := range n {
-		start := int64(i) * partSize
-		end := min(start+partSize, size) // exclusive
-		g.Go(func() error {
-			out, err := client.UploadPartCopy(gctx, &s3.UploadPartCopyInput{
-				Bucket:            aws.String(dstBucket),
-				Key:               aws.String(dstKey),
-				UploadId:          uploadID,
-				PartNumber:        aws.Int32(int32(i + 1)),
-				CopySource:        aws.String(src),
-				CopySourceIfMatch: aws.String(etag),
-				CopySourceRange:   aws.String(byteRange(start, end-start)),
+	return multipart(ctx, client, dstBucket, dstKey, "copy "+src+" to "+dst, func(uploadID *string) ([]types.CompletedPart, error) {
+		partSize := max(o.copyPartSize, MinPartSize, (size+maxParts-1)/maxParts)
+		n := int((size + partSize - 1) / partSize)
+		parts := make([]types.CompletedPart, n)
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(CopyConcurrency)
+		for i := range n {
+			start := int64(i) * partSize
+			end := min(start+partSize, size) // exclusive
+			g.Go(func() error {
+				out, err := client.UploadPartCopy(gctx, &s3.UploadPartCopyInput{
+					Bucket:            aws.String(dstBucket),
+					Key:               aws.String(dstKey),
+					UploadId:          uploadID,
+					PartNumber:        aws.Int32(int32(i + 1)),
+					CopySource:        aws.String(src),
+					CopySourceIfMatch: aws.String(etag),
+					CopySourceRange:   aws.String(byteRange(start, end-start)),
+				})
+				if err != nil {
+					return copyError(err, src, fmt.Sprintf("%s part %d", dst, i+1), etag)
+				}
+				if out.CopyPartResult == nil || out.CopyPartResult.ETag == nil {
+					return fmt.Errorf("s3: copy %s to %s: part %d: no ETag in the answer", src, dst, i+1)
+				}
+				parts[i] = types.CompletedPart{ETag: out.CopyPartResult.ETag, PartNumber: aws.Int32(int32(i + 1))}
+				return nil
 			})
-			if err != nil {
-				return copyError(err, src, fmt.Sprintf("%s part %d", dst, i+1), etag)
-			}
-			if out.CopyPartResult == nil || out.CopyPartResult.ETag == nil {
-				return fmt.Errorf("s3: copy %s to %s: part %d: no ETag in the answer", src, dst, i+1)
-			}
-			parts[i] = types.CompletedPart{ETag: out.CopyPartResult.ETag, PartNumber: aws.Int32(int32(i + 1))}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	_, err = client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
-		Bucket:          aws.String(dstBucket),
-		Key:             aws.String(dstKey),
-		UploadId:        uploadID,
-		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+		}
+		if err := g.Wait(); err != nil {
+			return nil, err
+		}
+		return parts, nil
 	})
-	if err != nil {
-		return wrap(err, "copy %s to %s: complete multipart upload", src, dst)
-	}
-	return nil
 }

@@ -107,13 +107,42 @@ func (s *PackStore) Put(ctx context.Context, mh multihash.Multihash, r io.Reader
 
 // putMultipart uploads size bytes from r as key in parts, and completes the
 // upload only when all went up; on any failure it aborts it.
-func (s *PackStore) putMultipart(ctx context.Context, key string, r io.Reader, size int64) (err error) {
-	created, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
-		Bucket: aws.String(s.bucket),
+func (s *PackStore) putMultipart(ctx context.Context, key string, r io.Reader, size int64) error {
+	partSize := s.partSize(size)
+	return multipart(ctx, s.client, s.bucket, key, "put "+s.url(key), func(uploadID *string) ([]types.CompletedPart, error) {
+		var parts []types.CompletedPart
+		for n, off := int32(1), int64(0); off < size; n++ {
+			length := min(partSize, size-off)
+			out, err := s.client.UploadPart(ctx, &s3.UploadPartInput{
+				Bucket:        aws.String(s.bucket),
+				Key:           aws.String(key),
+				UploadId:      uploadID,
+				PartNumber:    aws.Int32(n),
+				ContentLength: aws.Int64(length),
+				Body:          streamOnly{io.LimitReader(r, length)},
+			}, streaming)
+			if err != nil {
+				return nil, wrap(err, "put %s: part %d", s.url(key), n)
+			}
+			parts = append(parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(n)})
+			off += length
+		}
+		return parts, nil
+	})
+}
+
+// multipart runs one multipart upload of bucket/key: upload sends the
+// parts of the upload uploadID and returns them in order. The upload is
+// completed when upload succeeds, and aborted on any failure (even when
+// ctx is what ended it), so the object appears whole or not at all. what
+// names the operation in errors.
+func multipart(ctx context.Context, client *s3.Client, bucket, key, what string, upload func(uploadID *string) ([]types.CompletedPart, error)) (err error) {
+	created, err := client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+		Bucket: aws.String(bucket),
 		Key:    aws.String(key),
 	})
 	if err != nil {
-		return wrap(err, "put %s: create multipart upload", s.url(key))
+		return wrap(err, "%s: create multipart upload", what)
 	}
 	uploadID := created.UploadId
 	defer func() {
@@ -123,41 +152,26 @@ func (s *PackStore) putMultipart(ctx context.Context, key string, r io.Reader, s
 		// Abort even when ctx is what ended the upload.
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
 		defer cancel()
-		if _, aerr := s.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
-			Bucket:   aws.String(s.bucket),
+		if _, aerr := client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
+			Bucket:   aws.String(bucket),
 			Key:      aws.String(key),
 			UploadId: uploadID,
 		}); aerr != nil {
-			err = errors.Join(err, wrap(aerr, "put %s: abort multipart upload", s.url(key)))
+			err = errors.Join(err, wrap(aerr, "%s: abort multipart upload", what))
 		}
 	}()
-
-	partSize := s.partSize(size)
-	var parts []types.CompletedPart
-	for n, off := int32(1), int64(0); off < size; n++ {
-		length := min(partSize, size-off)
-		out, err := s.client.UploadPart(ctx, &s3.UploadPartInput{
-			Bucket:        aws.String(s.bucket),
-			Key:           aws.String(key),
-			UploadId:      uploadID,
-			PartNumber:    aws.Int32(n),
-			ContentLength: aws.Int64(length),
-			Body:          streamOnly{io.LimitReader(r, length)},
-		}, streaming)
-		if err != nil {
-			return wrap(err, "put %s: part %d", s.url(key), n)
-		}
-		parts = append(parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(n)})
-		off += length
+	parts, err := upload(uploadID)
+	if err != nil {
+		return err
 	}
-	_, err = s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
-		Bucket:          aws.String(s.bucket),
+	_, err = client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket:          aws.String(bucket),
 		Key:             aws.String(key),
 		UploadId:        uploadID,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
 	})
 	if err != nil {
-		return wrap(err, "put %s: complete multipart upload", s.url(key))
+		return wrap(err, "%s: complete multipart upload", what)
 	}
 	return nil
 }
