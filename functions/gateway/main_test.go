@@ -41,18 +41,7 @@ import (
 // s3srv is the S3-compatible server of this test binary (nil: none).
 var s3srv *s3test.Server
 
-func TestMain(m *testing.M) {
-	srv, stop, err := s3test.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	s3srv = srv
-	code := m.Run()
-	stop()
-	built.Remove()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { s3test.Main(m, &s3srv, built.Remove) }
 
 // built is the function binary for this machine, built once per test
 // binary with the release flags (the same build as

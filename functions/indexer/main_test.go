@@ -45,18 +45,7 @@ var s3srv *s3test.Server
 // release flags (the build of build/lambda/indexer-amd64/bootstrap).
 var built = lambdatest.FunctionBuild{Package: lambdatest.IndexerPackage}
 
-func TestMain(m *testing.M) {
-	srv, stop, err := s3test.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	s3srv = srv
-	code := m.Run()
-	stop()
-	built.Remove()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { s3test.Main(m, &s3srv, built.Remove) }
 
 // recorder is a reverse proxy to the S3 server on 127.0.0.1 that counts
 // requests by operation, and can answer some with 503.

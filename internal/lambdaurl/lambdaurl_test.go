@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -34,18 +33,7 @@ var built lambdatest.GatewayBuild
 
 func bootstrap(t testing.TB) string { return built.Path(t) }
 
-func TestMain(m *testing.M) {
-	srv, stop, err := s3test.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	server = srv
-	code := m.Run()
-	stop()
-	built.Remove()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { s3test.Main(m, &server, built.Remove) }
 
 // Scaled-down limits: 128 KiB uncapped, then 1 MiB/s, cut at 2 MiB (the
 // leaves are 1 MiB, so a one-leaf slice fits under the cap).

@@ -378,11 +378,12 @@ func deleteBucket(ctx context.Context, client *s3.Client, bucket string) error {
 
 // Main is a TestMain for packages whose tests use the server: it starts
 // it (see Start), stores it in *server (nil when none is available), runs
-// the tests, stops it and exits with the tests' code.
+// the tests, stops it, calls each of after (other cleanups of the test
+// binary) and exits with the tests' code.
 //
 //	var server *s3test.Server
 //	func TestMain(m *testing.M) { s3test.Main(m, &server) }
-func Main(m *testing.M, server **Server) {
+func Main(m *testing.M, server **Server, after ...func()) {
 	s, stop, err := Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -391,5 +392,8 @@ func Main(m *testing.M, server **Server) {
 	*server = s
 	code := m.Run()
 	stop()
+	for _, f := range after {
+		f()
+	}
 	os.Exit(code)
 }
