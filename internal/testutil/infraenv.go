@@ -4,7 +4,9 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -85,4 +87,46 @@ func InfraEnv(tb testing.TB, fn string) []string {
 		tb.Fatalf("infra/stack.go: %s sets no variable", fn)
 	}
 	return names
+}
+
+// CheckInfraEnv checks the contract between the infra's function fn (see
+// InfraEnv) and a function's configuration: load (the function's
+// loadConfig, reading through lookup) accepts what the infra sets (each
+// variable "x", or its value in values: what the infra writes by default),
+// reads every variable the infra sets, and fails without each of required,
+// which the infra must set.
+func CheckInfraEnv(t *testing.T, fn string, values map[string]string, required []string, load func(lookup func(string) (string, bool)) error) {
+	t.Helper()
+	set := InfraEnv(t, fn)
+	vars := map[string]string{}
+	for _, name := range set {
+		vars[name] = "x"
+	}
+	maps.Copy(vars, values)
+	var read []string
+	lookup := func(m map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) {
+			read = append(read, k)
+			v, ok := m[k]
+			return v, ok
+		}
+	}
+	if err := load(lookup(vars)); err != nil {
+		t.Fatalf("the infra's environment %v: %v", set, err)
+	}
+	for _, name := range set {
+		if !slices.Contains(read, name) {
+			t.Errorf("the infra sets %s, which the function does not read", name)
+		}
+	}
+	for _, name := range required {
+		if !slices.Contains(set, name) {
+			t.Errorf("the infra does not set %s", name)
+		}
+		without := maps.Clone(vars)
+		delete(without, name)
+		if err := load(lookup(without)); err == nil {
+			t.Errorf("loadConfig without %s: no error", name)
+		}
+	}
 }
