@@ -136,19 +136,33 @@ func (s *IndexStore) Put(ctx context.Context, mh, sub multihash.Multihash, data 
 	return nil
 }
 
-func (s *IndexStore) put(ctx context.Context, key string, sub multihash.Multihash, data []byte) error {
+// stage writes data to a temporary file in the folder key of the store,
+// made if need be, and returns the open store folder (the caller closes
+// it) and the temporary file's name there, to be renamed or linked into
+// place.
+func (s *IndexStore) stage(ctx context.Context, key string, data []byte) (*os.Root, string, error) {
 	root, err := openRoot(s.dir, true)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := root.MkdirAll(key, 0o755); err != nil {
+		root.Close()
+		return nil, "", err
+	}
+	tmp, err := writeTemp(ctx, root, key, bytes.NewReader(data), !s.noSync)
+	if err != nil {
+		root.Close()
+		return nil, "", err
+	}
+	return root, tmp, nil
+}
+
+func (s *IndexStore) put(ctx context.Context, key string, sub multihash.Multihash, data []byte) error {
+	root, tmp, err := s.stage(ctx, key, data)
 	if err != nil {
 		return err
 	}
 	defer root.Close()
-	if err := root.MkdirAll(key, 0o755); err != nil {
-		return err
-	}
-	tmp, err := writeTemp(ctx, root, key, bytes.NewReader(data), !s.noSync)
-	if err != nil {
-		return err
-	}
 	if sub != nil {
 		if err := root.Rename(tmp, key+"/"+store.Key(sub)); err != nil {
 			_ = root.Remove(tmp)

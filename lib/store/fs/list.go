@@ -1,7 +1,6 @@
 package fs
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -172,18 +171,11 @@ func (s *IndexStore) PutNamed(ctx context.Context, mh multihash.Multihash, name 
 }
 
 func (s *IndexStore) putNamed(ctx context.Context, key, file string, replace bool, data []byte) error {
-	root, err := openRoot(s.dir, true)
+	root, tmp, err := s.stage(ctx, key, data)
 	if err != nil {
 		return err
 	}
 	defer root.Close()
-	if err := root.MkdirAll(key, 0o755); err != nil {
-		return err
-	}
-	tmp, err := writeTemp(ctx, root, key, bytes.NewReader(data), !s.noSync)
-	if err != nil {
-		return err
-	}
 	if replace {
 		if err := root.Rename(tmp, file); err != nil {
 			_ = root.Remove(tmp)
