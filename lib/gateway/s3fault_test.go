@@ -27,10 +27,13 @@ import (
 // s3.NewClient builds with short timeouts.
 const (
 	s3HeaderTimeout = 300 * time.Millisecond
-	s3BodyTimeout   = 300 * time.Millisecond
-	s3Attempts      = 3                      // the SDK's default
-	s3Backoff       = 150 * time.Millisecond // the SDK's most between attempts of timeouts
-	s3Slack         = time.Second            // a busy machine running -race
+	// Long enough that a loaded machine (the whole suite under -race on
+	// 2 cores) does not pause a healthy body that long: at 300 ms one CI
+	// run cut the CAR before leaf 0 had come through.
+	s3BodyTimeout = time.Second
+	s3Attempts    = 3                      // the SDK's default
+	s3Backoff     = 150 * time.Millisecond // the SDK's most between attempts of timeouts
+	s3Slack       = time.Second            // a busy machine running -race
 )
 
 // s3Faults is an S3 index and pack store pair whose pack reads go through
