@@ -58,7 +58,7 @@ bench:
 # 200 clients fetching a 200 MB CAR under the memory budget (peak RSS),
 # 200 stalled readers, 500 bodiless chunked requests. A few minutes.
 soak:
-	HASH_STREAM_SOAK=1 go test -run Soak -v -timeout 30m ./cmd/hash-stream
+	HASH_STREAM_SOAK=1 go test -count=1 -run Soak -v -timeout 30m ./cmd/hash-stream
 
 # The Lambda functions (the gateway and the ingest indexer): arm64 for AWS
 # (what the CDK app deploys), amd64 for local runs under the Runtime
@@ -90,7 +90,7 @@ invoke-indexer: build-lambda tools
 # bytes of random content (1 GiB by default here).
 INDEXER_BENCH_BYTES ?= 1073741824
 bench-indexer: tools
-	HASH_STREAM_INDEXER_BENCH_BYTES=$(INDEXER_BENCH_BYTES) go test -run '^TestMeasureIndexer$$' -v -timeout 30m ./functions/indexer
+	HASH_STREAM_INDEXER_BENCH_BYTES=$(INDEXER_BENCH_BYTES) go test -count=1 -run '^TestMeasureIndexer$$' -v -timeout 30m ./functions/indexer
 
 # The real bootstrap behind a local Function URL with Lambda's streaming
 # limits (6 MiB uncapped, then 2 MiB/s, cut at 200 MiB; LAMBDA_URL_ARGS
