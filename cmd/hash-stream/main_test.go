@@ -166,3 +166,41 @@ func TestHelp(t *testing.T) {
 		}
 	}
 }
+
+// pack extract copies a stored pack to a file, checked against its
+// multihash; a corrupt pack fails with exit 1, naming the pack, and
+// leaves no file.
+func TestPackExtract(t *testing.T) {
+	interop := filepath.Join(testutil.Shared(t), "interop")
+	dir := t.TempDir()
+	if code, _, errOut := runCLI(t, dir, "pack", "write", filepath.Join(interop, "originals", "random-3m.bin"), "--pack-size", "2200000"); code != 0 {
+		t.Fatalf("pack write: %s", errOut)
+	}
+	const packKey = "bafkreie47atxr6qxoidc7je3ieutfjp4qrs4kws5k2qeslynmek3f6gwf4"
+	stored := filepath.Join(dir, "pack", packKey+".car")
+	want, err := os.ReadFile(stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "pack.car")
+	if code, _, errOut := runCLI(t, dir, "pack", "extract", packKey, out); code != 0 {
+		t.Fatalf("pack extract: %s", errOut)
+	}
+	if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("extracted pack differs (%v)", err)
+	}
+
+	bad := bytes.Clone(want)
+	bad[len(bad)-1] ^= 1
+	if err := os.WriteFile(stored, bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out2 := filepath.Join(t.TempDir(), "bad.car")
+	code, _, errOut := runCLI(t, dir, "pack", "extract", packKey, out2)
+	if code != 1 || !strings.Contains(errOut, packKey) || !strings.Contains(errOut, "do not hash to its multihash") {
+		t.Fatalf("corrupt pack: exit %d, stderr %q", code, errOut)
+	}
+	if _, err := os.Stat(out2); !os.IsNotExist(err) {
+		t.Fatalf("a file was left: %v", err)
+	}
+}

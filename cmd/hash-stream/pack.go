@@ -184,16 +184,12 @@ func packExtract(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	defer rc.Close()
 	n, err := writeFileAtomic(pos[1], func(w io.Writer) error {
-		h, err := multihash.GetHasher(multihash.SHA2_256)
+		v, err := pack.NewVerifier(rc, mh)
 		if err != nil {
 			return err
 		}
-		if _, err := io.Copy(io.MultiWriter(w, h), rc); err != nil {
-			return err
-		}
-		got, _ := multihash.Encode(h.Sum(nil), multihash.SHA2_256)
-		if string(got) != string(mh) {
-			return fmt.Errorf("pack %s is corrupt: its bytes hash to %s", store.Key(mh), store.Key(got))
+		if _, err := io.Copy(w, v); err != nil {
+			return fmt.Errorf("pack %s: %w", store.Key(mh), err)
 		}
 		return nil
 	})

@@ -5,16 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"log/slog"
 	"sync"
 	"time"
 
-	"github.com/multiformats/go-multihash"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hash-stream/hash-stream-aws/lib/index"
+	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 )
 
@@ -39,8 +38,8 @@ var (
 	// ErrFailed is wrapped by the error of Copy when some objects failed.
 	ErrFailed = errors.New("some objects were not copied")
 	// ErrCorrupt is wrapped by the error of a pack whose bytes do not
-	// hash to its multihash.
-	ErrCorrupt = errors.New("pack bytes do not hash to its multihash")
+	// hash to its multihash (it is pack.ErrCorrupt).
+	ErrCorrupt = pack.ErrCorrupt
 	// ErrConflict is wrapped by the error of an index file whose name is
 	// taken at the destination by a file with other bytes, which is left
 	// as it is.
@@ -248,16 +247,15 @@ func (c *copier) copyPack(ctx context.Context, e store.PackEntry) {
 // verifier.
 func (c *copier) putPack(ctx context.Context, e store.PackEntry) error {
 	key := store.Key(e.Multihash)
-	v, err := newVerifier(e.Multihash)
-	if err != nil {
-		return fmt.Errorf("storecopy: pack %s: %w", key, err)
-	}
 	rc, err := c.src.Packs.GetRange(ctx, store.Location{Multihash: e.Multihash}, 0, -1)
 	if err != nil {
 		return fmt.Errorf("storecopy: read pack %s: %w", key, err)
 	}
 	defer rc.Close()
-	v.r = &counter{r: rc, c: c}
+	v, err := pack.NewVerifier(&counter{r: rc, c: c}, e.Multihash)
+	if err != nil {
+		return fmt.Errorf("storecopy: pack %s: %w", key, err)
+	}
 	var body io.Reader = v
 	if e.Size <= smallPack {
 		// Read and verify it whole first: a body the destination can
@@ -274,7 +272,7 @@ func (c *copier) putPack(ctx context.Context, e store.PackEntry) error {
 		}
 		return err
 	}
-	if !v.verified {
+	if !v.Verified() {
 		// The destination took the pack without reading it to its end:
 		// never so with the backends here, whose Put reads one byte past
 		// the size.
@@ -467,62 +465,4 @@ func (r *counter) Read(p []byte) (int, error) {
 		r.c.addBytes(int64(n))
 	}
 	return n, err
-}
-
-// verifier hashes what is read through it and, when its reader ends,
-// fails the read that would end it unless the bytes hash to the
-// multihash: so a destination that stores a body only once it ended
-// stores nothing unverified.
-type verifier struct {
-	r        io.Reader
-	h        hash.Hash
-	want     *multihash.DecodedMultihash
-	n        int64
-	verified bool
-	err      error
-}
-
-func newVerifier(mh multihash.Multihash) (*verifier, error) {
-	dec, err := multihash.Decode(mh)
-	if err != nil {
-		return nil, err
-	}
-	h, err := multihash.GetHasher(dec.Code)
-	if err != nil {
-		return nil, fmt.Errorf("cannot verify: %w", err)
-	}
-	return &verifier{h: h, want: dec}, nil
-}
-
-func (v *verifier) Read(p []byte) (int, error) {
-	if v.err != nil {
-		return 0, v.err
-	}
-	n, err := v.r.Read(p)
-	v.h.Write(p[:n])
-	v.n += int64(n)
-	if err == io.EOF {
-		if verr := v.check(); verr != nil {
-			err = verr
-		} else {
-			v.verified = true
-		}
-	}
-	if err != nil {
-		v.err = err
-	}
-	return n, err
-}
-
-// check compares the hash of the bytes read with the multihash.
-func (v *verifier) check() error {
-	sum := v.h.Sum(nil)
-	if v.want.Length <= len(sum) && bytes.Equal(sum[:v.want.Length], v.want.Digest) {
-		return nil
-	}
-	got := "a digest too short"
-	if mh, err := multihash.Encode(sum[:min(v.want.Length, len(sum))], v.want.Code); err == nil {
-		got = store.Key(mh)
-	}
-	return fmt.Errorf("its %d bytes hash to %s: %w", v.n, got, ErrCorrupt)
 }
