@@ -313,17 +313,7 @@ func (s *GatewayStack) gatewayStatements(cfg Config, logGroup awslogs.LogGroup) 
 	// The index reader lists `<prefix>k(mh)/k(mh)/` to find a multihash's
 	// index files. ListBucket on the pack bucket is not granted: packs are
 	// only read by key from index records.
-	list := &awsiam.PolicyStatementProps{
-		Sid:       jsii.String("ListIndex"),
-		Actions:   jsii.Strings("s3:ListBucket"),
-		Resources: jsii.Strings(*s.IndexBucket.BucketArn()),
-	}
-	if cfg.IndexPrefix != "" {
-		list.Conditions = &map[string]interface{}{
-			"StringLike": map[string]interface{}{"s3:prefix": cfg.IndexPrefix + "*"},
-		}
-	}
-	stmts = append(stmts, awsiam.NewPolicyStatement(list))
+	stmts = append(stmts, s.listIndex(cfg))
 	if cfg.KMSKeyArn != "" {
 		// Imported buckets encrypted with SSE-KMS: S3 decrypts objects with
 		// the reader's own kms:Decrypt permission. Only that key, only
