@@ -85,6 +85,12 @@ func packWrite(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return leftBehind(env, err)
 	}
+	return indexWritten(ctx, env, writers, root, packs)
+}
+
+// indexWritten indexes the packs a pack write stored, under the DAG's
+// root, and prints them.
+func indexWritten(ctx context.Context, env *cliEnv, writers []index.Writer, root cid.Cid, packs []pack.Info) error {
 	if err := pack.AddToIndex(ctx, writers, packs, root.Hash()); err != nil {
 		return leftBehind(env, err)
 	}

@@ -37,11 +37,7 @@ func packWriteFolder(ctx context.Context, env *cliEnv, dir string, st *stores, w
 	if err != nil {
 		return leftBehind(env, inFolder(dir, err))
 	}
-	if err := pack.AddToIndex(ctx, writers, packs, root.Hash()); err != nil {
-		return leftBehind(env, err)
-	}
-	printPacks(env.stdout, root, packs)
-	return nil
+	return indexWritten(ctx, env, writers, root, packs)
 }
 
 // inFolder makes the paths err names, relative to the folder, paths the

@@ -8,7 +8,7 @@
 //
 // Build: make build-lambda (CGO_ENABLED=0, -tags lambda.norpc). An error
 // return makes Lambda retry the asynchronous event, then send it to the
-// dead-letter queue the stack configures.
+// failure queue the stack configures (an on-failure destination).
 package main
 
 import (
