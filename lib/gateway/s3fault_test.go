@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/ipfs/go-cid"
 
 	"github.com/hash-stream/hash-stream-aws/internal/faultproxy"
@@ -27,13 +29,10 @@ import (
 // s3.NewClient builds with short timeouts.
 const (
 	s3HeaderTimeout = 300 * time.Millisecond
-	// Long enough that a loaded machine (the whole suite under -race on
-	// 2 cores) does not pause a healthy body that long: at 300 ms one CI
-	// run cut the CAR before leaf 0 had come through.
-	s3BodyTimeout = time.Second
-	s3Attempts    = 3                      // the SDK's default
-	s3Backoff     = 150 * time.Millisecond // the SDK's most between attempts of timeouts
-	s3Slack       = time.Second            // a busy machine running -race
+	s3BodyTimeout   = 300 * time.Millisecond
+	s3Attempts      = 3                      // the SDK's default
+	s3Backoff       = 150 * time.Millisecond // the SDK's most between attempts of timeouts
+	s3Slack         = time.Second            // a busy machine running -race
 )
 
 // s3Faults is an S3 index and pack store pair whose pack reads go through
@@ -46,6 +45,11 @@ type s3Faults struct {
 	// proxyClient returns a pack store over the bucket of direct, through
 	// the proxy, with a client (and connection pool) of its own.
 	proxyClient func(opts ...s3.Option) store.PackStore
+	// proxyClientNoReuse is proxyClient with a client that opens a
+	// connection for every request: a fault "after N bytes" of a
+	// connection is then one of each response, whatever reads came
+	// before it.
+	proxyClientNoReuse func(opts ...s3.Option) store.PackStore
 }
 
 func newS3Faults(t *testing.T) s3Faults {
@@ -58,20 +62,30 @@ func newS3Faults(t *testing.T) s3Faults {
 	t.Cleanup(func() { _ = p.Close() })
 	direct := s3Server.Client()
 	bucket := s3Server.NewBucket(t)
+	newClient := func() *awss3.Client {
+		client, err := s3.NewClient(context.Background(), s3.Config{
+			Endpoint: p.URL(), Region: s3Server.Region,
+			HeaderTimeout: s3HeaderTimeout, BodyTimeout: s3BodyTimeout,
+		}, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(s3Server.AccessKey, s3Server.SecretKey, "")),
+			config.WithSharedConfigFiles(nil), config.WithSharedCredentialsFiles(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return client
+	}
 	return s3Faults{
 		idx:    s3.NewIndexStore(direct, s3Server.NewBucket(t)),
 		direct: s3.NewPackStore(direct, bucket),
 		bucket: bucket,
 		proxy:  p,
 		proxyClient: func(opts ...s3.Option) store.PackStore {
-			client, err := s3.NewClient(context.Background(), s3.Config{
-				Endpoint: p.URL(), Region: s3Server.Region,
-				HeaderTimeout: s3HeaderTimeout, BodyTimeout: s3BodyTimeout,
-			}, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(s3Server.AccessKey, s3Server.SecretKey, "")),
-				config.WithSharedConfigFiles(nil), config.WithSharedCredentialsFiles(nil))
-			if err != nil {
-				t.Fatal(err)
-			}
+			return s3.NewPackStore(newClient(), bucket, opts...)
+		},
+		proxyClientNoReuse: func(opts ...s3.Option) store.PackStore {
+			client := newClient()
+			client = awss3.New(client.Options(), func(o *awss3.Options) {
+				o.HTTPClient = o.HTTPClient.(*awshttp.BuildableClient).WithTransportOptions(func(tr *http.Transport) { tr.DisableKeepAlives = true })
+			})
 			return s3.NewPackStore(client, bucket, opts...)
 		},
 	}
@@ -94,12 +108,15 @@ func timedFetch(t *testing.T, srv string, target string) (response, time.Duratio
 	return response{status: resp.StatusCode, header: resp.Header, body: buf.Bytes(), readErr: err}, time.Since(start)
 }
 
-// S3 stalling after 1.5 MiB per connection: the CAR of random-3m.bin is
-// cut within the body timeout after its first bytes (leaf 0) went out.
+// S3 stalling after 1.5 MiB of each response: the CAR of random-3m.bin
+// is cut within the body timeout after its first bytes (leaf 0) went out.
+// A connection per request: with keep-alive, the read of leaf 0 and leaf 1
+// sometimes went over the connection that had just carried leaf 2 and the
+// root (about 1 MiB), and stalled before leaf 0 was whole.
 func TestS3StallCutsTheCAR(t *testing.T) {
 	s := newS3Faults(t)
 	f := writeFaultFile(t, s.idx, s.direct)
-	srv := newServer(t, s.idx, s.proxyClient(s3.WithResumes(0)), nil)
+	srv := newServer(t, s.idx, s.proxyClientNoReuse(s3.WithResumes(0)), nil)
 	s.proxy.Set(faultproxy.Always(faultproxy.Fault{Kind: faultproxy.Stall, After: 3 << 19}))
 	r, elapsed := timedFetch(t, srv.URL, "/ipfs/"+f.root.String()+"?format=car")
 	checkCutMidStream(t, r, f, f.leaf(1))
@@ -109,7 +126,7 @@ func TestS3StallCutsTheCAR(t *testing.T) {
 	if s.proxy.Struck() == 0 {
 		t.Fatal("no connection stalled: the test does not test it")
 	}
-	t.Logf("stall after 1.5 MiB per connection, body timeout %v: %d bytes, then cut after %v: %v", s3BodyTimeout, len(r.body), elapsed, r.readErr)
+	t.Logf("stall after 1.5 MiB of each response, body timeout %v: %d bytes, then cut after %v: %v", s3BodyTimeout, len(r.body), elapsed, r.readErr)
 }
 
 // S3 that takes requests and answers nothing, or accepts connections and
