@@ -1,7 +1,7 @@
 // Package faultproxy is a TCP proxy on 127.0.0.1 that injects the faults of
 // a sick storage server into the connections it forwards, for tests: a
 // response that stalls or is reset after so many bytes, a server that
-// accepts and never answers, an HTTP 503. Tests point a client at URL()
+// accepts and never answers, an HTTP 503 or another refusal. Tests point a client at URL()
 // instead of the server and say with Set what happens to each new
 // connection.
 //
@@ -43,6 +43,12 @@ const (
 	// 503 and an S3 error document (code Fault.Code, default
 	// ServiceUnavailable), then closes it.
 	Unavailable
+	// Answer answers the first request on the connection with HTTP
+	// Fault.Status and an S3 error document (code Fault.Code), without
+	// reaching the server, then closes it: a store that refuses where
+	// another would not, e.g. 412 PreconditionFailed for a conditional
+	// request on a missing key, where S3 answers 404.
+	Answer
 )
 
 func (k Kind) String() string {
@@ -57,6 +63,8 @@ func (k Kind) String() string {
 		return "blackhole"
 	case Unavailable:
 		return "unavailable"
+	case Answer:
+		return "answer"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -67,9 +75,12 @@ type Fault struct {
 	// After is how many bytes of the server's answer go through before a
 	// Stall or a Reset (the status line and headers count).
 	After int64
-	// Code is the S3 error code of an Unavailable answer (SlowDown is
-	// throttling to the AWS SDKs, which back off for longer).
+	// Code is the S3 error code of an Unavailable or Answer answer
+	// (SlowDown is throttling to the AWS SDKs, which back off for
+	// longer).
 	Code string
+	// Status is the HTTP status of an Answer answer (default 500).
+	Status int
 }
 
 // Plan says what happens to the n-th connection (from 0) accepted since it
@@ -138,8 +149,8 @@ func (p *Proxy) Set(plan Plan) {
 // Accepted is the number of connections accepted since Start.
 func (p *Proxy) Accepted() int { return int(p.accepted.Load()) }
 
-// Struck is the number of connections a fault has struck: every Blackhole
-// and Unavailable one, and each Stall or Reset one whose After bytes went
+// Struck is the number of connections a fault has struck: every
+// Blackhole, Unavailable and Answer one, and each Stall or Reset one whose After bytes went
 // through.
 func (p *Proxy) Struck() int { return int(p.struck.Load()) }
 
@@ -209,7 +220,11 @@ func (p *Proxy) serve(c net.Conn, f Fault) {
 		return
 	case Unavailable:
 		p.struck.Add(1)
-		unavailable(c, f.Code)
+		answer(c, http.StatusServiceUnavailable, f.Code, "ServiceUnavailable")
+		return
+	case Answer:
+		p.struck.Add(1)
+		answer(c, f.Status, f.Code, "InternalError")
 		return
 	}
 	u, err := net.DialTimeout("tcp", p.target, DialTimeout)
@@ -250,10 +265,15 @@ func (p *Proxy) serve(c net.Conn, f Fault) {
 	<-up
 }
 
-// unavailable answers the first request read from c with 503.
-func unavailable(c net.Conn, code string) {
+// answer answers the first request read from c with status (default 500)
+// and an S3 error document of code (default fallback); the answer to a
+// HEAD has no body.
+func answer(c net.Conn, status int, code, fallback string) {
+	if status == 0 {
+		status = http.StatusInternalServerError
+	}
 	if code == "" {
-		code = "ServiceUnavailable"
+		code = fallback
 	}
 	req, err := http.ReadRequest(bufio.NewReader(c))
 	if err != nil {
@@ -262,7 +282,10 @@ func unavailable(c net.Conn, code string) {
 	_, _ = io.Copy(io.Discard, req.Body)
 	body := `<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
 		`<Error><Code>` + code + `</Code><Message>injected by faultproxy</Message></Error>`
-	_, _ = fmt.Fprintf(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
+	_, _ = fmt.Fprintf(c, "HTTP/1.1 %d %s\r\nContent-Type: application/xml\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", status, http.StatusText(status), len(body))
+	if req.Method != http.MethodHead {
+		_, _ = io.WriteString(c, body)
+	}
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.CloseWrite()
 	}

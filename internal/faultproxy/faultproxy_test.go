@@ -152,3 +152,26 @@ func TestCloseEndsConnections(t *testing.T) {
 		t.Fatal("the request succeeded")
 	}
 }
+
+// Answer refuses with the status and code it is given, a HEAD without a
+// body, and never reaches the server.
+func TestAnswer(t *testing.T) {
+	p := start(t)
+	p.Set(faultproxy.First(2, faultproxy.Fault{Kind: faultproxy.Answer, Status: 412, Code: "PreconditionFailed"}))
+	c := client(5 * time.Second)
+	b, status, err := get(c, p.URL())
+	if err != nil || status != 412 || !strings.Contains(string(b), "<Code>PreconditionFailed</Code>") {
+		t.Fatalf("GET: status %d, %q, %v", status, b, err)
+	}
+	resp, err := c.Head(p.URL())
+	if err != nil || resp.StatusCode != 412 {
+		t.Fatalf("HEAD: %v, %v", resp, err)
+	}
+	resp.Body.Close()
+	if b, status, err := get(c, p.URL()); err != nil || status != 200 || !bytes.Equal(b, payload) {
+		t.Fatalf("third: status %d, %v", status, err)
+	}
+	if p.Struck() != 2 {
+		t.Fatalf("struck %d, want 2", p.Struck())
+	}
+}
