@@ -2,9 +2,9 @@ package s3
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -58,7 +58,9 @@ func (o options) copyAboveOrDefault() int64 {
 // to mh; etag is the ETag that read saw, and the copy is conditional on it
 // (x-amz-copy-source-if-match), so an object replaced since is never
 // stored under the wrong multihash: that fails with an error wrapping
-// ErrChanged and stores nothing.
+// ErrChanged and stores nothing (a source removed since, with an error
+// wrapping store.ErrNotFound, whether the store answers it with 404 or
+// 412).
 //
 // An object over the multipart threshold (see WithMultipartCopyAbove,
 // MaxCopyObjectBytes at most, as S3 requires) is copied in parts with
@@ -110,8 +112,8 @@ func (o *Objects) Get(ctx context.Context, key string) (body io.ReadCloser, size
 
 // Copy copies the object src, of size bytes and ETag etag, to dst in the
 // same bucket, server-side, on the condition that its ETag is still etag
-// (else an error wrapping ErrChanged); in parts above the multipart
-// threshold, as PackStore.CopyFrom.
+// (else an error wrapping ErrChanged, or store.ErrNotFound when src is
+// gone); in parts above the multipart threshold, as PackStore.CopyFrom.
 func (o *Objects) Copy(ctx context.Context, src, etag string, size int64, dst string) error {
 	return copyObject(ctx, o.client, o.opts, o.bucket, src, etag, size, o.bucket, dst)
 }
@@ -119,7 +121,9 @@ func (o *Objects) Copy(ctx context.Context, src, etag string, size int64, dst st
 // Delete deletes the object key if its ETag is still etag (when etag is
 // not empty; S3 honours If-Match on DeleteObject). A missing object is no
 // error: it is gone already. A changed one is an error wrapping
-// ErrChanged and stays.
+// ErrChanged and stays. A 412 answer is told apart by a HeadObject (see
+// explainPrecondition): some S3-compatible stores answer If-Match on a
+// missing key with 412, not 404.
 func (o *Objects) Delete(ctx context.Context, key, etag string) error {
 	in := &s3.DeleteObjectInput{Bucket: aws.String(o.bucket), Key: aws.String(key)}
 	if etag != "" {
@@ -129,8 +133,14 @@ func (o *Objects) Delete(ctx context.Context, key, etag string) error {
 	switch {
 	case err == nil, isMissingKey(err):
 		return nil
-	case isTaken(err):
-		return fmt.Errorf("s3: delete %s: %w: its ETag is no longer %s: %w", o.url(key), ErrChanged, etag, err)
+	case etag != "" && isPreconditionFailed(err):
+		err = explainPrecondition(ctx, o.client, o.bucket, key, "", etag, "delete "+o.url(key), err)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return err
+	case isTaken(err): // 409: another conditional request on the key was in flight
+		return fmt.Errorf("s3: delete %s: %w: it is being changed: %w", o.url(key), ErrChanged, err)
 	}
 	return wrap(err, "delete %s", o.url(key))
 }
@@ -180,26 +190,33 @@ func copyObject(ctx context.Context, client *s3.Client, o options, srcBucket, sr
 			CopySourceIfMatch: aws.String(etag),
 		})
 		if err != nil {
-			return copyError(err, src, dst, etag)
+			return copyError(ctx, client, err, srcBucket, srcKey, etag, "copy "+src+" to "+dst)
 		}
 		return nil
 	}
-	return copyMultipart(ctx, client, o, src, etag, size, dstBucket, dstKey)
+	return copyMultipart(ctx, client, o, srcBucket, srcKey, etag, size, dstBucket, dstKey)
 }
 
-// copyError wraps the error of a copy; a failed If-Match is ErrChanged.
-func copyError(err error, src, dst, etag string) error {
-	if isTaken(err) || hasStatus(err, http.StatusPreconditionFailed) {
-		return fmt.Errorf("s3: copy %s to %s: %w: its ETag is no longer %s: %w", src, dst, ErrChanged, etag, err)
+// copyError wraps the error of a copy of srcBucket/srcKey conditional on
+// etag, what names it: a failed If-Match (412, told apart by a HeadObject
+// of the source) is ErrChanged, or store.ErrNotFound when the source is
+// missing, as S3's 404 for it is; a 409 (a conditional request on the key
+// in flight) is ErrChanged.
+func copyError(ctx context.Context, client *s3.Client, err error, srcBucket, srcKey, etag, what string) error {
+	switch {
+	case isPreconditionFailed(err):
+		return explainPrecondition(ctx, client, srcBucket, srcKey, "", etag, what, err)
+	case isTaken(err):
+		return fmt.Errorf("s3: %s: %w: it is being changed: %w", what, ErrChanged, err)
 	}
-	return wrap(err, "copy %s to %s", src, dst)
+	return wrap(err, "%s", what)
 }
 
 // copyMultipart copies src to dst in parts with UploadPartCopy and
 // completes the upload only when every part was copied; on any failure it
 // aborts it.
-func copyMultipart(ctx context.Context, client *s3.Client, o options, src, etag string, size int64, dstBucket, dstKey string) error {
-	dst := "s3://" + dstBucket + "/" + dstKey
+func copyMultipart(ctx context.Context, client *s3.Client, o options, srcBucket, srcKey, etag string, size int64, dstBucket, dstKey string) error {
+	src, dst := copySource(srcBucket, srcKey), "s3://"+dstBucket+"/"+dstKey
 	return multipart(ctx, client, dstBucket, dstKey, "copy "+src+" to "+dst, func(uploadID *string) ([]types.CompletedPart, error) {
 		partSize := max(o.copyPartSize, MinPartSize, (size+maxParts-1)/maxParts)
 		n := int((size + partSize - 1) / partSize)
@@ -220,7 +237,7 @@ func copyMultipart(ctx context.Context, client *s3.Client, o options, src, etag 
 					CopySourceRange:   aws.String(byteRange(start, end-start)),
 				})
 				if err != nil {
-					return copyError(err, src, fmt.Sprintf("%s part %d", dst, i+1), etag)
+					return copyError(gctx, client, err, srcBucket, srcKey, etag, fmt.Sprintf("copy %s to %s part %d", src, dst, i+1))
 				}
 				if out.CopyPartResult == nil || out.CopyPartResult.ETag == nil {
 					return fmt.Errorf("s3: copy %s to %s: part %d: no ETag in the answer", src, dst, i+1)

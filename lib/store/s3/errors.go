@@ -1,11 +1,15 @@
 package s3
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
@@ -64,4 +68,41 @@ func isTaken(err error) bool {
 		}
 	}
 	return hasStatus(err, http.StatusPreconditionFailed)
+}
+
+// isPreconditionFailed reports whether err is a 412 Precondition Failed.
+func isPreconditionFailed(err error) bool {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "PreconditionFailed" {
+		return true
+	}
+	return hasStatus(err, http.StatusPreconditionFailed)
+}
+
+// explainPrecondition tells what failed, the 412 answer to what (a
+// request conditional on the object bucket/key, at version when it is not
+// empty, still having the ETag etag: If-Match, x-amz-copy-source-if-match),
+// means. S3 answers such a request on a missing key with 404, but other
+// S3-compatible stores answer 412 (SeaweedFS does), so a 412 alone does not
+// say whether the object was replaced or removed: one HeadObject does. The
+// error wraps store.ErrNotFound when the object is missing, ErrChanged
+// when it has another ETag, and neither when it still has etag (the
+// store refused for a reason of its own) or the HeadObject failed too.
+func explainPrecondition(ctx context.Context, client *s3.Client, bucket, key, version, etag, what string, failed error) error {
+	in := &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
+	if version != "" {
+		in.VersionId = aws.String(version)
+	}
+	out, err := client.HeadObject(ctx, in)
+	switch {
+	case isMissingKey(err):
+		return fmt.Errorf("s3: %s: %w: the condition failed on a missing object: %w", what, store.ErrNotFound, failed)
+	case err != nil:
+		return fmt.Errorf("s3: %s: %w; head to tell why: %w", what, failed, err)
+	}
+	got := aws.ToString(out.ETag)
+	if strings.Trim(got, `"`) == strings.Trim(etag, `"`) {
+		return fmt.Errorf("s3: %s: refused, though the object still has the ETag %s: %w", what, etag, failed)
+	}
+	return fmt.Errorf("s3: %s: %w: its ETag is %s, no longer %s: %w", what, ErrChanged, got, etag, failed)
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -310,7 +309,8 @@ func (s *PackStore) GetRange(ctx context.Context, loc store.Location, offset, le
 
 // resumeAt returns the bytes [start, end) of the object key, if it still
 // has the ETag etag and the version version (either may be empty: not
-// checked).
+// checked): else an error wrapping ErrChanged, or store.ErrNotFound when
+// the object is gone (a 412 is told apart by explainPrecondition).
 func (s *PackStore) resumeAt(ctx context.Context, key, etag, version string, start, end int64) (io.ReadCloser, error) {
 	in := &s3.GetObjectInput{
 		Bucket: aws.String(s.bucket),
@@ -325,8 +325,8 @@ func (s *PackStore) resumeAt(ctx context.Context, key, etag, version string, sta
 	}
 	out, err := s.client.GetObject(ctx, in, withoutResponseChecksums)
 	if err != nil {
-		if hasStatus(err, http.StatusPreconditionFailed) {
-			return nil, fmt.Errorf("s3: get %s: %w: its ETag is no longer %s: %w", s.url(key), ErrChanged, etag, err)
+		if etag != "" && isPreconditionFailed(err) {
+			return nil, explainPrecondition(ctx, s.client, s.bucket, key, version, etag, "get "+s.url(key)+" "+*in.Range, err)
 		}
 		return nil, wrap(err, "get %s %s", s.url(key), *in.Range)
 	}
