@@ -14,6 +14,9 @@
 // missing) is asked again of the next gateway, a bounded number of times.
 // Files are written to a temporary file next to the output and renamed
 // once complete; a failed fetch leaves nothing under the output's name.
+// A response that sends nothing for the idle timeout, or less than the
+// minimum rate over a rate window (a drip that keeps the idle timer
+// alive), is failed over like a cut one.
 package fetch
 
 import (
@@ -24,6 +27,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -45,6 +49,12 @@ const (
 	// not a UnixFS file), which is held in memory to be checked complete
 	// and written in order.
 	DefaultMaxCARBytes = 1 << 30
+	// DefaultMinRate is the bytes per second a response body must
+	// average over each rate window: 32 kbit/s, far below a link's
+	// share that a slice gets, far above a drip.
+	DefaultMinRate = 4 << 10
+	// DefaultRateWindow is the span over which the rate is measured.
+	DefaultRateWindow = 30 * time.Second
 )
 
 // Errors a fetch wraps.
@@ -59,6 +69,9 @@ var (
 	ErrTooLarge = errors.New("response too large")
 	// ErrStalled is a response that sent nothing for the idle timeout.
 	ErrStalled = errors.New("response stalled")
+	// ErrSlow is a response that sent less than the minimum rate over a
+	// rate window.
+	ErrSlow = errors.New("response below the minimum rate")
 )
 
 // StatusError is a gateway's non-200 answer.
@@ -115,20 +128,30 @@ func WithLog(fn func(msg string)) Option { return func(c *Client) { c.log = fn }
 // DefaultMaxCARBytes).
 func WithMaxCARBytes(n int64) Option { return func(c *Client) { c.maxCAR = n } }
 
+// WithMinRate fails a response body that sends less than bytesPerSecond
+// on average over any window (counted from its headers, in consecutive
+// windows) like a stalled one; 0 turns the check off. Defaults
+// DefaultMinRate and DefaultRateWindow.
+func WithMinRate(bytesPerSecond int64, window time.Duration) Option {
+	return func(c *Client) { c.minRate, c.rateWindow = bytesPerSecond, window }
+}
+
 // Client fetches from a list of gateways. Safe for concurrent use.
 type Client struct {
-	gateways  []string // base URLs without a trailing slash
-	http      *http.Client
-	sliceSize int64
-	parallel  int
-	retries   int
-	idle      time.Duration
-	maxCAR    int64
-	slots     chan struct{}  // requests in flight, across files of a tree
-	rr        *atomic.Uint64 // round robin of the gateways a request tries first
-	edit      func(*http.Request) error
-	progress  func(n, total int64)
-	log       func(string)
+	gateways   []string // base URLs without a trailing slash
+	http       *http.Client
+	sliceSize  int64
+	parallel   int
+	retries    int
+	idle       time.Duration
+	maxCAR     int64
+	minRate    int64
+	rateWindow time.Duration
+	slots      chan struct{}  // requests in flight, across files of a tree
+	rr         *atomic.Uint64 // round robin of the gateways a request tries first
+	edit       func(*http.Request) error
+	progress   func(n, total int64)
+	log        func(string)
 }
 
 // New returns a Client over gateways (base URLs: http or https, with an
@@ -137,7 +160,8 @@ func New(gateways []string, opts ...Option) (*Client, error) {
 	if len(gateways) == 0 {
 		return nil, errors.New("fetch: no gateway")
 	}
-	c := &Client{sliceSize: DefaultSliceSize, parallel: DefaultParallelism, retries: DefaultRetries, idle: DefaultIdleTimeout, maxCAR: DefaultMaxCARBytes}
+	c := &Client{sliceSize: DefaultSliceSize, parallel: DefaultParallelism, retries: DefaultRetries, idle: DefaultIdleTimeout, maxCAR: DefaultMaxCARBytes,
+		minRate: DefaultMinRate, rateWindow: DefaultRateWindow}
 	for _, g := range gateways {
 		u, err := url.Parse(g)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -153,6 +177,9 @@ func New(gateways []string, opts ...Option) (*Client, error) {
 	}
 	if c.sliceSize <= 0 || c.parallel <= 0 || c.retries < 0 || c.maxCAR <= 0 || c.idle <= 0 {
 		return nil, fmt.Errorf("fetch: bad options: slice size %d, parallelism %d, retries %d, max CAR %d, idle timeout %s", c.sliceSize, c.parallel, c.retries, c.maxCAR, c.idle)
+	}
+	if c.minRate < 0 || (c.minRate > 0 && c.rateWindow <= 0) {
+		return nil, fmt.Errorf("fetch: bad options: min rate %d B/s over %s", c.minRate, c.rateWindow)
 	}
 	c.slots = make(chan struct{}, c.parallel)
 	c.rr = new(atomic.Uint64)
@@ -176,8 +203,8 @@ const (
 func (c *Client) withRetry(ctx context.Context, first int, pathQuery string, try func(url string) error) error {
 	var errs []error
 	for i := 0; i <= c.retries; i++ {
-		if err := ctx.Err(); err != nil {
-			return err
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
 		}
 		u := c.gateways[(first+i)%len(c.gateways)] + pathQuery
 		err := try(u)
@@ -185,7 +212,7 @@ func (c *Client) withRetry(ctx context.Context, first int, pathQuery string, try
 			return nil
 		}
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return context.Cause(ctx)
 		}
 		errs = append(errs, err)
 		if permanent(err) {
@@ -214,7 +241,7 @@ func (c *Client) acquire(ctx context.Context) (release func(), err error) {
 	case c.slots <- struct{}{}:
 		return func() { <-c.slots }, nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, context.Cause(ctx)
 	}
 }
 
@@ -229,9 +256,11 @@ func permanent(err error) bool {
 	return false
 }
 
-// get sends a GET for u and returns the body of a 200 answer. A body
-// that sends nothing for the idle timeout fails (the request is
-// cancelled): a stalled gateway is failed over like a cut one.
+// get sends a GET for u and returns the body of a 200 answer. A response
+// that sends nothing for the idle timeout (no headers, or a pause in the
+// body), or whose body sends less than the minimum rate over a rate
+// window, fails (the request is cancelled with ErrStalled or ErrSlow): a
+// stalled or dripping gateway is failed over like a cut one.
 func (c *Client) get(ctx context.Context, u, accept string) (io.ReadCloser, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	timer := time.AfterFunc(c.idle, func() {
@@ -265,33 +294,71 @@ func (c *Client) get(ctx context.Context, u, accept string) (io.ReadCloser, erro
 		first, _, _ := strings.Cut(strings.TrimSpace(string(line)), "\n")
 		return fail(&StatusError{URL: u, Status: resp.StatusCode, Body: first})
 	}
-	return &idleBody{body: resp.Body, ctx: ctx, timer: timer, idle: c.idle, cancel: cancel}, nil
+	b := &watchedBody{body: resp.Body, ctx: ctx, timer: timer, idle: c.idle, cancel: cancel, done: make(chan struct{})}
+	if c.minRate > 0 {
+		go b.watchRate(c.minRate, c.rateWindow)
+	}
+	return b, nil
 }
 
-// idleBody restarts its timer on every read and reports a stall as such.
-type idleBody struct {
+// watchedBody restarts its idle timer on every read, counts the bytes
+// read for the rate check, and reports a stall or a drip as such.
+type watchedBody struct {
 	body   io.ReadCloser
 	ctx    context.Context
 	timer  *time.Timer
 	idle   time.Duration
 	cancel context.CancelCauseFunc
+	got    atomic.Int64  // bytes read in the current rate window
+	done   chan struct{} // closed at the end of the body or on Close
+	once   sync.Once
 }
 
-func (b *idleBody) Read(p []byte) (int, error) {
+func (b *watchedBody) Read(p []byte) (int, error) {
 	n, err := b.body.Read(p)
 	if n > 0 {
 		b.timer.Reset(b.idle)
+		b.got.Add(int64(n))
+	}
+	if err == io.EOF {
+		b.stop() // complete: no rate to keep any more
 	}
 	if err != nil && err != io.EOF {
-		if cause := context.Cause(b.ctx); errors.Is(cause, ErrStalled) {
+		if cause := context.Cause(b.ctx); errors.Is(cause, ErrStalled) || errors.Is(cause, ErrSlow) {
 			err = cause
 		}
 	}
 	return n, err
 }
 
-func (b *idleBody) Close() error {
-	b.timer.Stop()
+// watchRate cancels the request when a whole window passes with less than
+// rate bytes per second read; it returns when the body ends.
+func (b *watchedBody) watchRate(rate int64, window time.Duration) {
+	want := int64(float64(rate) * window.Seconds())
+	t := time.NewTicker(window)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.done:
+			return
+		case <-t.C:
+			if got := b.got.Swap(0); got < want {
+				b.cancel(fmt.Errorf("%w: %d bytes in %s, under %d B/s", ErrSlow, got, window, rate))
+				return
+			}
+		}
+	}
+}
+
+func (b *watchedBody) stop() {
+	b.once.Do(func() {
+		b.timer.Stop()
+		close(b.done)
+	})
+}
+
+func (b *watchedBody) Close() error {
+	b.stop()
 	err := b.body.Close()
 	b.cancel(nil)
 	return err
