@@ -31,8 +31,9 @@ type entry struct {
 
 // Fetch writes root to out: a UnixFS file as FetchFile does, a UnixFS
 // directory (plain or HAMT-sharded) as a tree of folders, files and
-// symbolic links. A tree is built in a temporary folder next to out and
-// renamed to out once complete; on error it is removed. Other DAGs wrap
+// symbolic links. A tree is built in a temporary folder next to out (a
+// part, locked while the fetch runs) and renamed to out once complete; on
+// error it is removed. Other DAGs wrap
 // ErrNotFile (fetch them with FetchCAR).
 func (c *Client) Fetch(ctx context.Context, root cid.Cid, out string) error {
 	raw, err := c.Block(ctx, root)
@@ -54,22 +55,23 @@ func (c *Client) Fetch(ctx context.Context, root cid.Cid, out string) error {
 		cc.progress = func(n, _ int64) { report(n, -1) }
 		c = &cc
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.part")
+	p, err := newPart(out)
 	if err != nil {
 		return err
 	}
-	if err := c.fillDir(ctx, root, raw, tmp, 0); err != nil {
-		os.RemoveAll(tmp)
+	if err := c.fillDir(ctx, root, raw, p.dir, 0); err != nil {
+		p.remove()
 		return err
 	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		os.RemoveAll(tmp)
+	if err := os.Chmod(p.dir, 0o755); err != nil {
+		p.remove()
 		return err
 	}
-	if err := os.Rename(tmp, out); err != nil {
-		os.RemoveAll(tmp)
+	if err := os.Rename(p.dir, out); err != nil {
+		p.remove()
 		return err
 	}
+	p.unlock()
 	return nil
 }
 

@@ -441,27 +441,37 @@ func (c *Client) fill(ctx context.Context, f *File, dst *os.File) error {
 	return g.Wait()
 }
 
-// atomicFile runs fill on a new temporary file in out's folder, then
-// renames it to out; on any error it removes the temporary file.
+// atomicFile runs fill on a new file in a part next to out, then renames
+// it to out; on any error it removes the part and what it holds.
 func atomicFile(out string, fill func(*os.File) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.part")
+	p, err := newPart(out)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+			p.remove()
 		}
 	}()
+	name := filepath.Join(p.dir, filepath.Base(out))
+	tmp, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
 	if err := fill(tmp); err != nil {
+		tmp.Close()
 		return err
 	}
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+	if err := os.Chmod(name, 0o644); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), out)
+	if err := os.Rename(name, out); err != nil {
+		return err
+	}
+	os.Remove(p.dir) // empty now
+	p.unlock()
+	return nil
 }

@@ -1,0 +1,30 @@
+//go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
+
+package fetch
+
+import (
+	"errors"
+	"os"
+	"syscall"
+)
+
+// canLock reports whether parts are locked here.
+const canLock = true
+
+// tryLock takes an exclusive flock on f without waiting: false when
+// another open file (of this process or another) holds one.
+func tryLock(f *os.File) (bool, error) {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, syscall.EWOULDBLOCK):
+			return false, nil
+		case errors.Is(err, syscall.EINTR):
+			continue
+		default:
+			return false, err
+		}
+	}
+}
