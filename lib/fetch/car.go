@@ -58,59 +58,68 @@ func (c *Client) WriteCAR(ctx context.Context, root cid.Cid, w io.Writer) error 
 	if err != nil {
 		return err
 	}
-	slices := f.Slices(c.sliceSize)
-	if len(slices) == 0 {
+	if err := c.checkSize(f); err != nil {
+		return err
+	}
+	if !f.hasSlices() {
 		return walkFile(nil, f.CID, f.Raw, 0, f.Size, Range{0, f.Size - 1}, 0, write, nil)
 	}
-	return c.writeSlicesInOrder(ctx, f, slices, write)
+	return c.writeSlicesInOrder(ctx, f, write)
 }
 
-// writeSlicesInOrder fetches slices in parallel and writes their blocks in
-// file order: at most parallelism slices are fetched or waiting.
-func (c *Client) writeSlicesInOrder(ctx context.Context, f *File, slices []Range, write func(cid.Cid, []byte) error) error {
+// writeSlicesInOrder fetches the slices of f in parallel and writes their
+// blocks in file order: at most parallelism slices are fetched or waiting
+// to be written, and the slices are made as they are fetched (a root may
+// declare any size).
+func (c *Client) writeSlicesInOrder(ctx context.Context, f *File, write func(cid.Cid, []byte) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
 		blocks map[string][]byte
 		err    error
 	}
-	results := make([]chan result, len(slices))
-	for i := range results {
-		results[i] = make(chan result, 1)
+	type pending struct {
+		r   Range
+		res chan result
 	}
-	sem := make(chan struct{}, c.parallel)
+	// The slice being written plus those queued: parallelism in all.
+	queue := make(chan pending, c.parallel-1)
 	go func() {
-		for i, r := range slices {
+		defer close(queue)
+		i := 0
+		f.eachSlice(c.sliceSize, func(r Range) bool {
+			p := pending{r, make(chan result, 1)}
 			select {
-			case sem <- struct{}{}:
+			case queue <- p:
 			case <-ctx.Done():
-				return
+				return false
 			}
-			go func() {
+			go func(i int) {
 				b, err := c.fetchSlice(ctx, f, i, r)
-				results[i] <- result{b, err}
-			}()
-		}
+				p.res <- result{b, err}
+			}(i)
+			i++
+			return true
+		})
 	}()
-	for i, r := range slices {
+	for p := range queue {
 		var res result
 		select {
-		case res = <-results[i]:
+		case res = <-p.res:
 		case <-ctx.Done():
-			return ctx.Err()
+			return context.Cause(ctx)
 		}
 		if res.err != nil {
 			return res.err
 		}
-		if err := walkFile(res.blocks, f.CID, f.Raw, 0, f.Size, r, 0, write, nil); err != nil {
+		if err := walkFile(res.blocks, f.CID, f.Raw, 0, f.Size, p.r, 0, write, nil); err != nil {
 			return err
 		}
 		if c.progress != nil {
-			c.progress(r.Len(), f.Size)
+			c.progress(p.r.Len(), f.Size)
 		}
-		<-sem
 	}
-	return nil
+	return context.Cause(ctx) // nil, or why the slices stopped
 }
 
 // writeDAG fetches the CAR of a whole DAG, checks every block the DAG
@@ -123,7 +132,14 @@ func (c *Client) writeDAG(ctx context.Context, root cid.Cid, raw []byte, write f
 			return err
 		}
 		defer body.Close()
-		bs, err := readCAR(body, c.maxCAR)
+		limit := c.maxCAR
+		if c.maxBytes > 0 {
+			limit = min(limit, c.maxBytes)
+		}
+		bs, err := readCAR(body, limit)
+		if errors.Is(err, ErrTooLarge) && limit == c.maxBytes {
+			return &LimitError{What: "bytes", Limit: limit, Where: "the CAR of " + root.String()}
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", u, err)
 		}

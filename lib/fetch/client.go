@@ -12,11 +12,16 @@
 // the uncapped burst of a Lambda streamed response. A slice that fails (an
 // HTTP error, a cut body, a block that does not match its CID, a block
 // missing) is asked again of the next gateway, a bounded number of times.
-// Files are written to a temporary file next to the output and renamed
+// Files are written in a temporary folder next to the output and renamed
 // once complete; a failed fetch leaves nothing under the output's name.
-// A response that sends nothing for the idle timeout, or less than the
-// minimum rate over a rate window (a drip that keeps the idle timer
-// alive), is failed over like a cut one.
+//
+// Gateways are not trusted for more than the bytes they prove: every
+// walk, entry count, byte count and wait is bounded. A directory tree is
+// read first (each distinct block once, however many names lead to it)
+// and measured before anything is written, so a DAG that reuses its
+// subtrees is refused with a LimitError instead of being expanded; a
+// response that sends nothing for the idle timeout, or less than the
+// minimum rate over a rate window, is failed over like a cut one.
 package fetch
 
 import (
@@ -49,12 +54,20 @@ const (
 	// not a UnixFS file), which is held in memory to be checked complete
 	// and written in order.
 	DefaultMaxCARBytes = 1 << 30
+	// DefaultMaxEntries bounds the names of a directory tree, counted
+	// as written: a subtree that two names share counts twice.
+	DefaultMaxEntries = 1_000_000
+	// DefaultMaxDepth bounds how many folders deep a tree goes.
+	DefaultMaxDepth = 256
 	// DefaultMinRate is the bytes per second a response body must
 	// average over each rate window: 32 kbit/s, far below a link's
 	// share that a slice gets, far above a drip.
 	DefaultMinRate = 4 << 10
 	// DefaultRateWindow is the span over which the rate is measured.
 	DefaultRateWindow = 30 * time.Second
+	// heldRootBytes bounds the file root blocks a tree's plan keeps for
+	// the writing; the roots past it are fetched again to be written.
+	heldRootBytes = 64 << 20
 )
 
 // Errors a fetch wraps.
@@ -72,7 +85,36 @@ var (
 	// ErrSlow is a response that sent less than the minimum rate over a
 	// rate window.
 	ErrSlow = errors.New("response below the minimum rate")
+	// ErrSymlink is a symbolic link in a tree of a client that does not
+	// write them.
+	ErrSymlink = errors.New("symbolic link entry refused")
 )
+
+// LimitError is content over one of the client's caps (entries, bytes,
+// depth), refused before it is written or when it is reached.
+type LimitError struct {
+	What  string // "entries", "bytes" or "depth"
+	Limit int64
+	Got   int64  // at least this much; 0 when not known (more than Limit)
+	Where string // what holds it: "the tree", "the folder a/b", "the file <cid>"
+	Note  string // why, when it is not plain (a DAG that reuses subtrees)
+}
+
+func (e *LimitError) Error() string {
+	var msg string
+	switch {
+	case e.What == "depth":
+		msg = fmt.Sprintf("%s goes more than %d folders deep", e.Where, e.Limit)
+	case e.Got <= e.Limit:
+		msg = fmt.Sprintf("%s holds more than %d %s", e.Where, e.Limit, e.What)
+	default:
+		msg = fmt.Sprintf("%s holds %d %s, over the limit of %d", e.Where, e.Got, e.What, e.Limit)
+	}
+	if e.Note != "" {
+		msg += " (" + e.Note + ")"
+	}
+	return msg
+}
 
 // StatusError is a gateway's non-200 answer.
 type StatusError struct {
@@ -128,6 +170,22 @@ func WithLog(fn func(msg string)) Option { return func(c *Client) { c.log = fn }
 // DefaultMaxCARBytes).
 func WithMaxCARBytes(n int64) Option { return func(c *Client) { c.maxCAR = n } }
 
+// WithMaxEntries bounds the names of a directory tree, counted as written
+// (default DefaultMaxEntries).
+func WithMaxEntries(n int64) Option { return func(c *Client) { c.maxEntries = n } }
+
+// WithMaxDepth bounds how many folders deep a tree goes (default
+// DefaultMaxDepth).
+func WithMaxDepth(n int) Option { return func(c *Client) { c.maxDepth = n } }
+
+// WithMaxBytes bounds the bytes of content a fetch writes: a file's
+// bytes, the sum of a tree's files, a CAR's blocks. 0, the default, takes
+// the size the root declares: a file's UnixFS size, the sum of a
+// directory's link sizes (Tsize) when every link has one (a tree whose
+// root declares none is bounded by its entries and their files' sizes; a
+// whole-DAG CAR by WithMaxCARBytes).
+func WithMaxBytes(n int64) Option { return func(c *Client) { c.maxBytes = n } }
+
 // WithMinRate fails a response body that sends less than bytesPerSecond
 // on average over any window (counted from its headers, in consecutive
 // windows) like a stalled one; 0 turns the check off. Defaults
@@ -136,17 +194,28 @@ func WithMinRate(bytesPerSecond int64, window time.Duration) Option {
 	return func(c *Client) { c.minRate, c.rateWindow = bytesPerSecond, window }
 }
 
+// WithSymlinks makes Fetch write the symbolic links of a tree as they are
+// (their targets are not checked and may point anywhere; nothing is
+// written through them); by default a tree holding one is refused with
+// ErrSymlink.
+func WithSymlinks(write bool) Option { return func(c *Client) { c.symlinks = write } }
+
 // Client fetches from a list of gateways. Safe for concurrent use.
 type Client struct {
-	gateways   []string // base URLs without a trailing slash
-	http       *http.Client
-	sliceSize  int64
-	parallel   int
-	retries    int
-	idle       time.Duration
-	maxCAR     int64
+	gateways  []string // base URLs without a trailing slash
+	http      *http.Client
+	sliceSize int64
+	parallel  int
+	retries   int
+	idle      time.Duration
+	maxCAR    int64
+	// Caps on what a fetch writes and waits for (see the options).
+	maxEntries int64
+	maxDepth   int
+	maxBytes   int64
 	minRate    int64
 	rateWindow time.Duration
+	symlinks   bool
 	slots      chan struct{}  // requests in flight, across files of a tree
 	rr         *atomic.Uint64 // round robin of the gateways a request tries first
 	edit       func(*http.Request) error
@@ -161,7 +230,7 @@ func New(gateways []string, opts ...Option) (*Client, error) {
 		return nil, errors.New("fetch: no gateway")
 	}
 	c := &Client{sliceSize: DefaultSliceSize, parallel: DefaultParallelism, retries: DefaultRetries, idle: DefaultIdleTimeout, maxCAR: DefaultMaxCARBytes,
-		minRate: DefaultMinRate, rateWindow: DefaultRateWindow}
+		maxEntries: DefaultMaxEntries, maxDepth: DefaultMaxDepth, minRate: DefaultMinRate, rateWindow: DefaultRateWindow}
 	for _, g := range gateways {
 		u, err := url.Parse(g)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -178,8 +247,8 @@ func New(gateways []string, opts ...Option) (*Client, error) {
 	if c.sliceSize <= 0 || c.parallel <= 0 || c.retries < 0 || c.maxCAR <= 0 || c.idle <= 0 {
 		return nil, fmt.Errorf("fetch: bad options: slice size %d, parallelism %d, retries %d, max CAR %d, idle timeout %s", c.sliceSize, c.parallel, c.retries, c.maxCAR, c.idle)
 	}
-	if c.minRate < 0 || (c.minRate > 0 && c.rateWindow <= 0) {
-		return nil, fmt.Errorf("fetch: bad options: min rate %d B/s over %s", c.minRate, c.rateWindow)
+	if c.maxEntries <= 0 || c.maxDepth <= 0 || c.maxBytes < 0 || c.minRate < 0 || (c.minRate > 0 && c.rateWindow <= 0) {
+		return nil, fmt.Errorf("fetch: bad options: max entries %d, max depth %d, max bytes %d, min rate %d B/s over %s", c.maxEntries, c.maxDepth, c.maxBytes, c.minRate, c.rateWindow)
 	}
 	c.slots = make(chan struct{}, c.parallel)
 	c.rr = new(atomic.Uint64)
@@ -248,12 +317,13 @@ func (c *Client) acquire(ctx context.Context) (release func(), err error) {
 // permanent reports whether err is about verified content, which no other
 // gateway or attempt can change.
 func permanent(err error) bool {
-	for _, e := range []error{ErrMalformed, ErrNotFile, ErrNoPath, ErrBadName} {
+	for _, e := range []error{ErrMalformed, ErrNotFile, ErrNoPath, ErrBadName, ErrSymlink} {
 		if errors.Is(err, e) {
 			return true
 		}
 	}
-	return false
+	var le *LimitError
+	return errors.As(err, &le)
 }
 
 // get sends a GET for u and returns the body of a 200 answer. A response

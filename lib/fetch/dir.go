@@ -12,11 +12,7 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/ipfs/go-unixfsnode/data"
 	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
-	"golang.org/x/sync/errgroup"
 )
-
-// maxDirDepth bounds how deep a fetched directory tree goes.
-const maxDirDepth = 256
 
 // ErrBadName is a directory entry whose name cannot be a file name here
 // (empty, ".", "..", or holding a slash or NUL): written, it could land
@@ -30,11 +26,15 @@ type entry struct {
 }
 
 // Fetch writes root to out: a UnixFS file as FetchFile does, a UnixFS
-// directory (plain or HAMT-sharded) as a tree of folders, files and
-// symbolic links. A tree is built in a temporary folder next to out (a
-// part, locked while the fetch runs) and renamed to out once complete; on
-// error it is removed. Other DAGs wrap
-// ErrNotFile (fetch them with FetchCAR).
+// directory (plain or HAMT-sharded) as a tree of folders, files and (with
+// WithSymlinks) symbolic links. A tree is planned first: every distinct
+// block is fetched and read once, and the tree is refused with a
+// LimitError before anything is written when its names (a subtree under
+// several names counted once per name), folder depth or file bytes are
+// over the client's caps; the bytes' cap defaults to the size the root
+// declares (the sum of its links' Tsize). It is then built in a
+// temporary folder next to out and renamed to out once complete; on error
+// it is removed. Other DAGs wrap ErrNotFile (fetch them with FetchCAR).
 func (c *Client) Fetch(ctx context.Context, root cid.Cid, out string) error {
 	raw, err := c.Block(ctx, root)
 	if err != nil {
@@ -42,6 +42,9 @@ func (c *Client) Fetch(ctx context.Context, root cid.Cid, out string) error {
 	}
 	f, err := ParseFile(root, raw)
 	if err == nil {
+		if err := c.checkSize(f); err != nil {
+			return err
+		}
 		return atomicFile(out, func(tmp *os.File) error { return c.fill(ctx, f, tmp) })
 	}
 	if !errors.Is(err, ErrNotFile) {
@@ -50,16 +53,28 @@ func (c *Client) Fetch(ctx context.Context, root cid.Cid, out string) error {
 	if !isDir(root, raw) {
 		return err
 	}
-	if c.progress != nil { // a tree's total is not known ahead
-		cc, report := *c, c.progress
-		cc.progress = func(n, _ int64) { report(n, -1) }
+	maxBytes := c.maxBytes
+	if maxBytes == 0 {
+		maxBytes, _ = declaredSize(root, raw)
+	}
+	t, err := c.planTree(ctx, root, raw, maxBytes)
+	if err != nil {
+		var le *LimitError
+		if errors.As(err, &le) && le.What == "bytes" && c.maxBytes == 0 {
+			le.Note = strings.TrimPrefix(le.Note+"; the limit is the size its root declares", "; ")
+		}
+		return err
+	}
+	if c.progress != nil { // the tree's total is known now
+		cc, report, total := *c, c.progress, t.root.bytes
+		cc.progress = func(n, _ int64) { report(n, total) }
 		c = &cc
 	}
 	p, err := newPart(out)
 	if err != nil {
 		return err
 	}
-	if err := c.fillDir(ctx, root, raw, p.dir, 0); err != nil {
+	if err := t.write(ctx, c, p.dir); err != nil {
 		p.remove()
 		return err
 	}
@@ -75,6 +90,24 @@ func (c *Client) Fetch(ctx context.Context, root cid.Cid, out string) error {
 	return nil
 }
 
+// declaredSize returns the size a directory block declares: the sum of
+// its links' Tsize, when every link has one.
+func declaredSize(c cid.Cid, raw []byte) (int64, bool) {
+	pb, _, err := carwalk.DecodeUnixFS(c, raw)
+	if err != nil {
+		return 0, false
+	}
+	var sum int64
+	for it := pb.FieldLinks().Iterator(); !it.Done(); {
+		_, l := it.Next()
+		if !l.FieldTsize().Exists() || l.FieldTsize().Must().Int() < 0 {
+			return 0, false
+		}
+		sum = satAdd(sum, l.FieldTsize().Must().Int())
+	}
+	return sum, true
+}
+
 // isDir reports whether a block is a UnixFS directory or HAMT shard.
 func isDir(c cid.Cid, raw []byte) bool {
 	if c.Prefix().Codec != cid.DagProtobuf {
@@ -88,16 +121,9 @@ func isDir(c cid.Cid, raw []byte) bool {
 	return t == data.Data_Directory || t == data.Data_HAMTShard
 }
 
-// fillDir writes the entries of directory c (raw its block) into the
-// existing folder dst.
-func (c *Client) fillDir(ctx context.Context, dir cid.Cid, raw []byte, dst string, depth int) error {
-	if depth > maxDirDepth {
-		return fmt.Errorf("%w: directories deeper than %d levels", ErrMalformed, maxDirDepth)
-	}
-	entries, err := c.entries(ctx, dir, raw)
-	if err != nil {
-		return err
-	}
+// checkNames refuses entries of the directory dir whose name is unsafe to
+// write, or that appears twice.
+func checkNames(dir cid.Cid, entries []entry) error {
 	seen := make(map[string]bool, len(entries))
 	for _, e := range entries {
 		if e.name == "" || e.name == "." || e.name == ".." || strings.ContainsAny(e.name, "/\x00") || (filepath.Separator != '/' && strings.ContainsRune(e.name, filepath.Separator)) {
@@ -108,58 +134,7 @@ func (c *Client) fillDir(ctx context.Context, dir cid.Cid, raw []byte, dst strin
 		}
 		seen[e.name] = true
 	}
-	// Entries in parallel (small files are one request each); the
-	// client's slots bound the requests in flight across all of them.
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(c.parallel)
-	for _, e := range entries {
-		g.Go(func() error {
-			if err := c.fetchEntry(gctx, e, filepath.Join(dst, e.name), depth); err != nil {
-				return fmt.Errorf("%s: %w", e.name, err)
-			}
-			return nil
-		})
-	}
-	return g.Wait()
-}
-
-// fetchEntry writes one directory entry at path (which does not exist).
-func (c *Client) fetchEntry(ctx context.Context, e entry, path string, depth int) error {
-	raw, err := c.Block(ctx, e.cid)
-	if err != nil {
-		return err
-	}
-	f, err := ParseFile(e.cid, raw)
-	if err == nil {
-		out, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-		if err != nil {
-			return err
-		}
-		if err := c.fill(ctx, f, out); err != nil {
-			out.Close()
-			return err
-		}
-		return out.Close()
-	}
-	if !errors.Is(err, ErrNotFile) {
-		return err
-	}
-	if isDir(e.cid, raw) {
-		if err := os.Mkdir(path, 0o755); err != nil {
-			return err
-		}
-		return c.fillDir(ctx, e.cid, raw, path, depth+1)
-	}
-	if e.cid.Prefix().Codec == cid.DagProtobuf {
-		if _, ufs, derr := carwalk.DecodeUnixFS(e.cid, raw); derr == nil && ufs != nil && ufs.FieldDataType().Int() == data.Data_Symlink {
-			target := ""
-			if ufs.FieldData().Exists() {
-				target = string(ufs.FieldData().Must().Bytes())
-			}
-			return os.Symlink(target, path)
-		}
-	}
-	return err // not UnixFS: ErrNotFile
+	return nil
 }
 
 // entries lists a directory: a plain one from its block, a HAMT from its
@@ -193,7 +168,8 @@ func (c *Client) entries(ctx context.Context, dir cid.Cid, raw []byte) ([]entry,
 			return fmt.Errorf("%s: %w", u, err)
 		}
 		out = out[:0]
-		if err := shardEntries(blocks, dir, raw, 0, &out); err != nil {
+		w := &shardWalk{dir: dir, blocks: blocks, seen: map[string]bool{}, max: c.maxEntries, out: &out}
+		if err := w.entries(dir, raw, 0); err != nil {
 			return fmt.Errorf("%s: %w", u, err)
 		}
 		return nil
@@ -201,13 +177,29 @@ func (c *Client) entries(ctx context.Context, dir cid.Cid, raw []byte) ([]entry,
 	return out, err
 }
 
-// shardEntries appends the entries of HAMT shard c and its sub-shards:
-// a link named by its bucket alone (hex, as wide as fanout-1) is a
-// sub-shard, any other is the bucket then the entry's name.
-func shardEntries(blocks map[string][]byte, c cid.Cid, raw []byte, depth int, out *[]entry) error {
+// shardWalk lists the entries of a HAMT from its verified shards.
+type shardWalk struct {
+	dir    cid.Cid // the HAMT's root
+	blocks map[string][]byte
+	seen   map[string]bool // shards walked: each is linked once in a HAMT
+	max    int64           // entries at most
+	out    *[]entry
+}
+
+// entries appends the entries of HAMT shard c and its sub-shards: a link
+// named by its bucket alone (hex, as wide as fanout-1) is a sub-shard, any
+// other is the bucket then the entry's name. A shard linked twice is
+// malformed (its entries would be listed twice): a HAMT of 4 levels whose
+// shards all link 256 times to the same child is refused at its second
+// link, not expanded to 2^32 entries.
+func (w *shardWalk) entries(c cid.Cid, raw []byte, depth int) error {
 	if depth > 64 { // 256-way shards of a 256-bit hash: 32 levels at most
 		return fmt.Errorf("%w: HAMT deeper than 64 levels", ErrMalformed)
 	}
+	if w.seen[c.KeyString()] {
+		return fmt.Errorf("%w: HAMT shard %s is linked twice", ErrMalformed, c)
+	}
+	w.seen[c.KeyString()] = true
 	pb, ufs, err := carwalk.DecodeUnixFS(c, raw)
 	if err != nil {
 		return err
@@ -227,14 +219,17 @@ func shardEntries(blocks map[string][]byte, c cid.Cid, raw []byte, depth int, ou
 			return fmt.Errorf("%w: %s has a link named %q", ErrMalformed, c, name)
 		}
 		if len(name) > pad {
-			*out = append(*out, entry{name[pad:], kid})
+			if int64(len(*w.out)) >= w.max {
+				return &LimitError{What: "entries", Limit: w.max, Where: "the directory " + w.dir.String()}
+			}
+			*w.out = append(*w.out, entry{name[pad:], kid})
 			continue
 		}
-		kraw, err := lookup(blocks, kid)
+		kraw, err := lookup(w.blocks, kid)
 		if err != nil {
 			return err
 		}
-		if err := shardEntries(blocks, kid, kraw, depth+1, out); err != nil {
+		if err := w.entries(kid, kraw, depth+1); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -125,6 +126,9 @@ func ParseFile(root cid.Cid, raw []byte) (*File, error) {
 		if kid.Prefix().Codec == cid.DagProtobuf && l.FieldTsize().Exists() {
 			isLeaf = n <= MaxBlockSize && l.FieldTsize().Must().Int()-n <= pbLeafOverhead
 		}
+		if n > math.MaxInt64-pos {
+			return fmt.Errorf("%w: %s holds more than 2^63 bytes", ErrMalformed, root)
+		}
 		f.kids = append(f.kids, kid)
 		f.starts = append(f.starts, pos)
 		f.leaf = append(f.leaf, isLeaf)
@@ -152,10 +156,20 @@ func ParseFile(root cid.Cid, raw []byte) (*File, error) {
 // same for every fetch of the file. A file held in the root alone (raw, or
 // without links) and an empty file have no slices.
 func (f *File) Slices(sliceSize int64) []Range {
-	if len(f.kids) == 0 || f.Size == 0 || sliceSize <= 0 {
-		return nil
-	}
 	var out []Range
+	f.eachSlice(sliceSize, func(r Range) bool {
+		out = append(out, r)
+		return true
+	})
+	return out
+}
+
+// eachSlice calls fn with the ranges of Slices in order, until fn returns
+// false, without holding them: a root may declare any size.
+func (f *File) eachSlice(sliceSize int64, fn func(Range) bool) {
+	if len(f.kids) == 0 || f.Size == 0 || sliceSize <= 0 {
+		return
+	}
 	from := int64(0)
 	k := 0 // the child holding the current multiple
 	for m := sliceSize; m < f.Size; m += sliceSize {
@@ -167,11 +181,28 @@ func (f *File) Slices(sliceSize int64) []Range {
 			b = f.starts[k]
 		}
 		if b > from {
-			out = append(out, Range{from, b - 1})
+			if !fn(Range{from, b - 1}) {
+				return
+			}
 			from = b
 		}
+		if m > math.MaxInt64-sliceSize {
+			break
+		}
 	}
-	return append(out, Range{from, f.Size - 1})
+	fn(Range{from, f.Size - 1})
+}
+
+// hasSlices reports whether f is fetched in slices (else its root holds
+// it).
+func (f *File) hasSlices() bool { return len(f.kids) > 0 && f.Size > 0 }
+
+// checkSize refuses a file over the client's max bytes.
+func (c *Client) checkSize(f *File) error {
+	if c.maxBytes > 0 && f.Size > c.maxBytes {
+		return &LimitError{What: "bytes", Limit: c.maxBytes, Got: f.Size, Where: "the file " + f.CID.String()}
+	}
+	return nil
 }
 
 // sliceQuery is the query of a slice request: fixed order, so a slice is
@@ -319,6 +350,9 @@ func walkFile(blocks map[string][]byte, c cid.Cid, raw []byte, start, size int64
 		pos += int64(len(d))
 	}
 	err = fileLinks(c, pb, ufs, func(l dagpb.PBLink, n int64) error {
+		if n > math.MaxInt64-pos {
+			return fmt.Errorf("%w: %s holds more than 2^63 bytes", ErrMalformed, c)
+		}
 		if pos <= r.To && pos+n-1 >= r.From {
 			kid := l.FieldHash().Link().(cidlink.Link).Cid
 			kraw, err := lookup(blocks, kid)
@@ -385,6 +419,9 @@ func (c *Client) FetchFile(ctx context.Context, root cid.Cid, out string) error 
 	if err != nil {
 		return err
 	}
+	if err := c.checkSize(f); err != nil {
+		return err
+	}
 	return atomicFile(out, func(tmp *os.File) error { return c.fill(ctx, f, tmp) })
 }
 
@@ -393,8 +430,7 @@ func (c *Client) fill(ctx context.Context, f *File, dst *os.File) error {
 	if err := dst.Truncate(f.Size); err != nil {
 		return err
 	}
-	slices := f.Slices(c.sliceSize)
-	if len(slices) == 0 { // the root holds the file
+	if !f.hasSlices() { // the root holds the file
 		if f.Size == 0 {
 			return nil
 		}
@@ -409,36 +445,46 @@ func (c *Client) fill(ctx context.Context, f *File, dst *os.File) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.parallel)
-	for i, r := range slices {
-		g.Go(func() error {
-			release, err := c.acquire(gctx)
-			if err != nil {
-				return err
-			}
-			defer release()
-			blocks, err := c.fetchSlice(gctx, f, i, r)
-			if err != nil {
-				return err
-			}
-			var wrote int64
-			err = walkFile(blocks, f.CID, f.Raw, 0, f.Size, r, 0, nil, func(off int64, b []byte) error {
-				wrote += int64(len(b))
-				_, err := dst.WriteAt(b, off)
-				return err
-			})
-			if err != nil {
-				return err
-			}
-			if wrote != r.Len() { // ParseFile and walkFile check sizes: a bug if hit
-				return fmt.Errorf("fetch: slice %d:%d wrote %d bytes", r.From, r.To, wrote)
-			}
-			if c.progress != nil {
-				c.progress(wrote, f.Size)
-			}
-			return nil
-		})
-	}
+	i := 0
+	f.eachSlice(c.sliceSize, func(r Range) bool {
+		if gctx.Err() != nil {
+			return false
+		}
+		n := i
+		g.Go(func() error { return c.fillSlice(gctx, f, n, r, dst) })
+		i++
+		return true
+	})
 	return g.Wait()
+}
+
+// fillSlice fetches slice i (range r) of f and writes its bytes into dst.
+func (c *Client) fillSlice(ctx context.Context, f *File, i int, r Range, dst *os.File) error {
+	release, err := c.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	blocks, err := c.fetchSlice(ctx, f, i, r)
+	if err != nil {
+		return err
+	}
+	var wrote int64
+	err = walkFile(blocks, f.CID, f.Raw, 0, f.Size, r, 0, nil, func(off int64, b []byte) error {
+		wrote += int64(len(b))
+		_, err := dst.WriteAt(b, off)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if wrote != r.Len() { // ParseFile and walkFile check sizes: a bug if hit
+		return fmt.Errorf("fetch: slice %d:%d wrote %d bytes", r.From, r.To, wrote)
+	}
+	if c.progress != nil {
+		c.progress(wrote, f.Size)
+	}
+	return nil
 }
 
 // atomicFile runs fill on a new file in a part next to out, then renames
