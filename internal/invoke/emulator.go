@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/hash-stream/hash-stream-aws/internal/lambdatest"
 	"github.com/hash-stream/hash-stream-aws/internal/s3test"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
 )
 
@@ -37,29 +37,25 @@ func startS3() (rie string, srv *s3test.Server, stop func(), err error) {
 // emulator is one bootstrap running under the Lambda Runtime Interface
 // Emulator, with its output (the function's and the emulator's) kept.
 type emulator struct {
-	addr string
-	cmd  *exec.Cmd
-	logs bytes.Buffer
+	proc *lambdatest.EmulatorProcess
+	logs testutil.Buffer
 }
 
 // startEmulator runs bootstrap under the emulator rie, configured for srv
-// and the two buckets, and waits until it listens. The caller calls stop
-// once it has printed the answer.
+// and the two buckets, and waits until it listens (lambdatest's launcher,
+// as the tests use it). The emulator is killed when ctx ends; the caller
+// calls stop once it has printed the answer.
 func startEmulator(ctx context.Context, rie, bootstrap string, srv *s3test.Server, indexBucket, packBucket string) (*emulator, error) {
-	e := &emulator{addr: freeAddr()}
-	apiAddr := freeAddr()
-	e.cmd = exec.CommandContext(ctx, rie, "--runtime-interface-emulator-address", e.addr, "--runtime-api-address", apiAddr, bootstrap)
-	e.cmd.Env = append(srv.Env(),
+	e := &emulator{}
+	env := append(srv.Env(),
 		s3.EnvIndexBucket+"="+indexBucket, s3.EnvPackBucket+"="+packBucket,
 		"PATH="+os.Getenv("PATH"), "HOME="+os.Getenv("HOME"))
-	e.cmd.Stdout, e.cmd.Stderr = &e.logs, &e.logs
-	if err := e.cmd.Start(); err != nil {
-		return nil, err
+	proc, err := lambdatest.LaunchEmulator(rie, bootstrap, env, &e.logs)
+	if err != nil {
+		return nil, fmt.Errorf("%w; output:\n%s", err, e.logs.String())
 	}
-	if err := waitListening(e.addr, 10*time.Second); err != nil {
-		e.stop()
-		return nil, err
-	}
+	e.proc = proc
+	context.AfterFunc(ctx, proc.Stop)
 	return e, nil
 }
 
@@ -67,7 +63,7 @@ func startEmulator(ctx context.Context, rie, bootstrap string, srv *s3test.Serve
 // it if limit < 0); took runs from the request to the end of the answer.
 func (e *emulator) post(event []byte, limit int64) (status int, answer []byte, took time.Duration, err error) {
 	start := time.Now()
-	resp, err := http.Post("http://"+e.addr+"/2015-03-31/functions/function/invocations", "application/json", bytes.NewReader(event))
+	resp, err := http.Post(e.proc.InvokeURL, "application/json", bytes.NewReader(event))
 	if err != nil {
 		return 0, nil, 0, err
 	}
@@ -85,30 +81,6 @@ func (e *emulator) post(event []byte, limit int64) (status int, answer []byte, t
 
 // stop ends the emulator and prints what it and the function logged.
 func (e *emulator) stop() {
-	_ = e.cmd.Process.Kill()
-	_ = e.cmd.Wait()
+	e.proc.Stop()
 	fmt.Printf("\n--- function and emulator log ---\n%s", e.logs.String())
-}
-
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func waitListening(addr string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			return c.Close()
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("emulator not listening on %s: %w", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

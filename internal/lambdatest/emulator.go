@@ -3,6 +3,7 @@ package lambdatest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -10,9 +11,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -71,45 +74,121 @@ func (e *Emulator) FunctionPID() int {
 	return 0
 }
 
-// StartEmulator starts aws-lambda-rie (see EmulatorPath) on two free
-// 127.0.0.1 ports, serving binary as the function with env ("KEY=value",
-// e.g. AWS_LAMBDA_FUNCTION_TIMEOUT=5) as its whole environment besides
-// what the emulator adds. It waits until the emulator accepts connections;
-// the emulator and the function are killed when the test ends.
+// StartEmulator starts aws-lambda-rie (see EmulatorPath) on 127.0.0.1
+// (see LaunchEmulator), serving binary as the function with env
+// ("KEY=value", e.g. AWS_LAMBDA_FUNCTION_TIMEOUT=5) as its whole
+// environment besides what the emulator adds. It returns once the
+// emulator listens; the emulator and the function are killed when the
+// test ends, and their output is logged if the test failed.
 func StartEmulator(t testing.TB, binary string, env ...string) *Emulator {
 	t.Helper()
 	rie := EmulatorPath(t)
-	abs, err := filepath.Abs(binary)
+	out := &testutil.Buffer{}
+	p, err := LaunchEmulator(rie, binary, env, out)
 	if err != nil {
-		t.Fatalf("lambdatest: %v", err)
+		t.Fatalf("lambdatest: %v; output:\n%s", err, out.String())
 	}
-	invokeAddr, apiAddr := freeAddr(t), freeAddr(t)
-	cmd, out := startProcess(t, rie, env, []string{
-		"--runtime-interface-emulator-address", invokeAddr,
-		"--runtime-api-address", apiAddr,
-		abs,
+	t.Cleanup(func() {
+		p.Stop()
+		if t.Failed() {
+			t.Logf("lambdatest: output of %s:\n%s", EmulatorCommand, out.String())
+		}
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", invokeAddr, time.Second)
-		if err == nil {
-			_ = c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("lambdatest: emulator not listening on %s: %v", invokeAddr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 	transport := &http.Transport{Proxy: nil}
 	t.Cleanup(transport.CloseIdleConnections)
 	return &Emulator{
-		url:    "http://" + invokeAddr + "/2015-03-31/functions/function/invocations",
+		url:    p.InvokeURL,
 		client: &http.Client{Transport: transport},
-		pid:    cmd.Process.Pid,
+		pid:    p.Pid(),
 		out:    out,
 	}
 }
+
+// EmulatorProcess is a running aws-lambda-rie started by LaunchEmulator.
+type EmulatorProcess struct {
+	// InvokeURL is where an event is posted to invoke the function.
+	InvokeURL string
+	// Exited is closed when the emulator has exited.
+	Exited <-chan struct{}
+
+	cmd *exec.Cmd
+}
+
+// Pid returns the emulator's process id.
+func (p *EmulatorProcess) Pid() int { return p.cmd.Process.Pid }
+
+// Stop kills the emulator and the function it runs (its process group)
+// and waits until the emulator has exited, so that its output is whole.
+func (p *EmulatorProcess) Stop() {
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.Exited
+}
+
+// emulatorStarts bounds LaunchEmulator's attempts.
+const emulatorStarts = 5
+
+// LaunchEmulator starts rie serving binary with exactly env, its output
+// (and the function's) written to out, in a process group of its own.
+//
+// The emulator's invoke server binds port 0 itself and its port is read
+// from /proc, so no other process can take it between a choice and a
+// bind. The Runtime API port cannot be port 0: the emulator hands its
+// address, as given, to the function as AWS_LAMBDA_RUNTIME_API. So it is a
+// port free a moment before, and a start whose emulator could not bind it
+// (the emulator exits) is tried again on another, up to 5 times. It
+// returns once the emulator listens on both ports.
+func LaunchEmulator(rie, binary string, env []string, out io.Writer) (*EmulatorProcess, error) {
+	abs, err := filepath.Abs(binary)
+	if err != nil {
+		return nil, fmt.Errorf("lambdatest: %w", err)
+	}
+	for attempt := 1; ; attempt++ {
+		p, err := launchEmulator(rie, abs, env, out)
+		if err == nil || !errors.Is(err, testutil.ErrExited) || attempt == emulatorStarts {
+			return p, err
+		}
+	}
+}
+
+func launchEmulator(rie, binary string, env []string, out io.Writer) (*EmulatorProcess, error) {
+	apiPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(rie,
+		"--runtime-interface-emulator-address", "127.0.0.1:0",
+		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(apiPort),
+		binary)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("lambdatest: start %s: %w", rie, err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait() // the exit status of a killed process is expected
+		close(exited)
+	}()
+	p := &EmulatorProcess{Exited: exited, cmd: cmd}
+	ports, err := testutil.WaitListen(cmd.Process.Pid, exited, func(ports []int) bool {
+		return len(ports) == 2 && slices.Contains(ports, apiPort)
+	}, StartTimeout)
+	if err != nil {
+		p.Stop()
+		return nil, fmt.Errorf("lambdatest: %s: %w", rie, err)
+	}
+	invokePort := ports[0]
+	if invokePort == apiPort {
+		invokePort = ports[1]
+	}
+	p.InvokeURL = "http://127.0.0.1:" + strconv.Itoa(invokePort) + "/2015-03-31/functions/function/invocations"
+	return p, nil
+}
+
+// StartTimeout bounds how long LaunchEmulator waits for the emulator to
+// listen: generous, for a loaded machine.
+const StartTimeout = 30 * time.Second
 
 // Invoke sends event to the function and returns the emulator's reply: its
 // status code (200 even for most function errors) and the whole buffered
@@ -149,14 +228,12 @@ func (e *Emulator) InvokeHTTP(ctx context.Context, event []byte) (*HTTPResponse,
 	return DecodeHTTPResponse(b)
 }
 
-// freeAddr returns a 127.0.0.1 address whose port was free a moment ago.
-func freeAddr(t testing.TB) string {
-	t.Helper()
+// freePort returns a port of 127.0.0.1 that was free a moment ago.
+func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("lambdatest: listen: %v", err)
+		return 0, fmt.Errorf("lambdatest: listen: %w", err)
 	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	return addr
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }

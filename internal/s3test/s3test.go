@@ -8,7 +8,7 @@
 //   - else versitygw found (on PATH, in $HASH_STREAM_TOOLS/bin, or in
 //     .tools/bin of the module, where `bash .ci/tools.sh` installs it): a
 //     versitygw process with a posix backend in a temporary folder,
-//     listening on a free port of 127.0.0.1, stopped by the returned func;
+//     listening on a port of 127.0.0.1 it binds itself (port 0), stopped by the returned func;
 //   - else none: Require, NewBucket and Client skip the test, or fail it
 //     when CI=true.
 //
@@ -41,7 +41,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -62,7 +61,7 @@ import (
 const EnvEndpoint = "HASHSTREAM_S3_ENDPOINT"
 
 // StartTimeout bounds how long Start waits for versitygw to answer.
-const StartTimeout = 10 * time.Second
+const StartTimeout = 30 * time.Second
 
 // unavailable is the message of a test that finds no server.
 const unavailable = "no S3-compatible server: set " + EnvEndpoint +
@@ -104,15 +103,11 @@ func Start() (*Server, func(), error) {
 	if bin == "" {
 		return nil, func() {}, nil
 	}
-	var err error
-	for range 3 { // another process may take the free port first
-		var s *Server
-		s, err = startVersitygw(bin)
-		if err == nil {
-			return s, s.stop, nil
-		}
+	s, err := startVersitygw(bin)
+	if err != nil {
+		return nil, func() {}, err
 	}
-	return nil, func() {}, err
+	return s, s.stop, nil
 }
 
 // findVersitygw returns the path of the versitygw binary, or "".
@@ -161,28 +156,15 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
+// startVersitygw starts versitygw on port 0 of 127.0.0.1 (so no other
+// process can take its port between a choice and a bind), learns the port
+// it got from /proc and waits until it answers on it.
 func startVersitygw(bin string) (*Server, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, fmt.Errorf("s3test: free port: %w", err)
-	}
 	dir, err := os.MkdirTemp("", "hashstream-s3test-")
 	if err != nil {
 		return nil, fmt.Errorf("s3test: %w", err)
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
 	s := &Server{
-		Endpoint:  "http://" + addr,
 		Region:    "us-east-1",
 		AccessKey: "hashstream-test",
 		SecretKey: randomHex(16),
@@ -191,7 +173,7 @@ func startVersitygw(bin string) (*Server, error) {
 		exited:    make(chan struct{}),
 	}
 	s.cmd = exec.Command(bin,
-		"--port", addr,
+		"--port", "127.0.0.1:0",
 		"--access", s.AccessKey, "--secret", s.SecretKey,
 		"--region", s.Region,
 		"--health", "/health", "--keep-alive", "--quiet",
@@ -207,6 +189,17 @@ func startVersitygw(bin string) (*Server, error) {
 		_ = s.cmd.Wait()
 		close(s.exited)
 	}()
+	ports, err := testutil.WaitListen(s.cmd.Process.Pid, s.exited, func(p []int) bool { return len(p) > 0 }, StartTimeout)
+	if err != nil {
+		s.stop()
+		return nil, fmt.Errorf("s3test: %s: %w (set %s to a running server where /proc is missing); output: %s", bin, err, EnvEndpoint, s.out.String())
+	}
+	if len(ports) != 1 {
+		s.stop()
+		return nil, fmt.Errorf("s3test: %s listens on %v, want one port", bin, ports)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(ports[0])
+	s.Endpoint = "http://" + addr
 	if err := s.waitHealthy(addr); err != nil {
 		s.stop()
 		return nil, fmt.Errorf("s3test: %s: %w; output: %s", bin, err, s.out.String())
