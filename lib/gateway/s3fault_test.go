@@ -18,6 +18,7 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"github.com/hash-stream/hash-stream-aws/internal/faultproxy"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
@@ -28,11 +29,11 @@ import (
 // S3 server, the packs through a fault proxy, by a client that
 // s3.NewClient builds with short timeouts.
 const (
-	s3HeaderTimeout = 300 * time.Millisecond
-	s3BodyTimeout   = 300 * time.Millisecond
+	s3HeaderTimeout = testutil.ProvokedTimeout
+	s3BodyTimeout   = testutil.ProvokedTimeout
 	s3Attempts      = 3                      // the SDK's default
 	s3Backoff       = 150 * time.Millisecond // the SDK's most between attempts of timeouts
-	s3Slack         = time.Second            // a busy machine running -race
+	s3Slack         = testutil.Slack
 )
 
 // s3Faults is an S3 index and pack store pair whose pack reads go through

@@ -20,18 +20,19 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/hash-stream/hash-stream-aws/internal/faultproxy"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
 )
 
-// Timeouts of the clients of the fault tests: short, so a test that waits
-// for one takes a fraction of a second.
+// Timeouts of the clients of the fault tests, from testutil (the same
+// headroom for every provoked timeout).
 const (
-	testHeaderTimeout = 300 * time.Millisecond
-	testBodyTimeout   = 300 * time.Millisecond
+	testHeaderTimeout = testutil.ProvokedTimeout
+	testBodyTimeout   = testutil.ProvokedTimeout
 	// slack is what a timed failure may take beyond its timeouts on a
 	// busy machine running -race.
-	slack = 700 * time.Millisecond
+	slack = testutil.Slack
 	// attempts is the SDK's default attempts of a request.
 	attempts = 3
 	// backoff bounds the SDK's waits between the attempts of a request
