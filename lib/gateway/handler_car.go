@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -114,12 +115,28 @@ func (h *Handler) serveCAR(ctx context.Context, w http.ResponseWriter, r *http.R
 		f.Flush()
 	}
 	if err := scope(wk, terminal, termData, req.Car.Scope, req.Car.EntityBytes); err != nil {
+		// The sections written before the failure are whole: they go out
+		// before the cut, so a client gets every block up to the missing
+		// or bad one (and may resume from there), not only those that
+		// filled a buffer.
+		_ = flushBody(w, bw)
 		return err
 	}
 	if err := out.checkLength(); err != nil {
 		return err
 	}
 	return bw.Flush()
+}
+
+// flushBody sends what bw holds to the client now.
+func flushBody(w http.ResponseWriter, bw *bufio.Writer) error {
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+	return nil
 }
 
 // checkSize refuses, before the first byte, the CAR of a UnixFS file (or
