@@ -14,7 +14,12 @@
 // taken, so open streams are at most the nodes on the path.
 //
 // Identity CIDs are never written as blocks (their data is in the CID);
-// their links are walked like any other node's.
+// their links are walked like any other node's. Blocks of codecs that
+// cannot link (raw, cbor, json, identity: streamer.CanLink) are leaves,
+// written and never decoded; a block of a codec the streamer does not
+// decode ends a walk with a *streamer.CodecError only where its links are
+// needed (All), and is written as a leaf where they are not (File,
+// Shards).
 package carwalk
 
 import (
@@ -366,7 +371,7 @@ func (w *Walker) visit(b streamer.Block, offset int64, expand expandFunc, releas
 			}
 		}
 	}
-	if b.CID.Prefix().Codec == cid.Raw {
+	if !streamer.CanLink(b.CID.Prefix().Codec) {
 		return nil, nil
 	}
 	return expand(b.CID, b.Data, offset)
@@ -419,9 +424,12 @@ func fileLinks(c cid.Cid, raw []byte, offset, from, to int64) ([]link, error) {
 }
 
 // shardLinks returns the sub-shards of a UnixFS HAMT shard (links whose
-// name is the bucket index alone); a dag-pb node without UnixFS data has
-// none.
+// name is the bucket index alone); a dag-pb node without UnixFS data, and
+// a block of another codec, has none.
 func shardLinks(c cid.Cid, raw []byte, _ int64) ([]link, error) {
+	if c.Prefix().Codec != cid.DagProtobuf {
+		return nil, nil
+	}
 	pb, ufs, err := DecodeUnixFS(c, raw)
 	if err != nil || ufs == nil {
 		return nil, err

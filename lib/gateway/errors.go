@@ -122,6 +122,9 @@ func clip(s string, max int) string {
 //   - streamer.ErrBadRecord: 502, the index gives an impossible location;
 //   - streamer.ErrCorrupt: 502, the store returned bytes that do not match
 //     their CID;
+//   - *streamer.CodecError: 501 "unsupported codec 0x…", links or a path
+//     had to be read from a block whose codec this gateway does not decode
+//     (the block itself is served: raw, dag-scope=block or entity);
 //   - ErrNotFound and store.ErrNotFound (which index.ErrNotFound and
 //     streamer.ErrNotFound wrap): 404;
 //   - context.DeadlineExceeded or a timeout: 504;
@@ -132,6 +135,7 @@ func ErrorStatus(err error) (int, string) {
 	var reqErr *RequestError
 	var rangeErr *RangeError
 	var netErr net.Error
+	var codecErr *streamer.CodecError
 	switch {
 	case err == nil:
 		return http.StatusOK, ""
@@ -151,9 +155,11 @@ func ErrorStatus(err error) (int, string) {
 		return http.StatusRequestedRangeNotSatisfiable, "range not satisfiable"
 	case errors.Is(err, streamer.ErrCorrupt):
 		return http.StatusBadGateway, "storage returned a block that failed verification"
+	case errors.As(err, &codecErr):
+		return http.StatusNotImplemented, fmt.Sprintf("unsupported codec 0x%x: this gateway cannot read links or paths from its blocks; it serves the block itself (format=raw, dag-scope=block or entity)", codecErr.Codec)
 	case errors.Is(err, streamer.ErrDecode):
 		// The bytes match the CID, but its codec cannot read them (a CID
-		// with the wrong codec, or an unsupported one).
+		// with the wrong codec).
 		return http.StatusBadGateway, "a block does not decode with its CID's codec"
 	case errors.Is(err, ErrNotFound), errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound, "not found"

@@ -99,20 +99,15 @@ func (h *Handler) serveCAR(ctx context.Context, w http.ResponseWriter, r *http.R
 	}
 	// The terminal block goes out at once: a cold client gets its first
 	// bytes after the root's read, not after the reads of its children.
-	// A terminal that does not decode is answered with its own status.
-	if req.Car.Scope != ScopeBlock {
-		if _, err := streamer.Links(terminal, termData); err != nil {
-			return err
-		}
+	// A terminal the scope cannot read is answered with its own status.
+	if err := checkTerminal(terminal, termData, req.Car.Scope); err != nil {
+		return err
 	}
 	if err := wk.Block(terminal, termData); err != nil {
 		return err
 	}
-	if err := bw.Flush(); err != nil {
+	if err := flushBody(w, bw); err != nil {
 		return err
-	}
-	if f, ok := w.(http.Flusher); ok {
-		f.Flush()
 	}
 	if err := scope(wk, terminal, termData, req.Car.Scope, req.Car.EntityBytes); err != nil {
 		// The sections written before the failure are whole: they go out
@@ -135,6 +130,25 @@ func flushBody(w http.ResponseWriter, bw *bufio.Writer) error {
 	}
 	if f, ok := w.(http.Flusher); ok {
 		f.Flush()
+	}
+	return nil
+}
+
+// checkTerminal decodes, before the status line, what the dag-scope reads
+// of the terminal block c: its links (all), its UnixFS data (entity, of a
+// dag-pb block). A block of a codec that cannot link (raw, cbor, json,
+// identity) is a leaf in every scope and is not decoded, and the entity of
+// any block but dag-pb is the block alone: neither fails here, whatever
+// the codec. A codec the gateway does not decode fails only where its
+// links are needed (*streamer.CodecError).
+func checkTerminal(c cid.Cid, raw []byte, scope DagScope) error {
+	switch {
+	case scope == ScopeAll:
+		_, err := streamer.Links(c, raw)
+		return err
+	case scope == ScopeEntity && c.Prefix().Codec == cid.DagProtobuf:
+		_, _, err := decodeUnixFS(c, raw)
+		return err
 	}
 	return nil
 }

@@ -19,6 +19,9 @@ import (
 	"github.com/multiformats/go-multihash"
 )
 
+// codecIdentity is the multicodec of identity blocks: bytes, as raw.
+const codecIdentity = 0x00
+
 // loadedBlock is a verified block read while resolving a path.
 type loadedBlock struct {
 	cid  cid.Cid
@@ -87,7 +90,7 @@ func (r *resolver) resolve(root cid.Cid, segments []string) (cid.Cid, []cid.Cid,
 		case cid.DagProtobuf:
 			next, err = r.resolveUnixFS(cur, data, segments[i])
 			used = 1
-		case cid.Raw:
+		case cid.Raw, codecIdentity:
 			return cid.Undef, nil, pathError(segments[:i+1], "a raw block has no path")
 		default:
 			next, used, err = r.resolveIPLD(cur, data, segments[i:])

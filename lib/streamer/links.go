@@ -13,9 +13,12 @@ import (
 	basicnode "github.com/ipld/go-ipld-prime/node/basic"
 	"github.com/ipld/go-ipld-prime/traversal"
 
-	// Codecs a DAG may be made of, registered for decoding.
+	// Codecs a DAG may be made of, registered for decoding (paths walk
+	// inside cbor and json blocks as inside dag-cbor and dag-json ones).
+	_ "github.com/ipld/go-ipld-prime/codec/cbor"
 	_ "github.com/ipld/go-ipld-prime/codec/dagcbor"
 	_ "github.com/ipld/go-ipld-prime/codec/dagjson"
+	_ "github.com/ipld/go-ipld-prime/codec/json"
 	_ "github.com/ipld/go-ipld-prime/codec/raw"
 )
 
@@ -23,10 +26,42 @@ import (
 // with its CID's codec.
 var ErrDecode = errors.New("block does not decode as its codec")
 
+// Codecs whose blocks cannot carry links (multicodec table).
+const (
+	codecIdentity = 0x00
+	codecCBOR     = 0x51
+	codecJSON     = 0x0200
+)
+
+// CanLink reports whether blocks of codec may carry links. Raw, cbor,
+// json and identity blocks cannot: they are leaves of any DAG, whatever
+// their bytes, and are never decoded to find links. Every other codec may,
+// including those this package does not decode.
+func CanLink(codec uint64) bool {
+	switch codec {
+	case cid.Raw, codecCBOR, codecJSON, codecIdentity:
+		return false
+	}
+	return true
+}
+
+// CodecError is returned for a block whose CID's codec this package does
+// not decode (links or a path had to be read from it). It is not a corrupt
+// block: the bytes match the CID, the codec is unknown here.
+type CodecError struct {
+	CID   cid.Cid
+	Codec uint64
+}
+
+func (e *CodecError) Error() string {
+	return fmt.Sprintf("streamer: %s: unsupported codec 0x%x", e.CID, e.Codec)
+}
+
 // Links decodes a block with its CID's codec and returns its links in
-// order. Raw blocks have none.
+// order. Blocks of codecs that cannot link (CanLink) have none and are
+// not decoded; a codec this package does not decode is a *CodecError.
 func Links(c cid.Cid, data []byte) ([]cid.Cid, error) {
-	if c.Prefix().Codec == cid.Raw {
+	if !CanLink(c.Prefix().Codec) {
 		return nil, nil
 	}
 	n, err := Decode(c, data)
@@ -48,7 +83,9 @@ func Links(c cid.Cid, data []byte) ([]cid.Cid, error) {
 	return out, nil
 }
 
-// Decode decodes a block with its CID's codec.
+// Decode decodes a block with its CID's codec: dag-pb, dag-cbor, dag-json,
+// cbor, json or raw. Any other codec is a *CodecError; bytes the codec
+// does not read wrap ErrDecode.
 func Decode(c cid.Cid, data []byte) (datamodel.Node, error) {
 	codec := c.Prefix().Codec
 	proto := datamodel.NodePrototype(basicnode.Prototype.Any)
@@ -57,7 +94,7 @@ func Decode(c cid.Cid, data []byte) (datamodel.Node, error) {
 	}
 	dec, err := multicodec.LookupDecoder(codec)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: unsupported codec 0x%x", ErrDecode, c, codec)
+		return nil, &CodecError{CID: c, Codec: codec}
 	}
 	nb := proto.NewBuilder()
 	if err := dec(nb, bytes.NewReader(data)); err != nil {

@@ -23,12 +23,13 @@ func (e *PathError) Error() string {
 	return fmt.Sprintf("path segment %d in %s: %s", e.Segment, e.Block, e.Reason)
 }
 
-// PathStep walks segments inside the dag-cbor or dag-json block c (raw
-// its verified bytes) until a link leaves it. It returns the link's CID,
-// or c when the path ends inside the block, and the segments used. A
-// segment that names nothing or cannot be applied is a *PathError; a block
-// that does not decode wraps ErrDecode. The gateway's resolver and the
-// fetch client walk paths with it.
+// PathStep walks segments inside the dag-cbor, dag-json, cbor or json
+// block c (raw its verified bytes) until a link leaves it. It returns the
+// link's CID, or c when the path ends inside the block, and the segments
+// used. A segment that names nothing or cannot be applied is a *PathError;
+// a block that does not decode wraps ErrDecode, one of a codec Decode does
+// not know is a *CodecError. The gateway's resolver and the fetch client
+// walk paths with it.
 func PathStep(c cid.Cid, raw []byte, segments []string) (cid.Cid, int, error) {
 	n, err := Decode(c, raw)
 	if err != nil {
