@@ -39,3 +39,20 @@ func resetOnClose(r *http.Request) {
 		}
 	}
 }
+
+// closeAfterChunkedRequest makes net/http close r's connection after the
+// response when r came with a body in chunked transfer coding. RFC 9112
+// section 6.3: a request with both Transfer-Encoding and Content-Length
+// may be an attempt at request smuggling, and the server must close the
+// connection after responding to it. net/http frames such a request by its
+// chunked body and removes the Content-Length before a handler sees it, so
+// here the two cannot be told apart: every chunked request closes its
+// connection, which costs the clients of a gateway that reads no request
+// body (GET, HEAD) nothing. On HTTP/1.0 net/http removes and ignores a
+// Transfer-Encoding, framing the request by its Content-Length, so it
+// cannot be seen here.
+func closeAfterChunkedRequest(w http.ResponseWriter, r *http.Request) {
+	if len(r.TransferEncoding) > 0 {
+		w.Header().Set("Connection", "close")
+	}
+}

@@ -28,6 +28,7 @@ func FuzzParseRequest(f *testing.F) {
 		{"POST", "/ipfs/" + rawBlockCID, "format=raw", ""},
 		{"GET", "/ipns/example.org", "format=ipns-record", ""},
 		{"GET", "/ipfs/", "", ""},
+		{"GET", "/ipfs/" + dirCID + "/" + strings.Repeat("a", 5000), "x=" + strings.Repeat("b", 5000) + "&filename=" + strings.Repeat("%C3%A9", 3000), carAccept},
 	}
 	for _, s := range seeds {
 		f.Add(s.method, s.path, s.query, s.accept)
@@ -100,6 +101,13 @@ func checkRequest(t *testing.T, req *Request) {
 	}
 	if !strings.HasPrefix(h.Get("Content-Disposition"), `attachment; filename="`) {
 		t.Fatalf("Content-Disposition %q", h.Get("Content-Disposition"))
+	}
+	for k, vs := range h {
+		for _, v := range vs {
+			if len(v) > MaxHeaderEchoBytes {
+				t.Fatalf("header %s of %d bytes, over MaxHeaderEchoBytes", k, len(v))
+			}
+		}
 	}
 }
 

@@ -120,6 +120,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rl := &requestLog{}
 	cw := &countingWriter{ResponseWriter: w, rl: rl, start: start}
 	setCORS(w.Header())
+	closeAfterChunkedRequest(w, r)
 	req, err := ParseRequest(r)
 	attrs := []any{"method", r.Method, "path", clip(r.URL.Path, MaxEchoBytes)} // a path may be ~1 MB
 	defer func() {

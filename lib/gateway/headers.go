@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"unicode/utf8"
 
@@ -12,6 +13,16 @@ import (
 // immutableCacheControl is the Cache-Control of every successful response:
 // content addressed by an /ipfs/ path never changes.
 const immutableCacheControl = "public, max-age=29030400, immutable"
+
+// MaxHeaderEchoBytes bounds a response header whose value grows with the
+// request: X-Ipfs-Path and Content-Location (the path, the query) and
+// X-Ipfs-Roots (a CID per path segment) are left out when longer, since a
+// cut path or list would name something else. The file name offered in
+// Content-Disposition is cut to MaxEchoBytes (keeping its extension), so
+// that header stays within this bound too. A URL may be up to the server's
+// header limit (1 MiB by default): a response should not hand it back, nor
+// overflow the response header buffer of a proxy or cache in front.
+const MaxHeaderEchoBytes = 2048
 
 // ContentType returns the response Content-Type: exactly
 // application/vnd.ipld.raw, or application/vnd.ipld.car with every
@@ -29,19 +40,38 @@ func (r *Request) ContentType() string {
 
 // DownloadName returns the file name offered in Content-Disposition: the
 // ?filename= value, else "<cid>.bin" for raw blocks and "<cid>.car" for
-// CARs, "<cid>_<last segment>.car" when the CAR has a path (as boxo).
+// CARs, "<cid>_<last segment>.car" when the CAR has a path (as boxo); cut
+// to MaxEchoBytes, keeping its extension.
 func (r *Request) DownloadName() string {
 	if r.Filename != "" {
-		return r.Filename
+		return clipName(r.Filename, MaxEchoBytes)
 	}
 	root := r.Root.String()
 	if r.Format == FormatRaw {
 		return root + ".bin"
 	}
 	if n := len(r.Segments); n > 0 {
-		return root + "_" + r.Segments[n-1] + ".car"
+		return clipName(root+"_"+r.Segments[n-1]+".car", MaxEchoBytes)
 	}
 	return root + ".car"
+}
+
+// clipName cuts name to at most max bytes, on a UTF-8 boundary, keeping
+// its extension (when at most 16 bytes): no mark, so that a plain ASCII
+// name stays one.
+func clipName(name string, max int) string {
+	if len(name) <= max {
+		return name
+	}
+	ext := path.Ext(name)
+	if len(ext) > 16 {
+		ext = ""
+	}
+	cut := max - len(ext)
+	for cut > 0 && !utf8.RuneStart(name[cut]) {
+		cut--
+	}
+	return name[:cut] + ext
 }
 
 // contentDisposition returns `attachment; filename="<name>"`. Quotes and
@@ -136,18 +166,19 @@ func (r *Request) ContentLocation() string {
 //
 // roots are the CIDs the path resolved through, one per path segment plus
 // the terminal (X-Ipfs-Roots); nil means just r.Root.
+//
+// No header is longer than MaxHeaderEchoBytes: X-Ipfs-Path, X-Ipfs-Roots
+// and Content-Location are left out when they would be.
 func SetHeaders(h http.Header, r *Request, roots []cid.Cid) {
 	h.Set("Content-Type", r.ContentType())
 	h.Set("Content-Disposition", contentDisposition(r.DownloadName()))
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Etag", r.Etag())
-	h.Set("X-Ipfs-Path", r.IpfsPath())
-	h.Set("X-Ipfs-Roots", rootsHeader(r.Root, roots))
+	setBounded(h, "X-Ipfs-Path", r.IpfsPath())
+	setBounded(h, "X-Ipfs-Roots", rootsHeader(r.Root, roots))
 	h.Set("Cache-Control", immutableCacheControl)
 	h.Set("Vary", "Accept")
-	if loc := r.ContentLocation(); loc != "" {
-		h.Set("Content-Location", loc)
-	}
+	setBounded(h, "Content-Location", r.ContentLocation())
 	if r.Format == FormatCAR {
 		h.Set("Accept-Ranges", "none")
 	} else {
@@ -155,15 +186,34 @@ func SetHeaders(h http.Header, r *Request, roots []cid.Cid) {
 	}
 }
 
+// setBounded sets header k to v, or leaves it out when v is empty or
+// longer than MaxHeaderEchoBytes.
+func setBounded(h http.Header, k, v string) {
+	if v == "" || len(v) > MaxHeaderEchoBytes {
+		h.Del(k)
+		return
+	}
+	h.Set(k, v)
+}
+
+// rootsHeader returns the X-Ipfs-Roots value, or "" once it is longer than
+// MaxHeaderEchoBytes (it is then left out): a path of many segments does
+// not build a long list to drop.
 func rootsHeader(root cid.Cid, roots []cid.Cid) string {
 	if len(roots) == 0 {
 		return root.String()
 	}
-	s := make([]string, len(roots))
+	var b strings.Builder
 	for i, c := range roots {
-		s[i] = c.String()
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(c.String())
+		if b.Len() > MaxHeaderEchoBytes {
+			return ""
+		}
 	}
-	return strings.Join(s, ",")
+	return b.String()
 }
 
 // writeNotModified answers 304 Not Modified, keeping only the headers RFC

@@ -114,13 +114,21 @@ func (r *Request) Identity() ([]byte, bool) {
 
 const ipfsPrefix = "/ipfs/"
 
+// MaxDigestBytes is the largest multihash digest of a CID asked for: 128
+// bytes, the most data an identity CID may inline in boxo and Kubo
+// (verifcid); no hash function comes near it (sha2-512: 64). A CID is
+// echoed in response headers (Etag, Content-Disposition), and an identity
+// CID is served without a lookup, so its length is bounded first.
+const MaxDigestBytes = 128
+
 // ParseRequest parses a trustless gateway request. Every error is a
 // *RequestError with a 4xx status:
 //
 //   - 405 for methods other than GET and HEAD;
 //   - 404 for paths outside /ipfs/;
-//   - 400 for an unparsable CID, an empty, "." or ".." path segment, an
-//     invalid dag-scope, entity-bytes or car-dups value;
+//   - 400 for an unparsable CID, a CID whose digest is over
+//     MaxDigestBytes, an empty, "." or ".." path segment, an invalid
+//     dag-scope, entity-bytes or car-dups value;
 //   - 406 when no response format can be agreed: an unsupported ?format=,
 //     an Accept header naming neither a raw block nor a supported CAR
 //     variant (car version other than 1, unknown order), or a raw block
@@ -237,6 +245,9 @@ func (req *Request) parsePath(u *url.URL) error {
 	c, err := cid.Decode(parts[0])
 	if err != nil {
 		return badRequest("invalid CID %q: %v", parts[0], err)
+	}
+	if dmh, err := multihash.Decode(c.Hash()); err == nil && len(dmh.Digest) > MaxDigestBytes {
+		return badRequest("CID with a digest of %d bytes: at most %d are served (identity CIDs inline at most %[2]d bytes)", len(dmh.Digest), MaxDigestBytes)
 	}
 	req.Root, req.RootText = c, parts[0]
 	if len(parts) > 1 {
