@@ -43,15 +43,19 @@ func (r *Request) ContentType() string {
 // CARs, "<cid>_<last segment>.car" when the CAR has a path (as boxo); cut
 // to MaxEchoBytes, keeping its extension.
 func (r *Request) DownloadName() string {
+	return clipName(r.downloadName(), MaxEchoBytes)
+}
+
+func (r *Request) downloadName() string {
 	if r.Filename != "" {
-		return clipName(r.Filename, MaxEchoBytes)
+		return r.Filename
 	}
 	root := r.Root.String()
 	if r.Format == FormatRaw {
 		return root + ".bin"
 	}
 	if n := len(r.Segments); n > 0 {
-		return clipName(root+"_"+r.Segments[n-1]+".car", MaxEchoBytes)
+		return root + "_" + r.Segments[n-1] + ".car"
 	}
 	return root + ".car"
 }

@@ -115,8 +115,8 @@ func headerBytes(h http.Header) int {
 // the request past gateway.MaxHeaderEchoBytes: a 100 KB path (X-Ipfs-Path,
 // Content-Disposition, Content-Location), a 100 KB ?filename=, a path of
 // many segments (X-Ipfs-Roots, a CID each) are clipped or left out; an
-// identity CID of more than 128 bytes of data, or any CID of a longer
-// digest (echoed in the Etag and the file name), is refused.
+// identity CID of more than gateway.MaxDigestBytes of data, or any CID of
+// a longer digest (echoed in the Etag and the file name), is refused.
 func TestResponseHeadersBounded(t *testing.T) {
 	idx, packs := backends()[0].stores(t)
 	m := newMemLinkSystem()
@@ -196,9 +196,14 @@ func TestResponseHeadersBounded(t *testing.T) {
 				t.Errorf("X-Ipfs-Roots %q, want %q", r.header.Get("X-Ipfs-Roots"), want)
 			}
 		}},
-		{"identity CID of 128 bytes", "/ipfs/" + identity(gateway.MaxDigestBytes).String() + "?format=raw", "", func(t *testing.T, r response) {
-			if r.status != http.StatusOK {
-				t.Errorf("status %d", r.status)
+		{"identity CID of MaxDigestBytes", "/ipfs/" + identity(gateway.MaxDigestBytes).String() + "?format=raw", "", func(t *testing.T, r response) {
+			if r.status != http.StatusOK || len(r.body) != gateway.MaxDigestBytes {
+				t.Errorf("status %d, %d bytes", r.status, len(r.body))
+			}
+		}},
+		{"identity CID of MaxDigestBytes, CAR", "/ipfs/" + identity(gateway.MaxDigestBytes).String() + "?format=car", "", func(t *testing.T, r response) {
+			if r.status != http.StatusOK || r.header.Get("Etag") == "" {
+				t.Errorf("status %d, Etag %q", r.status, r.header.Get("Etag"))
 			}
 		}},
 		{"identity CID of 100 KB", "/ipfs/" + identity(100<<10).String() + "?format=raw", "", func(t *testing.T, r response) {

@@ -114,12 +114,14 @@ func (r *Request) Identity() ([]byte, bool) {
 
 const ipfsPrefix = "/ipfs/"
 
-// MaxDigestBytes is the largest multihash digest of a CID asked for: 128
-// bytes, the most data an identity CID may inline in boxo and Kubo
-// (verifcid); no hash function comes near it (sha2-512: 64). A CID is
-// echoed in response headers (Etag, Content-Disposition), and an identity
-// CID is served without a lookup, so its length is bounded first.
-const MaxDigestBytes = 128
+// MaxDigestBytes is the largest multihash digest of a CID asked for: 512
+// bytes, so the most data an identity CID inlines (boxo and Kubo stop at
+// 128 bytes; an identity root may carry a small node here). No hash
+// function comes near it (sha2-512: 64). A CID is echoed in response
+// headers (Etag, X-Ipfs-Path, X-Ipfs-Roots) and an identity CID is served
+// without a lookup, so its length is bounded first: each of those stays
+// under 1 KB, all the headers of a response under 4 KB.
+const MaxDigestBytes = 512
 
 // ParseRequest parses a trustless gateway request. Every error is a
 // *RequestError with a 4xx status:
@@ -247,7 +249,7 @@ func (req *Request) parsePath(u *url.URL) error {
 		return badRequest("invalid CID %q: %v", parts[0], err)
 	}
 	if dmh, err := multihash.Decode(c.Hash()); err == nil && len(dmh.Digest) > MaxDigestBytes {
-		return badRequest("CID with a digest of %d bytes: at most %d are served (identity CIDs inline at most %[2]d bytes)", len(dmh.Digest), MaxDigestBytes)
+		return badRequest("CID with a digest of %d bytes: at most %d are served (an identity CID inlines at most %[2]d bytes)", len(dmh.Digest), MaxDigestBytes)
 	}
 	req.Root, req.RootText = c, parts[0]
 	if len(parts) > 1 {
