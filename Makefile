@@ -15,7 +15,7 @@ INDEXER_LOCAL_DIR ?= build/lambda/indexer-amd64
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w"
 GO_TEST_TIMEOUT ?= 40m
 
-.PHONY: all build tools check test serve demo build-lambda invoke invoke-indexer bench-indexer lambda-url sam-env sam-invoke synth deploy destroy bench soak smoke image image-stage cdk-image fuzz clean
+.PHONY: all build tools check test test-s3compat serve demo build-lambda invoke invoke-indexer bench-indexer lambda-url sam-env sam-invoke synth deploy destroy bench soak smoke image image-stage cdk-image fuzz clean
 
 all: build
 
@@ -35,6 +35,21 @@ check:
 test: tools check
 	go test -race -timeout $(GO_TEST_TIMEOUT) ./...
 	$(MAKE) --no-print-directory fuzz
+
+# The S3 tests against an S3-compatible server already running (not part
+# of make test, whose tests start versitygw): the store backends, ingest,
+# store copy and the CLI's S3 tests. HASHSTREAM_S3_ENDPOINT names it, with
+# AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY of an identity that may create
+# and delete buckets (AWS_REGION, default us-east-1); the README has a
+# SeaweedFS recipe. S3COMPAT_FLAGS adds go test flags, e.g. -v.
+S3COMPAT_CLI_TESTS := ^(TestS3Backend|TestRoundTrips|TestStoreCopy(S3|CorruptPack|MissingBucket)|TestPackWriteFolderS3|TestIndexAddNeedsStoredPackS3)$$
+S3COMPAT_FLAGS ?=
+test-s3compat:
+	@for v in HASHSTREAM_S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY; do \
+	  if [ -z "$${!v:-}" ]; then echo "$$v not set. usage: HASHSTREAM_S3_ENDPOINT=http://127.0.0.1:8333 AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... make test-s3compat"; exit 2; fi; \
+	done
+	go test -race -count=1 -timeout $(GO_TEST_TIMEOUT) $(S3COMPAT_FLAGS) ./lib/store/... ./lib/ingest ./lib/storecopy
+	go test -race -count=1 -timeout $(GO_TEST_TIMEOUT) $(S3COMPAT_FLAGS) -run '$(S3COMPAT_CLI_TESTS)' ./cmd/hash-stream
 
 # A short run of every fuzz target (parsers and decoders of untrusted input).
 # A count, not a duration: Go 1.26's fuzz coordinator can fail a clean run
