@@ -33,7 +33,173 @@ var ErrInvalid = errors.New("index: invalid record")
 // Encode returns the stored form of record written by a writer of the given
 // type: DAG-JSON of {"data": record, "type": writerType}, with map keys
 // sorted, bytes as {"/":{"bytes":...}} and absent fields omitted.
+//
+// Records located by multihash only, which is what the writers make, are
+// written straight into the output, byte for byte as a DAG-JSON encoder
+// writes them (TestEncodeMatchesIPLD): a CONTAINING record at the index
+// file cap then takes about its own size to encode, where a node tree
+// takes ten times that. Others go through the DAG-JSON encoder.
 func Encode(writerType string, record Record) ([]byte, error) {
+	if plainString(writerType) && locatedByMultihash(&record, 0) {
+		b := make([]byte, 0, 64)
+		b = append(b, `{"data":`...)
+		b = appendRecord(b, &record)
+		b = append(b, `,"type":"`...)
+		b = append(b, writerType...)
+		return append(b, `"}`...), nil
+	}
+	return encodeIPLD(writerType, record)
+}
+
+// locatedByMultihash reports whether r and its sub-records all have
+// multihash locations and nest no deeper than MaxDepth.
+func locatedByMultihash(r *Record, depth int) bool {
+	if r.Location.Multihash == nil || depth > MaxDepth {
+		return false
+	}
+	for i := range r.SubRecords {
+		if !locatedByMultihash(&r.SubRecords[i], depth+1) {
+			return false
+		}
+	}
+	return true
+}
+
+// plainString reports whether s is written in JSON as it is: printable
+// ASCII without quotes, backslashes or the characters some encoders
+// escape.
+func plainString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendRecord appends r as recordAssembler builds it and DAG-JSON writes
+// it: keys in order, no spaces, bytes unpadded base64.
+func appendRecord(b []byte, r *Record) []byte {
+	b = append(b, '{')
+	if r.HasRange {
+		b = append(b, `"length":`...)
+		b = strconv.AppendInt(b, int64(r.Length), 10)
+		b = append(b, ',')
+	}
+	b = append(b, `"location":`...)
+	b = appendBytes(b, r.Location.Multihash)
+	b = append(b, `,"multihash":`...)
+	b = appendBytes(b, r.Multihash)
+	if r.HasRange {
+		b = append(b, `,"offset":`...)
+		b = strconv.AppendInt(b, int64(r.Offset), 10)
+	}
+	b = append(b, `,"subRecords":[`...)
+	for i := range r.SubRecords {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendRecord(b, &r.SubRecords[i])
+	}
+	b = append(b, `],"type":`...)
+	b = strconv.AppendInt(b, int64(r.Type), 10)
+	return append(b, '}')
+}
+
+// encodeContaining returns what Encode(TypeContaining,
+// NewContaining(root, PackRecords(blobs))) returns, and the multihash of
+// its first sub-record (the first pack), without building the records:
+// the file is sized exactly first and written once. Every blob's pack is
+// named by a multihash (checkPacked).
+func encodeContaining(root multihash.Multihash, blobs []PackedBlob) ([]byte, multihash.Multihash) {
+	// The packs in order of first appearance, and each blob's pack.
+	var packs []multihash.Multihash
+	at := make(map[string]int)
+	of := make([]int32, len(blobs))
+	for i, b := range blobs {
+		p, ok := at[string(b.Pack.Multihash)]
+		if !ok {
+			p = len(packs)
+			at[string(b.Pack.Multihash)] = p
+			packs = append(packs, b.Pack.Multihash)
+		}
+		of[i] = int32(p)
+	}
+	subs := make([]int, len(packs)) // bytes of each pack's blobs, commas included
+	for i, b := range blobs {
+		if subs[of[i]] > 0 {
+			subs[of[i]]++
+		}
+		subs[of[i]] += blobBytes(len(b.Multihash), len(b.Pack.Multihash), b.Offset, b.Length)
+	}
+	size := 0
+	for p := range packs {
+		if p > 0 {
+			size++
+		}
+		size += packBytes(len(packs[p]), subs[p])
+	}
+	// The blobs of each pack in turn, in their order (a counting sort).
+	start := make([]int, len(packs)+1)
+	for _, p := range of {
+		start[p+1]++
+	}
+	for p := range packs {
+		start[p+1] += start[p]
+	}
+	order := make([]int32, len(blobs))
+	next := start[:len(packs)]
+	for i, p := range of {
+		order[next[p]] = int32(i)
+		next[p]++
+	}
+	buf := make([]byte, 0, fileBytes(len(root), size))
+	buf = append(buf, `{"data":{"location":`...)
+	buf = appendBytes(buf, root)
+	buf = append(buf, `,"multihash":`...)
+	buf = appendBytes(buf, root)
+	buf = append(buf, `,"subRecords":[`...)
+	for p, pack := range packs {
+		if p > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, `{"location":`...)
+		buf = appendBytes(buf, pack)
+		buf = append(buf, `,"multihash":`...)
+		buf = appendBytes(buf, pack)
+		buf = append(buf, `,"subRecords":[`...)
+		// next[p] is now where pack p+1's blobs start.
+		from := 0
+		if p > 0 {
+			from = next[p-1]
+		}
+		for j, i := range order[from:next[p]] {
+			if j > 0 {
+				buf = append(buf, ',')
+			}
+			b := &blobs[i]
+			r := Record{Multihash: b.Multihash, Type: Blob, Location: store.Location{Multihash: b.Pack.Multihash}, Offset: b.Offset, Length: b.Length, HasRange: true}
+			buf = appendRecord(buf, &r)
+		}
+		buf = append(buf, `],"type":1}`...)
+	}
+	buf = append(buf, `],"type":2},"type":"`+TypeContaining+`"}`...)
+	var first multihash.Multihash
+	if len(packs) > 0 {
+		first = packs[0]
+	}
+	return buf, first
+}
+
+// appendBytes appends a DAG-JSON bytes value: {"/":{"bytes":"<base64>"}}.
+func appendBytes(b, v []byte) []byte {
+	b = append(b, bytesPrefix...)
+	b = base64.RawStdEncoding.AppendEncode(b, v)
+	return append(b, bytesSuffix...)
+}
+
+// encodeIPLD is Encode through go-ipld-prime's DAG-JSON encoder.
+func encodeIPLD(writerType string, record Record) ([]byte, error) {
 	n, err := qp.BuildMap(basicnode.Prototype.Map, 2, func(ma datamodel.MapAssembler) {
 		qp.MapEntry(ma, "data", qp.Map(-1, recordAssembler(&record)))
 		qp.MapEntry(ma, "type", qp.String(writerType))

@@ -129,11 +129,16 @@ func (w *MultipleLevelWriter) Add(ctx context.Context, blobs []PackedBlob, conta
 	if err := checkPacked(blobs); err != nil {
 		return err
 	}
-	packs := PackRecords(blobs)
 	if containing != nil {
-		return put(ctx, w.store, TypeContaining, NewContaining(containing, packs))
+		// Encoded straight from the blobs: no record tree of a DAG's
+		// every block in memory beside the file.
+		data, first := encodeContaining(containing, blobs)
+		if err := w.store.Put(ctx, containing, first, data); err != nil {
+			return fmt.Errorf("index: write %s record for %s: %w", Containing, store.Key(containing), err)
+		}
+		return nil
 	}
-	for _, p := range packs {
+	for _, p := range PackRecords(blobs) {
 		if err := put(ctx, w.store, TypeContaining, p); err != nil {
 			return err
 		}
