@@ -108,9 +108,19 @@ func writeDAG(ctx context.Context, s store.PackStore, build func(unixfs.EmitFunc
 // record, which answers for the whole DAG, is then written only once every
 // other record is. On failure the error is a *LeftError naming packs.
 func AddToIndex(ctx context.Context, writers []index.Writer, packs []Info, containing multihash.Multihash) error {
+	// The writers only read the blobs: one pack's are used as they are.
 	var blobs []index.PackedBlob
-	for _, p := range packs {
-		blobs = append(blobs, p.Blobs...)
+	if len(packs) == 1 {
+		blobs = packs[0].Blobs
+	} else {
+		n := 0
+		for _, p := range packs {
+			n += len(p.Blobs)
+		}
+		blobs = make([]index.PackedBlob, 0, n)
+		for _, p := range packs {
+			blobs = append(blobs, p.Blobs...)
+		}
 	}
 	for _, w := range writers {
 		if err := w.Add(ctx, blobs, containing); err != nil {

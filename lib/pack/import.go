@@ -26,7 +26,8 @@ const DefaultMaxSectionBytes = int64(carv2.DefaultMaxAllowedSectionSize)
 // BlockError is the error of a CAR block that Scan refuses: which block,
 // where its section starts, its CID when the section header could be read,
 // and why. It wraps ErrInvalidCAR, so callers that only tell a bad CAR from
-// a failed read check that.
+// a failed read check that; a CAR over the readers' limits is one too
+// (reading it again cannot help), and its error wraps index.ErrOverLimit.
 type BlockError struct {
 	Index  int     // the block's position in the CAR, from 0
 	Offset int64   // the byte offset of its section (length prefix) in the file
@@ -35,10 +36,14 @@ type BlockError struct {
 }
 
 func (e *BlockError) Error() string {
-	if e.CID.Defined() {
-		return fmt.Sprintf("%v: block %d (%s, section at byte %d): %v", ErrInvalidCAR, e.Index, e.CID, e.Offset, e.Err)
+	what := ErrInvalidCAR.Error()
+	if errors.Is(e.Err, index.ErrOverLimit) {
+		what = "CAR refused" // well formed, but not what readers read
 	}
-	return fmt.Sprintf("%v: block %d (section at byte %d): %v", ErrInvalidCAR, e.Index, e.Offset, e.Err)
+	if e.CID.Defined() {
+		return fmt.Sprintf("%s: block %d (%s, section at byte %d): %v", what, e.Index, e.CID, e.Offset, e.Err)
+	}
+	return fmt.Sprintf("%s: block %d (section at byte %d): %v", what, e.Index, e.Offset, e.Err)
 }
 
 // Unwrap returns ErrInvalidCAR and the cause.
@@ -50,6 +55,19 @@ type ScanOption func(*scanOptions)
 type scanOptions struct {
 	maxSection int64
 	maxBlocks  int
+	limits     index.Limits
+}
+
+// WithLimits sets the readers' limits Scan holds the CAR to (default
+// index.DefaultLimits(); a field 0 or less means its default): a block
+// longer than the block limit, or the block with which the CAR's index
+// would need a file over the index file cap (see index.Tally: the
+// containing record of the CAR's one root, or of a sha2-256 multihash given
+// later), is a *BlockError wrapping index.ErrOverLimit. Memory stays
+// bounded with it: the blob list grows no longer than one index file can
+// hold (index.Limits.MaxBlobs).
+func WithLimits(l index.Limits) ScanOption {
+	return func(o *scanOptions) { o.limits = l }
 }
 
 // WithMaxSectionBytes bounds the size of one CAR section, CID and data
@@ -73,10 +91,11 @@ func WithMaxBlocks(n int) ScanOption {
 
 // Import stores the CAR file r (CARv1 or CARv2) as one pack, as it is, and
 // returns where each of its blocks is: the offset and length of the block
-// data in the file. Every block is checked against its CID first; a bad
-// file is reported with ErrInvalidCAR and nothing is stored.
-func Import(ctx context.Context, s store.PackStore, r io.ReadSeeker) (Info, error) {
-	info, err := Scan(r)
+// data in the file. Every block is checked against its CID, and the CAR
+// against the readers' limits (WithLimits), by Scan first; a bad file is
+// reported with ErrInvalidCAR and nothing is stored.
+func Import(ctx context.Context, s store.PackStore, r io.ReadSeeker, opts ...ScanOption) (Info, error) {
+	info, err := Scan(r, opts...)
 	if err != nil {
 		return Info{}, err
 	}
@@ -89,17 +108,18 @@ func Import(ctx context.Context, s store.PackStore, r io.ReadSeeker) (Info, erro
 	return info, nil
 }
 
-// Scan reads a CAR file to its end, checks every block against its CID,
-// and returns the pack it makes: its multihash, size, roots and blobs. It
-// streams: memory holds one block at a time (at most the section bound)
-// besides the blob list.
+// Scan reads a CAR file to its end, checks every block against its CID
+// and the readers' limits (WithLimits), and returns the pack it makes: its
+// multihash, size, roots and blobs. It streams: memory holds one block at
+// a time (at most the section bound) besides the blob list, which the
+// limits bound.
 //
 // A file that is not a valid CAR is an error wrapping ErrInvalidCAR (a
 // *BlockError when a block is at fault). An error of r itself, such as a
 // network read cut short, is returned as it is, never as ErrInvalidCAR:
 // reading again may well succeed.
 func Scan(r io.Reader, opts ...ScanOption) (Info, error) {
-	o := scanOptions{maxSection: DefaultMaxSectionBytes}
+	o := scanOptions{maxSection: DefaultMaxSectionBytes, limits: index.DefaultLimits()}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -121,6 +141,14 @@ func Scan(r io.Reader, opts ...ScanOption) (Info, error) {
 		return Info{}, fmt.Errorf("%w: header: %v", ErrInvalidCAR, err)
 	}
 	info := Info{Roots: br.Roots}
+	// The pack is named by a sha2-256 multihash, known at the end; the
+	// containing record by the CAR's root, or a sha2-256 one given later.
+	containingLen := sha256Len
+	if len(br.Roots) == 1 {
+		containingLen = len(br.Roots[0].Hash())
+	}
+	tally := index.NewTally(o.limits, containingLen)
+	tally.Pack(sha256Len)
 	var buf []byte
 	for i := 0; ; i++ {
 		start := cr.n
@@ -145,6 +173,9 @@ func Scan(r io.Reader, opts ...ScanOption) (Info, error) {
 		if int64(length) < 0 || int64(length)+int64(c.ByteLen()) > o.maxSection {
 			return Info{}, bad(c, fmt.Errorf("section of %d bytes, over the %d-byte bound", length+uint64(c.ByteLen()), o.maxSection))
 		}
+		if err := o.limits.CheckBlock(length); err != nil {
+			return Info{}, bad(c, err)
+		}
 		if uint64(cap(buf)) < length {
 			buf = make([]byte, length)
 		}
@@ -160,7 +191,11 @@ func Scan(r io.Reader, opts ...ScanOption) (Info, error) {
 			return Info{}, bad(c, fmt.Errorf("data does not match the CID (its hash makes %s)", sum))
 		}
 		// The data ends where the reader is now.
-		info.Blobs = append(info.Blobs, index.PackedBlob{Multihash: c.Hash(), BlobLocation: store.BlobLocation{Offset: uint64(cr.n) - length, Length: length}})
+		offset := uint64(cr.n) - length
+		if err := tally.Blob(c.Hash(), offset, length); err != nil {
+			return Info{}, bad(c, err)
+		}
+		info.Blobs = append(info.Blobs, index.PackedBlob{Multihash: c.Hash(), BlobLocation: store.BlobLocation{Offset: offset, Length: length}})
 	}
 	// A CARv2 may hold an index after its data: read the rest so the hash
 	// covers the whole file.
@@ -180,6 +215,10 @@ func Scan(r io.Reader, opts ...ScanOption) (Info, error) {
 	}
 	return info, nil
 }
+
+// sha256Len is the length of a sha2-256 multihash (code, length, 32
+// bytes), which names every pack.
+const sha256Len = 2 + sha256.Size
 
 type countingReader struct {
 	r io.Reader

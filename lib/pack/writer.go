@@ -46,6 +46,16 @@ func WithMaxSize(n int64) WriterOption { return func(w *Writer) { w.maxSize = n 
 // writers killed before they could remove them left in the folder.
 func WithTempDir(dir string) WriterOption { return func(w *Writer) { w.tempDir = dir } }
 
+// WithWriterLimits sets the readers' limits the Writer holds the blocks
+// to (default index.DefaultLimits(); a field 0 or less means its
+// default): a block over the block limit, or the block with which the
+// DAG's index would need a file over the index file cap (index.Tally, for
+// a containing record under a sha2-256 root, as every DAG written here
+// has), fails Add with an error wrapping index.ErrOverLimit, before that
+// block is spooled. Packs stored before stay (a *LeftError names them):
+// a DAG whose index overflows within its first pack stores nothing.
+func WithWriterLimits(l index.Limits) WriterOption { return func(w *Writer) { w.limits = l } }
+
 // Writer splits blocks into CAR packs and stores them. Only the last pack
 // carries the root in its header. Use it from one goroutine: Add each block
 // in order, then Close with the root.
@@ -53,6 +63,8 @@ type Writer struct {
 	store   store.PackStore
 	maxSize int64
 	tempDir string
+	limits  index.Limits
+	tally   *index.Tally
 
 	emptyHeader []byte // CAR header without roots
 	spool       *os.File
@@ -80,10 +92,11 @@ func NewWriter(s store.PackStore, opts ...WriterOption) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Writer{store: s, maxSize: DefaultMaxSize, emptyHeader: h, sum: sha256.New()}
+	w := &Writer{store: s, maxSize: DefaultMaxSize, emptyHeader: h, sum: sha256.New(), limits: index.DefaultLimits()}
 	for _, o := range opts {
 		o(w)
 	}
+	w.tally = index.NewTally(w.limits, sha256Len)
 	if w.maxSize <= int64(len(h)) {
 		return nil, fmt.Errorf("pack: max size %d is too small", w.maxSize)
 	}
@@ -98,7 +111,21 @@ func (w *Writer) Add(ctx context.Context, c cid.Cid, data []byte) error {
 	}
 	head := sectionHead(c, len(data))
 	section := int64(len(head) + len(data))
-	if w.spool != nil && len(w.blobs) > 0 && w.size+section > w.maxSize {
+	// The block is held to the limits before anything is done with it,
+	// even storing the pack before it.
+	newPack := w.spool == nil || len(w.blobs) > 0 && w.size+section > w.maxSize
+	at := w.size
+	if newPack {
+		w.tally.Pack(sha256Len)
+		at = int64(len(w.emptyHeader))
+	}
+	// The offset as it will be: after the header, which the last pack's
+	// roots make longer (by less than maxRootsHeader). A larger offset
+	// has as many digits or more, so the tally is never short.
+	if err := w.tally.Blob(c.Hash(), uint64(at+int64(len(head))+maxRootsHeader), uint64(len(data))); err != nil {
+		return w.fail(fmt.Errorf("pack: block %s: %w", c, err))
+	}
+	if newPack && w.spool != nil {
 		if err := w.storePack(ctx, nil); err != nil {
 			return w.fail(err)
 		}
@@ -227,6 +254,10 @@ func (w *Writer) createSpool() (*os.File, error) {
 	}
 	return f, nil
 }
+
+// maxRootsHeader bounds how much longer than the header without roots the
+// last pack's header is, with its one root.
+const maxRootsHeader = 128
 
 // spoolPattern names the spool files a Writer makes in its temporary folder.
 const spoolPattern = "hash-stream-pack-*"

@@ -43,7 +43,7 @@ var (
 // writers make leaves of 1 MiB and nodes of at most a few tens of KiB, and
 // the IPFS network moves blocks of at most 2 MiB; an index record giving a
 // larger length is refused before anything is allocated for it.
-const DefaultMaxBlockBytes = 4 << 20
+const DefaultMaxBlockBytes = index.DefaultMaxBlockBytes
 
 // WithMaxBlockBytes sets the largest block length an index record may give.
 func WithMaxBlockBytes(n int64) Option { return func(s *Streamer) { s.maxBlock = n } }
