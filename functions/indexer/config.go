@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/hash-stream/hash-stream-aws/lib/index"
@@ -24,6 +25,11 @@ const (
 	envRejectedPrefix = "HASH_STREAM_REJECTED_PREFIX"
 	envIndexWriter    = "HASH_STREAM_INDEX_WRITER"
 	envLogLevel       = "HASH_STREAM_LOG_LEVEL"
+	// The readers' limits, named as the gateway function names them: a
+	// deployment that changes them on the gateway sets the same values
+	// here, so the indexer stores nothing the gateway refuses.
+	envMaxBlock     = "HASH_STREAM_MAX_BLOCK_BYTES"
+	envMaxIndexFile = "HASH_STREAM_MAX_INDEX_FILE_BYTES"
 )
 
 // config is the function's configuration, read once at init.
@@ -32,6 +38,7 @@ type config struct {
 	ingest   string
 	rejected string
 	writers  string
+	limits   index.Limits
 	logLevel slog.Level
 }
 
@@ -65,6 +72,20 @@ func loadConfig(lookupEnv func(string) (string, bool)) (config, error) {
 	}
 	if _, err := index.NewWriters(c.writers, nil); err != nil || c.writers == index.WritersNone {
 		problems = append(problems, fmt.Sprintf("%s=%q: want all, single-level or multiple-level", envIndexWriter, c.writers))
+	}
+	c.limits = index.DefaultLimits()
+	for _, v := range []struct {
+		name string
+		to   *int64
+	}{{envMaxBlock, &c.limits.MaxBlockBytes}, {envMaxIndexFile, &c.limits.MaxFileBytes}} {
+		if val := getenv(v.name); val != "" {
+			n, err := strconv.ParseInt(val, 10, 64)
+			if err != nil || n < 1 {
+				problems = append(problems, fmt.Sprintf("%s=%q: want an integer >= 1", v.name, val))
+				continue
+			}
+			*v.to = n
+		}
 	}
 	if v := getenv(envLogLevel); v != "" {
 		if err := c.logLevel.UnmarshalText([]byte(strings.ToUpper(v))); err != nil {

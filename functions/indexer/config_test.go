@@ -1,10 +1,13 @@
 package main
 
 import (
+	"maps"
 	"strings"
 	"testing"
 
+	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/ingest"
+	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 )
 
 func lookupMap(m map[string]string) func(string) (string, bool) {
@@ -20,6 +23,16 @@ func TestLoadConfig(t *testing.T) {
 	if c.ingest != ingest.DefaultIngestPrefix || c.rejected != ingest.DefaultRejectedPrefix || c.writers != "all" || c.s3.PackBucket != "packs" {
 		t.Fatalf("defaults: %+v", c)
 	}
+	// The readers' limits: the gateway's defaults, or the gateway's
+	// variables (issue 21).
+	if c.limits != index.DefaultLimits() || c.limits.MaxBlockBytes != streamer.DefaultMaxBlockBytes {
+		t.Fatalf("default limits %+v", c.limits)
+	}
+	raised := maps.Clone(base)
+	raised[envMaxBlock], raised[envMaxIndexFile] = "8388608", "1048576"
+	if c, err := loadConfig(lookupMap(raised)); err != nil || c.limits != (index.Limits{MaxBlockBytes: 8 << 20, MaxFileBytes: 1 << 20}) {
+		t.Fatalf("limits %+v, %v", c.limits, err)
+	}
 	for _, tc := range []struct {
 		name string
 		env  map[string]string
@@ -29,6 +42,7 @@ func TestLoadConfig(t *testing.T) {
 		{"empty prefixes", map[string]string{envIngestPrefix: "", envRejectedPrefix: ""}, []string{envIngestPrefix + " is set but empty", envRejectedPrefix + " is set but empty"}},
 		{"writer", map[string]string{envIndexWriter: "none"}, []string{envIndexWriter + `="none"`}},
 		{"level", map[string]string{envLogLevel: "loud"}, []string{envLogLevel + `="loud"`}},
+		{"limits", map[string]string{envMaxBlock: "0", envMaxIndexFile: "lots"}, []string{envMaxBlock + `="0"`, envMaxIndexFile + `="lots"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{}

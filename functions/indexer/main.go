@@ -1,10 +1,12 @@
 // Command indexer is the Hash Stream ingest function: an AWS Lambda
 // (runtime provided.al2023, binary bootstrap) invoked by the S3
 // ObjectCreated events of the pack bucket's ingest prefix. Each CAR dropped
-// there is verified block by block, stored as a pack by a server-side copy
+// there is verified block by block, and held to the gateway's limits
+// (HASH_STREAM_MAX_BLOCK_BYTES, HASH_STREAM_MAX_INDEX_FILE_BYTES, as the
+// gateway function reads them), stored as a pack by a server-side copy
 // and indexed with both index writers, then its ingest object is deleted;
-// a CAR that fails verification is moved to the rejected prefix (see
-// package ingest).
+// a CAR that fails verification or passes a limit is moved to the
+// rejected prefix (see package ingest).
 //
 // Build: make build-lambda (CGO_ENABLED=0, -tags lambda.norpc). An error
 // return makes Lambda retry the asynchronous event, then send it to the
@@ -50,13 +52,14 @@ func newIndexer(ctx context.Context, cfg config, log *slog.Logger) (*ingest.Inde
 	packs := s3.NewPackStore(client, cfg.s3.PackBucket, s3.WithPrefix(cfg.s3.PackPrefix))
 	x, err := ingest.New(s3.NewObjects(client, cfg.s3.PackBucket), packs, idx,
 		ingest.WithIngestPrefix(cfg.ingest), ingest.WithRejectedPrefix(cfg.rejected),
-		ingest.WithPackPrefix(cfg.s3.PackPrefix), ingest.WithWriters(cfg.writers), ingest.WithLogger(log))
+		ingest.WithPackPrefix(cfg.s3.PackPrefix), ingest.WithWriters(cfg.writers), ingest.WithLimits(cfg.limits), ingest.WithLogger(log))
 	if err != nil {
 		return nil, err
 	}
 	log.Info("init", "index_bucket", cfg.s3.IndexBucket, "index_prefix", cfg.s3.IndexPrefix,
 		"pack_bucket", cfg.s3.PackBucket, "pack_prefix", cfg.s3.PackPrefix,
-		"ingest_prefix", cfg.ingest, "rejected_prefix", cfg.rejected, "index_writer", cfg.writers)
+		"ingest_prefix", cfg.ingest, "rejected_prefix", cfg.rejected, "index_writer", cfg.writers,
+		"max_block_bytes", cfg.limits.MaxBlockBytes, "max_index_file_bytes", cfg.limits.MaxFileBytes)
 	return x, nil
 }
 

@@ -4,12 +4,15 @@
 //
 // For each object it streams the CAR once (one GET, one block in memory at
 // a time) through pack.Scan, which checks every block against its CID and
-// hashes the whole file into the pack's multihash; stores the file as that
+// the readers' limits (index.Limits: the gateway's block limit and index
+// file cap) and hashes the whole file into the pack's multihash; stores the file as that
 // pack by a server-side copy conditional on the ETag it read (skipped when
 // the pack is stored already); writes the index records with the writers
 // `hash-stream pack import` uses; and deletes the ingest object last.
 //
-// A CAR that fails verification is moved to the rejected prefix, logged at
+// A CAR that fails verification, or that the gateway would refuse to serve
+// (a block over its block limit, an index over its file cap), is moved to
+// the rejected prefix, logged at
 // Error with the block at fault, and nothing of it is stored or indexed;
 // that is not an error (retrying cannot fix it). Storage failures are
 // errors, so the event is retried; every step can be repeated, which is
@@ -39,11 +42,6 @@ const (
 	DefaultIngestPrefix   = "ingest/"
 	DefaultRejectedPrefix = "rejected/"
 	DefaultWriters        = index.WritersAll
-	// DefaultMaxBlocks bounds the blocks of one CAR: the CONTAINING record
-	// of the multiple-level writer holds one sub-record per block, some
-	// 210 bytes each, and 250,000 of them stay under the index file cap
-	// (store.DefaultMaxIndexFileBytes) that readers apply.
-	DefaultMaxBlocks = 250_000
 )
 
 // Source is the bucket the CAR files are dropped in, as the Indexer uses
@@ -88,6 +86,7 @@ type Indexer struct {
 	writers    string
 	maxSection int64
 	maxBlocks  int
+	limits     index.Limits
 	log        *slog.Logger
 }
 
@@ -115,9 +114,20 @@ func WithWriters(name string) Option { return func(x *Indexer) { x.writers = nam
 // pack.DefaultMaxSectionBytes): a CAR with a larger one is rejected.
 func WithMaxSectionBytes(n int64) Option { return func(x *Indexer) { x.maxSection = n } }
 
-// WithMaxBlocks bounds the blocks of one CAR (default DefaultMaxBlocks): a
-// CAR with more is rejected.
+// WithMaxBlocks bounds the blocks of one CAR (default 0: no bound but the
+// limits'): a CAR with more is rejected.
 func WithMaxBlocks(n int) Option { return func(x *Indexer) { x.maxBlocks = n } }
+
+// WithLimits sets the readers' limits a CAR is held to (default
+// index.DefaultLimits(), the gateway's; a field 0 or less means its
+// default): a CAR with a block over the block
+// limit, or whose index would need a file over the index file cap (the
+// CONTAINING record holds some 210 bytes per block, so about 310,000
+// blocks fit the default 64 MiB), is rejected naming the block, before
+// anything of it is stored. Give the gateway's own limits
+// (HASH_STREAM_MAX_BLOCK_BYTES, HASH_STREAM_MAX_INDEX_FILE_BYTES) when
+// they are not the defaults.
+func WithLimits(l index.Limits) Option { return func(x *Indexer) { x.limits = l } }
 
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(x *Indexer) { x.log = l } }
@@ -128,7 +138,7 @@ func New(src Source, packs Packs, idx store.IndexStore, opts ...Option) (*Indexe
 	x := &Indexer{
 		src: src, packs: packs, idx: idx,
 		ingest: DefaultIngestPrefix, rejected: DefaultRejectedPrefix, writers: DefaultWriters,
-		maxSection: pack.DefaultMaxSectionBytes, maxBlocks: DefaultMaxBlocks,
+		maxSection: pack.DefaultMaxSectionBytes, limits: index.DefaultLimits(),
 		log: slog.New(slog.DiscardHandler),
 	}
 	for _, o := range opts {
@@ -154,8 +164,8 @@ func New(src Source, packs Packs, idx store.IndexStore, opts ...Option) (*Indexe
 	} else if _, err := index.NewWriters(x.writers, idx); err != nil {
 		errs = append(errs, err)
 	}
-	if x.maxSection <= 0 || x.maxBlocks <= 0 {
-		errs = append(errs, fmt.Errorf("bounds must be positive: section %d bytes, %d blocks", x.maxSection, x.maxBlocks))
+	if x.maxSection <= 0 || x.maxBlocks < 0 {
+		errs = append(errs, fmt.Errorf("bounds must be positive (blocks: 0 for none): section %d bytes, %d blocks", x.maxSection, x.maxBlocks))
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("ingest: %w", errors.Join(errs...))
@@ -286,7 +296,7 @@ func (x *Indexer) ingestKey(ctx context.Context, key string) (Result, error) {
 		return res, fmt.Errorf("ingest %s: %w", key, err)
 	}
 	res.Bytes = size
-	info, err := pack.Scan(store.ExactReader(body, size), pack.WithMaxSectionBytes(x.maxSection), pack.WithMaxBlocks(x.maxBlocks))
+	info, err := pack.Scan(store.ExactReader(body, size), pack.WithMaxSectionBytes(x.maxSection), pack.WithMaxBlocks(x.maxBlocks), pack.WithLimits(x.limits))
 	_ = body.Close()
 	if err != nil && ctx.Err() == nil && errors.Is(err, pack.ErrInvalidCAR) {
 		return x.reject(ctx, key, etag, size, err)
