@@ -99,9 +99,17 @@ type Option func(*options)
 type options struct {
 	concurrency int
 	maxFailures int
+	limits      index.Limits
 	log         *slog.Logger
 	progress    func(Progress)
 }
+
+// WithLimits sets the readers' limits index files are held to (default
+// index.DefaultLimits(); a field 0 or less means its default): a file over
+// the index file cap, or one with a record giving a block over the block
+// limit, is skipped with a warning naming it (and the block), as a file
+// that does not decode is: readers with these limits would refuse it.
+func WithLimits(l index.Limits) Option { return func(o *options) { o.limits = l } }
 
 // WithConcurrency sets how many objects are copied at once (default
 // DefaultConcurrency; less than 1 means 1).
@@ -146,10 +154,11 @@ type copier struct {
 // allows: then it stops. It returns early too when ctx ends or a listing
 // fails. Objects skipped as invalid do not make it fail.
 func Copy(ctx context.Context, dst, src Stores, opts ...Option) (Result, error) {
-	c := &copier{dst: dst, src: src, opts: options{concurrency: DefaultConcurrency, maxFailures: DefaultMaxFailures, log: slog.New(slog.DiscardHandler)}}
+	c := &copier{dst: dst, src: src, opts: options{concurrency: DefaultConcurrency, maxFailures: DefaultMaxFailures, limits: index.DefaultLimits(), log: slog.New(slog.DiscardHandler)}}
 	for _, o := range opts {
 		o(&c.opts)
 	}
+	c.opts.limits = c.opts.limits.OrDefault()
 	parent := ctx
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -346,8 +355,17 @@ func (c *copier) copyIndex(ctx context.Context, e store.IndexEntry) {
 		return
 	}
 	c.addBytes(int64(len(data)))
-	if _, _, err := index.Decode(data); err != nil {
+	if limit := c.opts.limits.MaxFileBytes; int64(len(data)) > limit {
+		c.invalid(n, "index file skipped: too large", e.Key, store.TooLarge(int64(len(data)), limit))
+		return
+	}
+	_, rec, err := index.Decode(data)
+	if err != nil {
 		c.invalid(n, "index file skipped: does not decode", e.Key, err)
+		return
+	}
+	if err := c.checkBlocks(&rec); err != nil {
+		c.invalid(n, "index file skipped: a block over the block limit", e.Key, err)
 		return
 	}
 	copied, err := c.putIndex(ctx, e, data)
@@ -359,6 +377,22 @@ func (c *copier) copyIndex(ctx context.Context, e store.IndexEntry) {
 	default:
 		c.done(n, func(n *Count) { n.Skipped++ }, 0)
 	}
+}
+
+// checkBlocks returns an error naming the first blob of rec over the block
+// limit, which readers refuse.
+func (c *copier) checkBlocks(rec *index.Record) error {
+	var err error
+	rec.Blobs(func(b *index.Record) bool {
+		if b.Type != index.Blob {
+			return true
+		}
+		if e := c.opts.limits.CheckBlock(b.Length); e != nil {
+			err = fmt.Errorf("storecopy: block %s: %w", store.Key(b.Multihash), e)
+		}
+		return err == nil
+	})
+	return err
 }
 
 // putIndex puts the index file at the destination under its name unless

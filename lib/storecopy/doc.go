@@ -16,7 +16,9 @@
 // a pack that does not verify fails with ErrCorrupt and leaves nothing at
 // the destination (the backends' Put stores a pack whole or not at all).
 // Index files keep their names, timestamps included, and their bytes;
-// one that does not decode as an index file is skipped with a warning.
+// one that does not decode as an index file, or that readers would refuse
+// (over the index file cap, or giving a block over the block limit: see
+// WithLimits), is skipped with a warning.
 // Objects that are not of the layout (store.ErrUnexpectedKey) are skipped
 // with a warning, never copied blindly.
 package storecopy
