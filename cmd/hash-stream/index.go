@@ -30,7 +30,7 @@ func indexAdd(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, writers, err := wf.open(ctx, env)
+	st, writers, limits, err := wf.open(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -39,9 +39,9 @@ func indexAdd(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer f.Close()
-	info, err := pack.Scan(f)
+	info, err := pack.Scan(f, pack.WithLimits(limits))
 	if err != nil {
-		return fmt.Errorf("%s: %w", pos[1], err)
+		return overLimit(fmt.Errorf("%s: %w", pos[1], err))
 	}
 	if string(info.Multihash) != string(packMH) {
 		// The records must point at the bytes this file has.

@@ -12,6 +12,7 @@ import (
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
+	"github.com/hash-stream/hash-stream-aws/lib/unixfs"
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
 	"github.com/schollz/progressbar/v3"
@@ -57,7 +58,7 @@ func packWrite(ctx context.Context, env *cliEnv, args []string) error {
 	if err := checkFormat(format); err != nil {
 		return err
 	}
-	st, writers, err := wf.open(ctx, env)
+	st, writers, limits, err := wf.open(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -70,8 +71,14 @@ func packWrite(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	opts := []pack.WriterOption{pack.WithMaxSize(maxSize), pack.WithWriterLimits(limits)}
 	if info.IsDir() {
-		return packWriteFolder(ctx, env, pos[0], st, writers, maxSize, wf.writer)
+		return packWriteFolder(ctx, env, pos[0], st, writers, opts, limits, maxSize, wf.writer)
+	}
+	// A file of more blocks than one index file can locate is refused
+	// before anything is read: it has at least this many leaves.
+	if err := checkBlockCount(pos[0], (info.Size()+unixfs.DefaultChunkSize-1)/unixfs.DefaultChunkSize, limits); err != nil {
+		return err
 	}
 
 	fmt.Fprintf(env.stdout, "\nPacking file: %s\n    Pack Max Size: %d bytes\n    Index Writer: %s\n    Store backend: %s\n", filepath.Base(pos[0]), maxSize, wf.writer, st.backend)
@@ -81,11 +88,33 @@ func packWrite(ctx context.Context, env *cliEnv, args []string) error {
 		defer bar.Close()
 		in = io.TeeReader(f, bar)
 	}
-	root, packs, err := pack.WriteFile(ctx, st.packs, in, pack.WithMaxSize(maxSize))
+	root, packs, err := pack.WriteFile(ctx, st.packs, in, opts...)
 	if err != nil {
-		return leftBehind(env, err)
+		return leftBehind(env, overLimit(err))
 	}
 	return indexWritten(ctx, env, writers, root, packs)
+}
+
+// checkBlockCount refuses a DAG of at least blocks blocks when the index
+// of that many cannot fit one index file (see index.Limits.MaxBlobs).
+func checkBlockCount(what string, blocks int64, limits index.Limits) error {
+	if most := int64(limits.MaxBlobs()); blocks > most {
+		return fmt.Errorf("%s: %w: at least %d blocks, and one index file locates at most %d (the %d-byte cap serve reads with): nothing stored; split it",
+			what, index.ErrIndexOverLimit, blocks, most, limits.MaxFileBytes)
+	}
+	return nil
+}
+
+// overLimit adds to an error of content over the readers' limits what to
+// do about it.
+func overLimit(err error) error {
+	switch {
+	case errors.Is(err, index.ErrBlockOverLimit):
+		return fmt.Errorf("%w (serve refuses such a block: raise --max-block-bytes here and on serve alike to store it)", err)
+	case errors.Is(err, index.ErrIndexOverLimit):
+		return fmt.Errorf("%w (serve could not read its index: split it into DAGs of fewer blocks)", err)
+	}
+	return err
 }
 
 // indexWritten indexes the packs a pack write stored, under the DAG's
@@ -142,7 +171,7 @@ func packImport(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, writers, err := wf.open(ctx, env)
+	st, writers, limits, err := wf.open(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -151,9 +180,9 @@ func packImport(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer f.Close()
-	info, err := pack.Import(ctx, st.packs, f)
+	info, err := pack.Import(ctx, st.packs, f, pack.WithLimits(limits))
 	if err != nil {
-		return fmt.Errorf("%s: %w", pos[0], err)
+		return overLimit(fmt.Errorf("%s: %w", pos[0], err))
 	}
 	var root cid.Cid
 	var containing multihash.Multihash

@@ -19,11 +19,18 @@ import (
 // (unixfs.Scan), so a symbolic link or a special file anywhere stores and
 // indexes nothing; then its blocks go into packs and are indexed under the
 // folder's root CID, as a file's are under its root.
-func packWriteFolder(ctx context.Context, env *cliEnv, dir string, st *stores, writers []index.Writer, maxSize int64, writerName string) error {
+func packWriteFolder(ctx context.Context, env *cliEnv, dir string, st *stores, writers []index.Writer, opts []pack.WriterOption, limits index.Limits, maxSize int64, writerName string) error {
 	fsys := os.DirFS(dir)
 	stats, err := unixfs.Scan(fsys)
 	if err != nil {
 		return inFolder(dir, err)
+	}
+	// Every file and folder is a block at least, and every full chunk of
+	// the bytes: a tree of more than one index file locates is refused
+	// before anything is stored.
+	blocks := max(int64(stats.Files), (stats.Bytes+unixfs.DefaultChunkSize-1)/unixfs.DefaultChunkSize) + int64(stats.Folders)
+	if err := checkBlockCount(dir, blocks, limits); err != nil {
+		return err
 	}
 	fmt.Fprintf(env.stdout, "\nPacking folder: %s (%d files, %d folders, %d bytes)\n    Pack Max Size: %d bytes\n    Index Writer: %s\n    Store backend: %s\n",
 		filepath.Base(dir), stats.Files, stats.Folders, stats.Bytes, maxSize, writerName, st.backend)
@@ -33,9 +40,9 @@ func packWriteFolder(ctx context.Context, env *cliEnv, dir string, st *stores, w
 		defer bar.Close()
 		src = progressFS{fsys, bar}
 	}
-	root, packs, err := pack.WriteDirectory(ctx, st.packs, src, pack.WithMaxSize(maxSize))
+	root, packs, err := pack.WriteDirectory(ctx, st.packs, src, opts...)
 	if err != nil {
-		return leftBehind(env, inFolder(dir, err))
+		return leftBehind(env, overLimit(inFolder(dir, err)))
 	}
 	return indexWritten(ctx, env, writers, root, packs)
 }

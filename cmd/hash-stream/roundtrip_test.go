@@ -87,9 +87,10 @@ func (p *latencyProxy) since(t time.Time) (map[string]int, string) {
 	return n, strings.Join(timeline, ", ")
 }
 
-// startServe runs `hash-stream serve` with the variables vars on a free
-// loopback port until the test ends, and returns its address.
-func startServe(t *testing.T, vars map[string]string) string {
+// startServe runs `hash-stream serve` with the variables vars (and the
+// flags args) on a free loopback port until the test ends, and returns
+// its address.
+func startServe(t *testing.T, vars map[string]string, args ...string) string {
 	t.Helper()
 	ctx, stop := context.WithCancel(context.Background())
 	addrc := make(chan string, 1)
@@ -97,7 +98,7 @@ func startServe(t *testing.T, vars map[string]string) string {
 	env := &cliEnv{stdout: io.Discard, stderr: &logs, getenv: func(k string) string { return vars[k] },
 		onListen: func(a string) { addrc <- a }}
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, env, []string{"serve", "--listen", "127.0.0.1:0"}) }()
+	go func() { done <- run(ctx, env, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)) }()
 	t.Cleanup(func() {
 		stop()
 		select {

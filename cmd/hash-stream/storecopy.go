@@ -27,7 +27,8 @@ Objects go --concurrency at a time. One already at the destination is skipped (a
 size, an index file of the same name and bytes), so running the copy again finishes one that
 stopped and copies nothing more. Every pack is verified as it streams: its bytes must hash to its
 multihash, or it fails and nothing of it is stored. Index files keep their names (timestamps too)
-and bytes; one that does not decode, and any object not of the layout, is skipped with a warning.
+and bytes; one that does not decode, one that serve would refuse (over the 64 MiB index file cap, or
+giving a block over --max-block-bytes), and any object not of the layout, is skipped with a warning.
 The exit code is 1 when any object failed; after --max-failures failures the copy stops.`
 
 // storeSide returns the stores of one side of a copy.
@@ -50,6 +51,7 @@ func storeCopy(ctx context.Context, env *cliEnv, args []string) error {
 	var from, to, dir, toDir string
 	var fsync bool
 	var concurrency, maxFailures int
+	var lf limitFlags
 	fs.stringVar(&from, []string{"from"}, "", `backend to copy from: "fs" or "s3"`)
 	fs.stringVar(&to, []string{"to"}, "", `backend to copy to: "fs" or "s3"`)
 	fs.stringVar(&dir, []string{"dir"}, env.getenv(envDir), "folder of the fs store, holding index/ and pack/ (env "+envDir+", default ~/.hash-stream)")
@@ -57,7 +59,12 @@ func storeCopy(ctx context.Context, env *cliEnv, args []string) error {
 	fs.boolVar(&fsync, []string{"fsync"}, true, "fs destination: sync each file to disk as it is written")
 	fs.intVar(&concurrency, []string{"concurrency", "c"}, storecopy.DefaultConcurrency, "objects copied at once")
 	fs.intVar(&maxFailures, []string{"max-failures"}, storecopy.DefaultMaxFailures, "stop once this many objects failed (0: never)")
+	lf.register(fs, "longest block an index file may give; a file giving a longer one is skipped with a warning")
 	if _, err := fs.parse(args, 0, 0); err != nil {
+		return err
+	}
+	limits, err := lf.limits()
+	if err != nil {
 		return err
 	}
 	for _, b := range []struct{ flag, value string }{{"--from", from}, {"--to", to}} {
@@ -99,7 +106,7 @@ func storeCopy(ctx context.Context, env *cliEnv, args []string) error {
 			return a
 		},
 	}))
-	opts := []storecopy.Option{storecopy.WithConcurrency(concurrency), storecopy.WithMaxFailures(maxFailures), storecopy.WithLogger(log)}
+	opts := []storecopy.Option{storecopy.WithConcurrency(concurrency), storecopy.WithMaxFailures(maxFailures), storecopy.WithLimits(limits), storecopy.WithLogger(log)}
 	var bars progressBars
 	if env.stderrIsTTY {
 		bars.w = env.stderr

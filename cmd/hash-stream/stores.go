@@ -81,31 +81,57 @@ func (s *storeFlags) open(ctx context.Context, env *cliEnv, create bool) (*store
 	return nil, fmt.Errorf("%w: unknown store backend %q (want fs or s3)", errUsage, s.backend)
 }
 
-// writeFlags are the flags of the commands that write: the stores and the
-// index writer.
+// writeFlags are the flags of the commands that write: the stores, the
+// index writer and the readers' limits.
 type writeFlags struct {
 	storeFlags
 	writer string
+	limitFlags
 }
 
 func (w *writeFlags) register(fs *flagSet, env *cliEnv, writerUsage string) {
 	w.storeFlags.register(fs, env)
 	fs.stringVar(&w.writer, []string{"index-writer", "iw"}, "all", writerUsage)
+	w.limitFlags.register(fs, "longest block stored; a longer one is refused, naming it, before anything is stored")
+}
+
+// limitFlags are the readers' limits a command that writes holds its input
+// to, so that it stores nothing serve would refuse.
+type limitFlags struct {
+	maxBlock int64
+}
+
+func (l *limitFlags) register(fs *flagSet, usage string) {
+	fs.Int64Var(&l.maxBlock, "max-block-bytes", index.DefaultMaxBlockBytes, usage+" (serve's --max-block-bytes: give both the same value)")
+}
+
+// limits returns the limits the flags give: the index file cap is the
+// stores' default, which serve reads with.
+func (l *limitFlags) limits() (index.Limits, error) {
+	if l.maxBlock <= 0 {
+		return index.Limits{}, fmt.Errorf("%w: --max-block-bytes must be positive", errUsage)
+	}
+	return index.Limits{MaxBlockBytes: l.maxBlock, MaxFileBytes: store.DefaultMaxIndexFileBytes}, nil
 }
 
 // open opens the stores, creating an fs store's folder, and the index
-// writers --index-writer names.
-func (w *writeFlags) open(ctx context.Context, env *cliEnv) (*stores, []index.Writer, error) {
+// writers --index-writer names, and returns the limits to hold the input
+// to.
+func (w *writeFlags) open(ctx context.Context, env *cliEnv) (*stores, []index.Writer, index.Limits, error) {
+	limits, err := w.limits()
+	if err != nil {
+		return nil, nil, limits, err
+	}
 	st, err := w.storeFlags.open(ctx, env, true)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, limits, err
 	}
 	if env.wrapStores != nil {
 		env.wrapStores(st)
 	}
 	writers, err := indexWriters(w.writer, st.index)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, limits, err
 	}
-	return st, writers, nil
+	return st, writers, limits, nil
 }
