@@ -276,8 +276,8 @@ func TestIndexer(t *testing.T) {
 	if want := len(info.Blobs) + 2; len(indexKeys) != want { // BLOBs, a PACK, a CONTAINING
 		t.Errorf("%d index objects, want %d: %q", len(indexKeys), want, indexKeys)
 	}
-	if out := r.emu.Output(); !strings.Contains(out, `"msg":"CAR indexed"`) || !strings.Contains(out, `"key":"`+key+`"`) {
-		t.Errorf("no log line of the CAR:\n%s", out)
+	if line, err := r.emu.OutputLine(testutil.WaitContext(t), `"msg":"CAR indexed"`); err != nil || !strings.Contains(line, `"key":"`+key+`"`) {
+		t.Errorf("no log line of the CAR (%v): %s", err, line)
 	}
 
 	w := r.gatewayGet(t, "/ipfs/"+root.String()+"?format=car&dag-scope=all")
@@ -301,8 +301,8 @@ func TestIndexer(t *testing.T) {
 		if got := s3srv.Keys(t, r.index, ""); len(got) != len(indexKeys) {
 			t.Errorf("%d index objects, was %d", len(got), len(indexKeys))
 		}
-		if !strings.Contains(r.emu.Output(), `"msg":"no such object: processed already"`) {
-			t.Error("no log line of the redelivery")
+		if _, err := r.emu.WaitOutput(testutil.WaitContext(t), `"msg":"no such object: processed already"`); err != nil {
+			t.Errorf("no log line of the redelivery: %v", err)
 		}
 	})
 
@@ -338,8 +338,8 @@ func TestIndexer(t *testing.T) {
 		if keys := s3srv.Keys(t, r.pack, "ingest/"); len(keys) != 0 {
 			t.Errorf("ingest objects left: %q", keys)
 		}
-		if !strings.Contains(r.emu.Output(), `"skipped_copy":true`) {
-			t.Error("no log line with skipped_copy")
+		if _, err := r.emu.WaitOutput(testutil.WaitContext(t), `"skipped_copy":true`); err != nil {
+			t.Errorf("no log line with skipped_copy: %v", err)
 		}
 	})
 }
@@ -369,11 +369,9 @@ func TestIndexerRejects(t *testing.T) {
 		t.Errorf("index objects written: %q", keys)
 	}
 	blockCID := cid.NewCidV1(cid.Raw, blob.Multihash)
-	var line string
-	for l := range strings.SplitSeq(r.emu.Output(), "\n") {
-		if strings.Contains(l, `"msg":"CAR rejected"`) {
-			line = l
-		}
+	line, err := r.emu.OutputLine(testutil.WaitContext(t), `"msg":"CAR rejected"`)
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, want := range []string{`"level":"ERROR"`, `"key":"ingest/batch 1/bad.car"`, `"block":2,`, `"block_cid":"` + blockCID.String() + `"`, `"rejected_key":"rejected/batch 1/bad.car"`} {
 		if !strings.Contains(line, want) {
@@ -451,8 +449,12 @@ func TestIndexerInitFails(t *testing.T) {
 	if code == http.StatusOK && string(body) == "null" {
 		t.Fatal("the function ran")
 	}
-	out := r.emu.Output()
-	for _, want := range []string{`"msg":"init failed"`, envIngestPrefix + " is set but empty", envIndexWriter + `=\"bogus\": want all`, "Runtime exited with error: exit status 1"} {
+	// The emulator writes that the runtime exited after its reply: wait
+	// for every line (at most WaitTimeout), then say which ones are
+	// missing.
+	wants := []string{`"msg":"init failed"`, envIngestPrefix + " is set but empty", envIndexWriter + `=\"bogus\": want all`, "Runtime exited with error: exit status 1"}
+	out, _ := r.emu.WaitOutput(testutil.WaitContext(t), wants...)
+	for _, want := range wants {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

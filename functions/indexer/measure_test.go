@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/hash-stream/hash-stream-aws/lib/store/fs"
@@ -84,12 +85,10 @@ func TestMeasureIndexer(t *testing.T) {
 		DurationMs int64   `json:"duration_ms"`
 		MBPerS     float64 `json:"mb_per_s"`
 	}
-	for l := range strings.SplitSeq(r.emu.Output(), "\n") {
-		if strings.Contains(l, `"msg":"CAR indexed"`) {
-			if err := json.Unmarshal([]byte(l), &line); err != nil {
-				t.Fatal(err)
-			}
-		}
+	if l, err := r.emu.OutputLine(testutil.WaitContext(t), `"msg":"CAR indexed"`); err != nil {
+		t.Fatal(err)
+	} else if err := json.Unmarshal([]byte(l), &line); err != nil {
+		t.Fatal(err)
 	}
 	if line.Bytes != st.Size() {
 		t.Fatalf("no log line of the CAR (got %+v):\n%s", line, r.emu.Output())

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
@@ -54,16 +53,13 @@ func TestRequestLogStats(t *testing.T) {
 		// The line is written once the handler returns, which may be just
 		// after the client has the whole body.
 		var line requestLine
-		for range 200 {
-			if l := strings.TrimSpace(logs.String()[before:]); l != "" {
-				if err := json.Unmarshal([]byte(l), &line); err != nil {
-					t.Fatalf("log line %q: %v", l, err)
-				}
-				return line, body
-			}
-			time.Sleep(5 * time.Millisecond)
+		l, err := logs.WaitFunc(testutil.WaitContext(t), func(s string) bool { return strings.Contains(s[before:], "\n") })
+		if err != nil {
+			t.Fatalf("%s: no log line: %v", query, err)
 		}
-		t.Fatalf("%s: no log line", query)
+		if err := json.Unmarshal([]byte(strings.TrimSpace(l[before:])), &line); err != nil {
+			t.Fatalf("log line %q: %v", l[before:], err)
+		}
 		return line, body
 	}
 	carBlocks := func(t *testing.T, body []byte) int64 {
