@@ -320,10 +320,11 @@ type s3Proxy struct {
 	mu       sync.Mutex
 	gets     []time.Time // end of each ranged GET body, in order
 
-	n       atomic.Int64
-	hold    int64         // the ranged GET to hold (1-based; 0: none)
-	held    chan struct{} // closed when that GET arrives
-	release func()        // lets it through
+	n         atomic.Int64
+	hold      int64         // the ranged GET to hold (1-based; 0: none)
+	held      chan struct{} // closed when that GET arrives
+	release   func()        // lets it through
+	abandoned atomic.Bool   // the client gave up the held GET before release
 }
 
 // startS3Proxy starts a proxy that holds the hold-th ranged GET (none if
@@ -355,6 +356,7 @@ func startS3Proxy(t testing.TB, hold int64) *s3Proxy {
 			select {
 			case <-released:
 			case <-r.Context().Done():
+				p.abandoned.Store(true)
 				return
 			}
 		}

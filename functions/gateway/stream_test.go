@@ -14,12 +14,18 @@ import (
 
 	"github.com/hash-stream/hash-stream-aws/internal/lambdatest"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
+	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
 	"github.com/ipfs/go-cid"
 	"github.com/ipfs/go-unixfsnode/data/builder"
 	dagpb "github.com/ipld/go-codec-dagpb"
 	"github.com/ipld/go-ipld-prime"
 	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
 )
+
+// streamDeadline is the invocation deadline of the streaming tests, longer
+// than they wait for anything: none of them is about the deadline, and a
+// loaded machine streams tens of MiB slowly under -race.
+const streamDeadline = 5 * time.Minute
 
 // TestStreaming runs the real bootstrap against the fake Runtime API (the
 // response streamed as aws-lambda-go posts it, with its error trailers)
@@ -37,7 +43,7 @@ func TestStreaming(t *testing.T) {
 
 	t.Run("first bytes while reads go on", func(t *testing.T) { testStreamsWhileReading(t, b, big) })
 	t.Run("20 MiB CAR streams whole", func(t *testing.T) {
-		rt := lambdatest.NewRuntime(t)
+		rt := lambdatest.NewRuntime(t, lambdatest.WithTimeout(streamDeadline))
 		startFunction(t, rt, functionEnv(t, b, s3srv.Endpoint)...)
 		res := invoke(t, rt, carEvent(mid.root, "dag-scope=all"))
 		if err := res.Err(); err != nil {
@@ -63,14 +69,21 @@ func TestStreaming(t *testing.T) {
 // and little read-ahead, through a proxy that holds the 10th ranged GET:
 // the first leaves' bytes must reach the runtime while the function waits
 // for it, with the invocation still running and most of the file unread.
+//
+// The function waits for the held GET's headers longer than the test waits
+// for anything: with the default header timeout (5 s), a test slowed down
+// that long (a 6 s sleep before the release reproduces it) let the function
+// give up the GET, read it again and stream on, and failed with 40 ranged
+// GETs served while GET 10 was "held".
 func testStreamsWhileReading(t *testing.T, b *buckets, g *generated) {
 	const hold = 10
 	proxy := startS3Proxy(t, hold)
-	rt := lambdatest.NewRuntime(t)
+	rt := lambdatest.NewRuntime(t, lambdatest.WithTimeout(streamDeadline))
 	startFunction(t, rt, functionEnv(t, b, proxy.endpoint,
 		"HASH_STREAM_READ_MAX_RANGE_BYTES=1048576", // one 1 MiB leaf per ranged GET
 		"HASH_STREAM_READ_AHEAD_BYTES=1",
 		"HASH_STREAM_READ_CONCURRENCY=2",
+		s3.EnvHeaderTimeout+"="+streamDeadline.String(),
 	)...)
 	inv := rt.Invoke(carEvent(g.root, ""))
 	timeout := time.After(60 * time.Second)
@@ -98,6 +111,9 @@ func testStreamsWhileReading(t *testing.T, b *buckets, g *generated) {
 		}
 	}
 	readsThen := len(proxy.rangedGets())
+	if proxy.abandoned.Load() {
+		t.Fatalf("the function gave up ranged GET %d while it was held", hold)
+	}
 	select {
 	case <-inv.Done():
 		t.Fatal("the invocation ended while a ranged GET was held")
@@ -150,7 +166,7 @@ func testCorruptPack(t *testing.T, b *buckets) {
 	block[len(block)/2] ^= 0xff
 	putObject(t, b.client, b.pack, key, obj)
 
-	rt := lambdatest.NewRuntime(t)
+	rt := lambdatest.NewRuntime(t, lambdatest.WithTimeout(streamDeadline))
 	startFunction(t, rt, functionEnv(t, b, s3srv.Endpoint)...)
 	res := invoke(t, rt, carEvent(g.root, "dag-scope=all"))
 	resp := decode(t, res)
@@ -201,7 +217,7 @@ func testResponseCap(t *testing.T, b *buckets) {
 	file := b.writeFile(t, "gateway function capped file ", 2<<20+100<<10)
 	dir, entries := b.writeDir(t, "gateway function capped dir ", 768<<10, 768<<10)
 
-	rt := lambdatest.NewRuntime(t)
+	rt := lambdatest.NewRuntime(t, lambdatest.WithTimeout(streamDeadline))
 	startFunction(t, rt, functionEnv(t, b, s3srv.Endpoint, "HASH_STREAM_MAX_RESPONSE_BYTES="+strconv.Itoa(limit))...)
 
 	res := invoke(t, rt, carEvent(file.root, ""))
