@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/hash-stream/hash-stream-aws/internal/faultstore"
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
@@ -82,10 +81,8 @@ func spools(t *testing.T, packDir string, min int64) []string {
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
+	if !testutil.Eventually(cond) {
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hash-stream/hash-stream-aws/internal/fixture"
 	"github.com/hash-stream/hash-stream-aws/internal/lambdatest"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 )
@@ -259,10 +260,10 @@ func TestInitFailure(t *testing.T) {
 		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 			t.Fatalf("exit: %v, want status 1; output %s", err, out.String())
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(testutil.WaitTimeout):
 		_ = cmd.Process.Kill()
 		<-done
-		t.Fatalf("still running 10s after start without configuration; output %s", out.String())
+		t.Fatalf("still running %v after start without configuration; output %s", testutil.WaitTimeout, out.String())
 	}
 	msg := out.String()
 	for _, w := range []string{"init failed", envIndexBucket + " is not set", envPackBucket + " is not set", envLogLevel + `=\"loud\"`} {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/budget"
 )
 
@@ -30,7 +31,7 @@ func TestAdmitWaitsThenRefuses(t *testing.T) {
 		}
 		done <- err
 	}()
-	time.Sleep(20 * time.Millisecond)
+	waitWaiting(t, b, 1)
 	a1.Close()
 	select {
 	case err := <-done:
@@ -90,14 +91,17 @@ func TestBorrowKeepsRoomForAFloor(t *testing.T) {
 	}
 	// Borrow waits for room, and Release makes it.
 	got := make(chan error, 1)
+	ctx := newWaitCtx()
 	go func() {
-		_, err := a.Borrow(context.Background(), 2, nil)
+		_, err := a.Borrow(ctx, 2, nil)
 		got <- err
 	}()
 	select {
 	case err := <-got:
 		t.Fatalf("borrow did not wait: %v", err)
-	case <-time.After(20 * time.Millisecond):
+	case <-ctx.waiting:
+	case <-time.After(testutil.WaitTimeout):
+		t.Fatal("borrow neither returned nor waited")
 	}
 	a.Release(c)
 	if err := <-got; err != nil {
@@ -198,9 +202,7 @@ func TestBorrowYieldsToAdmission(t *testing.T) {
 		}
 		admitted <- err
 	}()
-	for b.Waiting() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	waitWaiting(t, b, 1)
 	// 1 + a floor of 1 fits in the 4 free, but a response waits.
 	if _, ok := a.TryBorrow(1); ok {
 		t.Fatal("read-ahead was lent while a new response waited for its floor")
@@ -215,4 +217,29 @@ func TestBorrowYieldsToAdmission(t *testing.T) {
 	if _, ok := a.TryBorrow(1); !ok {
 		t.Fatal("no read-ahead once nobody waits")
 	}
+}
+
+// waitWaiting waits until n admissions wait for their floor.
+func waitWaiting(t *testing.T, b *budget.Budget, n int) {
+	t.Helper()
+	if !testutil.Eventually(func() bool { return b.Waiting() >= n }) {
+		t.Fatalf("%d admissions waiting, want %d", b.Waiting(), n)
+	}
+}
+
+// waitCtx is a context whose waiting is closed when Done is first called:
+// Borrow calls it only to wait, once it found no room.
+type waitCtx struct {
+	context.Context
+	once    *sync.Once
+	waiting chan struct{}
+}
+
+func newWaitCtx() waitCtx {
+	return waitCtx{Context: context.Background(), once: new(sync.Once), waiting: make(chan struct{})}
+}
+
+func (c waitCtx) Done() <-chan struct{} {
+	c.once.Do(func() { close(c.waiting) })
+	return c.Context.Done()
 }

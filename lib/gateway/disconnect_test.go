@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
@@ -41,20 +42,6 @@ func (s *slowReader) Read(p []byte) (int, error) {
 }
 
 func (s *slowReader) Close() error { return s.rc.Close() }
-
-// waitFor polls cond until it holds or d passes.
-func waitFor(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 // TestClientDisconnect has a client read the start of a large CAR (a
 // 64 MiB file in 8 MiB packs, so many ranged reads) and hang up. The
@@ -138,19 +125,15 @@ func TestClientDisconnect(t *testing.T) {
 
 			select {
 			case <-done:
-			case <-time.After(10 * time.Second):
-				t.Fatal("the handler did not return within 10s of the client hanging up")
+			case <-time.After(testutil.WaitTimeout):
+				t.Fatalf("the handler did not return within %v of the client hanging up", testutil.WaitTimeout)
 			}
 			t.Logf("handler returned %v after the hang-up; %d ranged reads, %d MiB read of %d MiB; %d started after the cancel",
 				time.Since(start).Round(time.Millisecond), packs.calls.Load(), packs.bytes.Load()>>20, size>>20, late.Load())
-			if !waitFor(5*time.Second, func() bool { return packs.open.Load() == 0 }) {
+			if !testutil.Eventually(func() bool { return packs.open.Load() == 0 }) {
 				t.Errorf("%d pack readers left open", packs.open.Load())
 			}
-			calls := packs.calls.Load()
-			time.Sleep(100 * time.Millisecond)
-			if n := packs.calls.Load(); n != calls {
-				t.Errorf("%d ranged reads started after the handler returned", n-calls)
-			}
+			calls := packs.calls.Load() // checked again once every goroutine is gone
 			if n := late.Load(); n > 0 {
 				t.Errorf("%d ranged reads started with a done context", n)
 			}
@@ -165,10 +148,15 @@ func TestClientDisconnect(t *testing.T) {
 
 			transport.CloseIdleConnections()
 			srv.Close()
-			if !waitFor(10*time.Second, func() bool { return runtime.NumGoroutine() <= before }) {
+			if !testutil.Eventually(func() bool { return runtime.NumGoroutine() <= before }) {
 				var buf bytes.Buffer
 				_ = pprof.Lookup("goroutine").WriteTo(&buf, 1)
 				t.Errorf("%d goroutines, %d before the request:\n%s", runtime.NumGoroutine(), before, buf.String())
+			}
+			// No goroutine of the request is left to start a read: any that
+			// started after the handler returned is counted by now.
+			if n := packs.calls.Load(); n != calls {
+				t.Errorf("%d ranged reads started after the handler returned", n-calls)
 			}
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -149,13 +150,34 @@ func TestBudgetAdmission(t *testing.T) {
 	if r.header.Get("Retry-After") == "" {
 		t.Error("503 without Retry-After")
 	}
-	// Budget freed while it waits: served.
-	time.AfterFunc(50*time.Millisecond, hold.Close)
-	r = fetch(t, srv, http.MethodGet, "/ipfs/"+f.root.String()+"?format=car")
+	// Budget freed while it waits: served. This handler waits as long as
+	// a test does, and the budget is freed once the response waits.
+	patient := httptest.NewServer(gateway.New(streamer.New(index.NewReader(idx), packs), gateway.WithBudget(b, 0, testutil.WaitTimeout)))
+	defer patient.Close()
+	type result struct {
+		r   response
+		err error
+	}
+	served := make(chan result, 1)
+	go func() {
+		r, err := try(patient, http.MethodGet, "/ipfs/"+f.root.String()+"?format=car")
+		served <- result{r, err}
+	}()
+	if !testutil.Eventually(func() bool { return b.Waiting() == 1 }) {
+		t.Fatalf("%d responses wait for the budget, want 1", b.Waiting())
+	}
+	hold.Close()
+	res := <-served
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	r = res.r
 	if got, ok := fileBytes(t, mustCAR(t, r).byHash(), f.root); !ok || !bytes.Equal(got, f.data) {
 		t.Fatalf("status %d: the file does not come back whole", r.status)
 	}
-	if b.Used() != 0 {
+	// A client can read its last byte before its handler returns and
+	// closes the response's account: wait for the handlers.
+	if !testutil.Eventually(func() bool { return b.Used() == 0 }) {
 		t.Errorf("budget used after the responses: %d", b.Used())
 	}
 }
@@ -168,22 +190,33 @@ func TestBudgetBoundsConcurrentResponses(t *testing.T) {
 	const size = 12 << 20
 	b := budget.New(size)
 	h := gateway.New(streamer.New(index.NewReader(idx), packs), gateway.WithBudget(b, 0, 30*time.Second))
-	srv := httptest.NewServer(h)
+	// Use is sampled at every response write (the response holds its
+	// floor then) and every millisecond.
+	var peakUse atomic.Int64
+	sample := func() {
+		u := b.Used()
+		for {
+			p := peakUse.Load()
+			if u <= p || peakUse.CompareAndSwap(p, u) {
+				return
+			}
+		}
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(samplingWriter{w, sample}, r)
+	}))
 	defer srv.Close()
 
 	stop := make(chan struct{})
 	peak := make(chan int64)
 	go func() {
-		var max int64
 		for {
 			select {
 			case <-stop:
-				peak <- max
+				peak <- peakUse.Load()
 				return
-			case <-time.After(time.Millisecond):
-				if u := b.Used(); u > max {
-					max = u
-				}
+			case <-time.After(time.Millisecond): // a sampling tick, not a wait
+				sample()
 			}
 		}
 	}()
@@ -219,12 +252,24 @@ func TestBudgetBoundsConcurrentResponses(t *testing.T) {
 		t.Error("the budget was never used")
 	}
 	// A client can read its last byte before its handler returns and
-	// closes the response's account: wait for the handlers, a little.
-	for end := time.Now().Add(2 * time.Second); b.Used() != 0 && time.Now().Before(end); {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if b.Used() != 0 {
-		t.Errorf("budget used 2s after all responses: %d", b.Used())
+	// closes the response's account: wait for the handlers.
+	if !testutil.Eventually(func() bool { return b.Used() == 0 }) {
+		t.Errorf("budget used %v after all responses: %d", testutil.WaitTimeout, b.Used())
 	}
 	t.Logf("peak budget use %d of %d bytes", max, size)
 }
+
+// samplingWriter calls sample before each write of a response.
+type samplingWriter struct {
+	http.ResponseWriter
+	sample func()
+}
+
+func (w samplingWriter) Write(p []byte) (int, error) {
+	w.sample()
+	return w.ResponseWriter.Write(p)
+}
+
+func (w samplingWriter) Flush() { w.ResponseWriter.(http.Flusher).Flush() }
+
+func (w samplingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

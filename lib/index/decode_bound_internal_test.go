@@ -2,11 +2,13 @@ package index
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/hash-stream/hash-stream-aws/lib/store/memory"
 	"github.com/multiformats/go-multihash"
@@ -31,8 +33,13 @@ func TestDecodeBound(t *testing.T) {
 		mhs = append(mhs, mh)
 		size = int64(len(data))
 	}
-	var cur, peak atomic.Int64
+	// A decode holds its bytes until the bound is full (no other file
+	// fits beside it) or every other file is decoding or decoded: the
+	// bound is filled, never passed, whatever the scheduling.
+	var cur, peak, started atomic.Int64
+	var full int64 // the bytes that fill the bound
 	decodeFile = func(data []byte) (string, Record, error) {
+		started.Add(1)
 		n := cur.Add(int64(len(data)))
 		for {
 			p := peak.Load()
@@ -40,14 +47,19 @@ func TestDecodeBound(t *testing.T) {
 				break
 			}
 		}
-		time.Sleep(5 * time.Millisecond)
 		defer cur.Add(-int64(len(data)))
+		deadline := time.Now().Add(testutil.WaitTimeout)
+		for cur.Load() < full && started.Load() < int64(len(mhs)) && time.Now().Before(deadline) {
+			runtime.Gosched()
+		}
 		return Decode(data)
 	}
 	defer func() { decodeFile = Decode }()
 
 	for _, bound := range []int64{2 * size, size / 2} {
 		peak.Store(0)
+		started.Store(0)
+		full = max(bound/size, 1) * size
 		r := NewReader(st, WithDecodeBytes(bound), WithCache(nil))
 		var wg sync.WaitGroup
 		for _, mh := range mhs {
@@ -63,6 +75,9 @@ func TestDecodeBound(t *testing.T) {
 		want := max(bound, size) // a file over the bound decodes alone
 		if peak.Load() > want || peak.Load() == 0 {
 			t.Errorf("bound %d: %d bytes decoded at once, want at most %d", bound, peak.Load(), want)
+		}
+		if peak.Load() < full {
+			t.Errorf("bound %d: at most %d bytes decoded at once, never the %d that fill it", bound, peak.Load(), full)
 		}
 	}
 }

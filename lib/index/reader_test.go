@@ -65,6 +65,27 @@ func encode(t *testing.T, r index.Record) []byte {
 	return data
 }
 
+// joinedCtx counts the callers that have joined a shared read: Reader
+// waits for the read with a select on its caller's Done, after the caller
+// joined it, and calls Done nowhere before.
+type joinedCtx struct {
+	context.Context
+	joined *atomic.Int64
+}
+
+func (c joinedCtx) Done() <-chan struct{} {
+	c.joined.Add(1)
+	return c.Context.Done()
+}
+
+// waitJoined waits until n callers have joined the read.
+func waitJoined(t *testing.T, joined *atomic.Int64, n int64) {
+	t.Helper()
+	if !testutil.Eventually(func() bool { return joined.Load() >= n }) {
+		t.Fatalf("%d of %d callers joined the read", joined.Load(), n)
+	}
+}
+
 // logBuffer is a logger and what it wrote.
 func logBuffer() (*slog.Logger, *testutil.Buffer) {
 	var b testutil.Buffer
@@ -80,11 +101,12 @@ func TestSetReadOnce(t *testing.T) {
 	cs := &countingStore{IndexStore: mem, hold: make(chan struct{})}
 	r := index.NewReader(cs)
 	const callers = 20
+	var joined atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, callers)
 	for range callers {
 		wg.Go(func() {
-			s, err := r.Set(context.Background(), mh)
+			s, err := r.Set(joinedCtx{context.Background(), &joined}, mh)
 			if err == nil {
 				if b, ok := s.Blob(mh); !ok || b.Offset != 10 {
 					err = errors.New("blob not found in the set")
@@ -93,12 +115,8 @@ func TestSetReadOnce(t *testing.T) {
 			errs <- err
 		})
 	}
-	// Let every caller reach the read before it ends.
-	deadline := time.Now().Add(5 * time.Second)
-	for cs.calls.Load() == 0 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(50 * time.Millisecond)
+	// Every caller joins the read before it ends.
+	waitJoined(t, &joined, callers)
 	close(cs.hold)
 	wg.Wait()
 	close(errs)
@@ -131,20 +149,19 @@ func TestSetCallerLeaves(t *testing.T) {
 	cs := &countingStore{IndexStore: mem, hold: make(chan struct{})}
 	r := index.NewReader(cs)
 	ctx, cancel := context.WithCancel(context.Background())
+	var joined atomic.Int64
 	first := make(chan error, 1)
 	go func() {
-		_, err := r.Set(ctx, mh)
+		_, err := r.Set(joinedCtx{ctx, &joined}, mh)
 		first <- err
 	}()
-	for cs.calls.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	waitJoined(t, &joined, 1)
 	second := make(chan error, 1)
 	go func() {
-		_, err := r.Set(context.Background(), mh)
+		_, err := r.Set(joinedCtx{context.Background(), &joined}, mh)
 		second <- err
 	}()
-	time.Sleep(20 * time.Millisecond)
+	waitJoined(t, &joined, 2) // the second caller waits on the same read
 	cancel()
 	if err := <-first; !errors.Is(err, context.Canceled) {
 		t.Errorf("the caller that left: %v, want context.Canceled", err)

@@ -258,6 +258,9 @@ func TestBufferedWritesWaitForFlush(t *testing.T) {
 		_, _ = io.ReadFull(resp.Body, b)
 		got <- string(b)
 	}()
+	// Nothing announces that the read waits: give it a moment. A slow
+	// machine can only make this check miss bytes sent before Flush,
+	// never fail a writer that holds them.
 	select {
 	case s := <-got:
 		t.Fatalf("read %q before Flush", s)
@@ -492,6 +495,9 @@ func TestBodyClosedEarly(t *testing.T) {
 			panic(fmt.Sprintf("write error %v", err))
 		}
 		<-r.Context().Done()
+		// A handler slow to return: the sleep only widens the window in
+		// which a Close that does not wait would return first; a Close
+		// that waits passes however long it is.
 		time.Sleep(20 * time.Millisecond)
 		mu.Lock()
 		returned = true
@@ -553,12 +559,12 @@ func (nopWriter) WriteHeader(int)             {}
 
 // TestAbortFromAnotherGoroutine aborts while the handler is blocked writing.
 func TestAbortFromAnotherGoroutine(t *testing.T) {
-	aborted := make(chan struct{})
+	blocked, aborted := make(chan struct{}), make(chan struct{})
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "x")
 		w.(http.Flusher).Flush()
 		go func() {
-			time.Sleep(10 * time.Millisecond) // let the write below block
+			<-blocked // the write below is under way and waits for a reader
 			lambdastream.Abort(w, errCorrupt)
 			close(aborted)
 		}()
@@ -575,6 +581,12 @@ func TestAbortFromAnotherGoroutine(t *testing.T) {
 	if _, err := io.ReadFull(resp.Body, b); err != nil {
 		t.Fatal(err)
 	}
+	// A byte of the 1 MiB write: it has begun, and the unbuffered body
+	// holds it until the rest is read.
+	if _, err := io.ReadFull(resp.Body, b); err != nil {
+		t.Fatal(err)
+	}
+	close(blocked)
 	<-aborted
 	_, err = io.ReadAll(resp.Body)
 	if !errors.Is(err, errCorrupt) {

@@ -19,6 +19,7 @@ import (
 	"github.com/multiformats/go-multihash"
 
 	"github.com/hash-stream/hash-stream-aws/internal/fixture"
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/hash-stream/hash-stream-aws/lib/store/fs"
@@ -172,7 +173,11 @@ type putCounter struct {
 	mu             sync.Mutex
 	puts, inflight int
 	max            int
-	gate           chan struct{} // when not nil, a write waits for it (or 5 s)
+	// With openAt > 0, writes wait until openAt of them are under way at
+	// once (or testutil.WaitTimeout passes: a copy that never writes that
+	// many at once is reported by max, not hung).
+	openAt int
+	gate   chan struct{}
 }
 
 func (p *putCounter) enter() {
@@ -180,12 +185,19 @@ func (p *putCounter) enter() {
 	p.puts++
 	p.inflight++
 	p.max = max(p.max, p.inflight)
+	if p.openAt > 0 && p.gate == nil {
+		p.gate = make(chan struct{})
+	}
 	gate := p.gate
+	if p.openAt > 0 && p.inflight >= p.openAt {
+		p.openAt = 0 // open for good
+		close(gate)
+	}
 	p.mu.Unlock()
 	if gate != nil {
 		select {
 		case <-gate:
-		case <-time.After(5 * time.Second):
+		case <-time.After(testutil.WaitTimeout):
 		}
 	}
 }
@@ -219,7 +231,7 @@ func (c countedIndex) PutNamed(ctx context.Context, mh multihash.Multihash, name
 }
 
 // No more objects than the concurrency are copied at once, and that many
-// are: the writes wait until as many are under way (or 5 s).
+// are: the writes wait until as many are under way.
 func TestConcurrencyBound(t *testing.T) {
 	ctx := context.Background()
 	src := newMemory()
@@ -234,25 +246,9 @@ func TestConcurrencyBound(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	packs, idx := &putCounter{}, &putCounter{}
+	packs, idx := &putCounter{openAt: limit}, &putCounter{openAt: limit}
 	mem := newMemory()
 	dst := storecopy.Stores{Index: countedIndex{mem.Index, idx}, Packs: countedPacks{mem.Packs, packs}}
-	// Open the gates once limit writes wait at them.
-	for _, c := range []*putCounter{packs, idx} {
-		gate := make(chan struct{})
-		c.gate = gate
-		go func() {
-			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-				c.mu.Lock()
-				full := c.inflight >= limit
-				c.mu.Unlock()
-				if full {
-					break
-				}
-			}
-			close(gate)
-		}()
-	}
 	res, err := storecopy.Copy(ctx, dst, src, storecopy.WithConcurrency(limit))
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
-	"time"
 
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
@@ -130,11 +129,7 @@ func TestStreamCloseEarly(t *testing.T) {
 		}
 		st.Close()
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before+1 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > before+1 {
-		t.Errorf("%d goroutines left, had %d", n, before)
+	if !testutil.Eventually(func() bool { return runtime.NumGoroutine() <= before+1 }) {
+		t.Errorf("%d goroutines left, had %d", runtime.NumGoroutine(), before)
 	}
 }

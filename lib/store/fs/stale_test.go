@@ -9,8 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/hash-stream/hash-stream-aws/lib/store/fs"
 	"github.com/hash-stream/hash-stream-aws/lib/store/storetest"
@@ -162,12 +162,10 @@ func putTemps(t *testing.T, dir string) []string {
 	return names
 }
 
-// waitFor waits up to 10 s for cond.
+// waitFor waits for cond (at most testutil.WaitTimeout).
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
+	if !testutil.Eventually(cond) {
+		t.Fatal("timed out")
 	}
 }
