@@ -15,7 +15,7 @@ INDEXER_LOCAL_DIR ?= build/lambda/indexer-amd64
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w"
 GO_TEST_TIMEOUT ?= 40m
 
-.PHONY: all build tools check test test-s3compat serve demo build-lambda invoke invoke-indexer bench-indexer lambda-url sam-env sam-invoke synth deploy destroy bench soak smoke image image-stage cdk-image fuzz clean
+.PHONY: all build tools check test test-stress test-s3compat serve demo build-lambda invoke invoke-indexer bench-indexer lambda-url sam-env sam-invoke synth deploy destroy bench soak smoke image image-stage cdk-image fuzz clean
 
 all: build
 
@@ -32,9 +32,18 @@ check:
 	go vet ./...
 	staticcheck ./...
 
+# go test's output goes through internal/testreport: what go test prints
+# without -v, then, when anything failed, the failing tests and the last
+# lines of each failing package's output at the end.
 test: tools check
-	go test -race -timeout $(GO_TEST_TIMEOUT) ./...
+	go test -race -json -timeout $(GO_TEST_TIMEOUT) ./... | go run ./internal/testreport
 	$(MAKE) --no-print-directory fuzz
+
+# The suite under CPU contention (two `yes` hogs, started and stopped
+# here): go test -race ./... STRESS_RUNS times (5), then each test that
+# once flaked STRESS_COUNT times (50). See .ci/stress.sh.
+test-stress: tools
+	bash .ci/stress.sh
 
 # The S3 tests against an S3-compatible server already running (not part
 # of make test, whose tests start versitygw): the store backends, ingest,
