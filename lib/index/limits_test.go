@@ -36,11 +36,9 @@ func TestTallyMatchesEncode(t *testing.T) {
 	}{{multihash.SHA2_256, -1}, {multihash.SHA2_512, -1}, {multihash.IDENTITY, -1}, {multihash.BLAKE3, 20}}
 	for round := range 40 {
 		var blobs []index.PackedBlob
-		var packs []multihash.Multihash
 		for range 1 + r.IntN(4) {
 			c := codes[r.IntN(len(codes))]
 			pack := randomMH(t, r, c.code, c.len)
-			packs = append(packs, pack)
 			for range 1 + r.IntN(30) {
 				c := codes[r.IntN(len(codes))]
 				blobs = append(blobs, index.PackedBlob{Multihash: randomMH(t, r, c.code, c.len), BlobLocation: store.BlobLocation{
