@@ -12,34 +12,23 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hash-stream/hash-stream-aws/internal/fixture"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store/fs"
 	"github.com/ipfs/go-cid"
-	"github.com/multiformats/go-multihash"
 )
 
 // writeBlockCAR writes a CARv1 whose root is one raw block of size bytes
 // and returns its path and the block's CID.
 func writeBlockCAR(t *testing.T, size int) (string, cid.Cid) {
 	t.Helper()
-	data := bytes.Repeat([]byte("six mebibytes "), size/14+1)[:size]
-	mh, err := multihash.Sum(data, multihash.SHA2_256, -1)
+	car, c, err := fixture.RawBlockCAR(bytes.Repeat([]byte("six mebibytes "), size/14+1)[:size])
 	if err != nil {
-		t.Fatal(err)
-	}
-	c := cid.NewCidV1(cid.Raw, mh)
-	head, err := pack.CARHeader(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var car bytes.Buffer
-	car.Write(head)
-	if err := pack.WriteSection(&car, c, data); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "block.car")
-	if err := os.WriteFile(path, car.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(path, car, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path, c

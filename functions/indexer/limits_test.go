@@ -7,14 +7,13 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/hash-stream/hash-stream-aws/internal/fixture"
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
-	"github.com/ipfs/go-cid"
-	"github.com/multiformats/go-multihash"
 )
 
 // Issue 21, "the indexer of a CAR with a 6 MiB block": the gateway
@@ -23,23 +22,13 @@ import (
 // variable raised on both functions it is indexed and served.
 func TestIndexerRefusesWhatTheGatewayRefuses(t *testing.T) {
 	data := bytes.Repeat([]byte("six mebibytes "), 6<<20/14+1)[:6<<20]
-	mh, err := multihash.Sum(data, multihash.SHA2_256, -1)
+	car, c, err := fixture.RawBlockCAR(data)
 	if err != nil {
-		t.Fatal(err)
-	}
-	c := cid.NewCidV1(cid.Raw, mh)
-	head, err := pack.CARHeader(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var car bytes.Buffer
-	car.Write(head)
-	if err := pack.WriteSection(&car, c, data); err != nil {
 		t.Fatal(err)
 	}
 
 	r := newRig(t)
-	r.put(t, "ingest/six.car", car.Bytes())
+	r.put(t, "ingest/six.car", car)
 	if msg := r.invoke(t, "ingest/six.car"); msg != "" {
 		t.Fatalf("function error: %s", msg)
 	}
@@ -52,11 +41,11 @@ func TestIndexerRefusesWhatTheGatewayRefuses(t *testing.T) {
 
 	raised := 8 << 20
 	r = newRig(t, envMaxBlock+"="+strconv.Itoa(raised))
-	r.put(t, "ingest/six.car", car.Bytes())
+	r.put(t, "ingest/six.car", car)
 	if msg := r.invoke(t, "ingest/six.car"); msg != "" {
 		t.Fatalf("function error: %s", msg)
 	}
-	info, err := pack.Scan(bytes.NewReader(car.Bytes()), pack.WithLimits(index.Limits{MaxBlockBytes: int64(raised)}))
+	info, err := pack.Scan(bytes.NewReader(car), pack.WithLimits(index.Limits{MaxBlockBytes: int64(raised)}))
 	if err != nil {
 		t.Fatal(err)
 	}

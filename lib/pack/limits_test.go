@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/hash-stream/hash-stream-aws/internal/fixture"
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
@@ -34,22 +35,11 @@ func (c *countingPacks) Put(ctx context.Context, mh multihash.Multihash, r io.Re
 // blockCAR returns a CARv1 whose root is one raw block of size bytes.
 func blockCAR(t *testing.T, size int) ([]byte, cid.Cid) {
 	t.Helper()
-	data := bytes.Repeat([]byte{'x'}, size)
-	mh, err := multihash.Sum(data, multihash.SHA2_256, -1)
+	car, c, err := fixture.RawBlockCAR(bytes.Repeat([]byte{'x'}, size))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := cid.NewCidV1(cid.Raw, mh)
-	head, err := pack.CARHeader(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var car bytes.Buffer
-	car.Write(head)
-	if err := pack.WriteSection(&car, c, data); err != nil {
-		t.Fatal(err)
-	}
-	return car.Bytes(), c
+	return car, c
 }
 
 // The default limits of the writers are the readers' (issue 21): pack
