@@ -102,6 +102,15 @@ func (c *Cache[K, V]) remove(el *list.Element) {
 	}
 }
 
+// Clear removes every entry (each goes to the OnEvict function).
+func (c *Cache[K, V]) Clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.ll.Len() > 0 {
+		c.remove(c.ll.Back())
+	}
+}
+
 // Len returns the number of entries.
 func (c *Cache[K, V]) Len() int {
 	c.mu.Lock()

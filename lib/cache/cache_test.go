@@ -106,3 +106,19 @@ func TestPeek(t *testing.T) {
 		t.Errorf("Peek counted %d hits, %d misses", hits, misses)
 	}
 }
+
+func TestClear(t *testing.T) {
+	c := cache.New(10, func(_ string, v int) int64 { return int64(v) })
+	var left []string
+	c.OnEvict(func(k string, _ int) { left = append(left, k) })
+	c.Add("a", 4)
+	c.Add("b", 4)
+	c.Clear()
+	if fmt.Sprint(left) != "[a b]" || c.Len() != 0 || c.Size() != 0 {
+		t.Fatalf("after Clear: left %v, %d entries of %d bytes", left, c.Len(), c.Size())
+	}
+	c.Add("c", 4) // still usable
+	if _, ok := c.Get("c"); !ok {
+		t.Fatal("c not stored after Clear")
+	}
+}

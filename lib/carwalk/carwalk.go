@@ -125,6 +125,9 @@ func New(ctx context.Context, s *streamer.Streamer, emit func(c cid.Cid, data []
 		w.acct = acct
 		w.again = cache.New(w.cacheBytes, func(k string, v keptBlock) int64 { return int64(len(k) + len(v.data)) })
 		w.again.OnEvict(func(_ string, v keptBlock) { acct.Release(v.charge) })
+		// Kept blocks are read-ahead: a stalled response gives them back
+		// (a repeat is then read again).
+		acct.OnStall(w.again.Clear)
 	}
 	return w
 }

@@ -65,36 +65,59 @@ type Stats struct {
 	ReadBytes atomic.Int64 // bytes those reads returned
 	Blocks    atomic.Int64 // blocks verified and handed on
 	Lookups   atomic.Int64 // index reads not answered from its cache (a block's own Set, or the containing one)
+	Reclaims  atomic.Int64 // read-ahead given back because the response stalled
 }
 
 // Stream yields the verified blocks of a list of CIDs, in list order,
 // reading ahead with merged ranged reads. Next returns io.EOF at the end;
 // Close must be called to release its goroutines.
+//
+// The blocks read ahead of the consumer are borrowed from the response's
+// memory budget. When the response stalls (its client takes nothing of a
+// write for the budget's stall time), the stream gives them back: its
+// reads stop, the blocks they hold are dropped, and the next call to Next
+// reads again from the block it returns (see budget.Account.OnStall).
 type Stream struct {
-	ctx    context.Context
-	cancel context.CancelCauseFunc
+	s          *Streamer
+	cids       []cid.Cid
+	containing multihash.Multihash
+	cfg        PlannerConfig
+	ctx        context.Context
+	cancel     context.CancelCauseFunc
 	// acct is the response's share of the memory budget (nil: none).
 	acct   *budget.Account
-	groups chan *group
-	cur    *group
-	got    int // results received from cur
-	err    error
-	wg     sync.WaitGroup
+	unhook func() // unsets reclaim as acct's stall hook
 	stats  *Stats
+
+	// mu lets Next, Close and reclaim take turns; the fields below are
+	// under it.
+	mu  sync.Mutex
+	run *run // nil after a reclaim, until Next starts the next run
+	cur *group
+	got int // results received from cur
+	err error
+	// delivered counts the items Next handed on (blocks and the error):
+	// it is the sequence number of the item the consumer takes next.
+	delivered int
+	closed    bool
+}
+
+// run is one pass of planning and reading, from a given item to the end.
+// A stream has one run, and a new one after each reclaim.
+type run struct {
+	cancel context.CancelCauseFunc
+	groups chan *group
+	wg     sync.WaitGroup
 	// planned is set by the planner, before it closes groups, when every
 	// block was handed on in a group: only then is the end of groups the
 	// end of the stream.
 	planned bool
-
-	// delivered counts the items Next handed on (blocks and the error):
-	// it is the sequence number of the item the consumer takes next.
-	delivered int
-	// order makes the reads of a stream take budget in the order the
+	// order makes the reads of a run take budget in the order the
 	// consumer takes their blocks (see fund).
 	order fundOrder
 }
 
-// fundOrder orders the budget charges of a stream's items. Read-ahead
+// fundOrder orders the budget charges of a run's items. Read-ahead
 // takes budget in stream order: an item's reader waits its turn (every
 // earlier item charged), so budget held ahead of the consumer is the
 // window right after it, never blocks of a far group that the consumer
@@ -198,15 +221,27 @@ func (s *Streamer) Stream(ctx context.Context, cids []cid.Cid, containing multih
 		stats = new(Stats)
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
-	cfg := s.plan
-	st := &Stream{ctx: ctx, cancel: cancel, acct: budget.FromContext(ctx), groups: make(chan *group, cfg.Concurrency), stats: stats}
-	st.wg.Add(1)
-	go func() {
-		defer st.wg.Done()
-		defer s.recoverInto(ctx, "planner", func(err error) { cancel(err) })
-		s.runPlanner(ctx, st, cids, containing, cfg)
-	}()
+	st := &Stream{s: s, cids: cids, containing: containing, cfg: s.plan, ctx: ctx, cancel: cancel,
+		acct: budget.FromContext(ctx), stats: stats}
+	st.unhook = st.acct.OnStall(st.reclaim)
+	st.start()
 	return st
+}
+
+// start begins a run from the next item to deliver (st.mu held, or st not
+// yet shared).
+func (st *Stream) start() {
+	ctx, cancel := context.WithCancelCause(st.ctx)
+	r := &run{cancel: cancel, groups: make(chan *group, st.cfg.Concurrency)}
+	r.order.next, r.order.waiting = st.delivered, st.delivered
+	st.run = r
+	from := st.delivered
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer st.s.recoverInto(ctx, "planner", func(err error) { st.cancel(err) })
+		st.s.runPlanner(ctx, st, r, st.cids[from:], from, st.cfg)
+	}()
 }
 
 // Next returns the next block, io.EOF after the last one, or the error
@@ -214,15 +249,25 @@ func (s *Streamer) Stream(ctx context.Context, cids []cid.Cid, containing multih
 // reads and the planner quit without a word once it is done) returns the
 // context's error, never io.EOF: a cut stream must not look complete.
 func (st *Stream) Next() (Block, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
 	if st.err != nil {
 		return Block{}, st.err
 	}
-	st.order.wait(st.delivered)
+	if st.closed {
+		st.err = errStreamClosed
+		return Block{}, st.err
+	}
+	if st.run == nil {
+		st.start() // reclaimed while the consumer was away: read again
+	}
+	r := st.run
+	r.order.wait(st.delivered)
 	for {
 		if st.cur == nil {
-			g, ok := <-st.groups
+			g, ok := <-r.groups
 			if !ok {
-				if !st.planned {
+				if !r.planned {
 					return st.stop()
 				}
 				st.err = io.EOF
@@ -230,7 +275,7 @@ func (st *Stream) Next() (Block, error) {
 			}
 			st.cur, st.got = g, 0
 		}
-		r, ok := <-st.cur.results
+		res, ok := <-st.cur.results
 		if !ok {
 			if st.got < len(st.cur.items) {
 				return st.stop()
@@ -239,14 +284,17 @@ func (st *Stream) Next() (Block, error) {
 			continue
 		}
 		st.delivered++
-		if r.err != nil {
-			st.err = r.err
-			st.cancel(r.err)
-			return Block{}, r.err
+		if res.err != nil {
+			st.err = res.err
+			st.cancel(res.err)
+			return Block{}, res.err
 		}
 		st.got++
 		st.stats.Blocks.Add(1)
-		return r.block, nil
+		// The block is the consumer's now: from read-ahead to what the
+		// response needs to progress, charged to its floor.
+		res.block.charge = st.acct.Settle(res.block.charge)
+		return res.block, nil
 	}
 }
 
@@ -264,35 +312,74 @@ func (st *Stream) stop() (Block, error) {
 // budget of the blocks it read that were never handed on.
 func (st *Stream) Close() {
 	st.cancel(errStreamClosed)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.closed {
+		return
+	}
+	st.closed = true
+	st.unhook()
+	st.stopRun(errStreamClosed)
+}
+
+// reclaim gives back what the stream read ahead while its response is
+// stalled: the run stops, its blocks are dropped, and Next starts a new
+// run from the block it returns next. It is the account's stall hook.
+func (st *Stream) reclaim() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	// The consumer may have resumed (and taken st.mu in Next) since the
+	// stall was reported: then the read-ahead is in use again.
+	if st.closed || st.err != nil || st.run == nil || !st.acct.Stalled() {
+		return
+	}
+	st.stats.Reclaims.Add(1)
+	st.stopRun(errReclaimed)
+}
+
+// stopRun stops the current run, waits for its goroutines and recycles the
+// blocks they read (st.mu held).
+func (st *Stream) stopRun(cause error) {
+	r, cur := st.run, st.cur
+	st.run, st.cur, st.got = nil, nil, 0
+	if r == nil {
+		return
+	}
+	r.cancel(cause)
 	// Drain so no goroutine stays blocked on a send.
 	drained := make(chan struct{})
 	go func() {
 		defer close(drained)
-		if st.cur != nil {
-			for r := range st.cur.results {
-				st.Recycle(r.block)
+		if cur != nil {
+			for res := range cur.results {
+				st.Recycle(res.block)
 			}
 		}
-		for g := range st.groups {
-			for r := range g.results {
-				st.Recycle(r.block)
+		for g := range r.groups {
+			for res := range g.results {
+				st.Recycle(res.block)
 			}
 		}
 	}()
-	st.wg.Wait()
+	r.wg.Wait()
 	<-drained
 }
 
-// errStreamClosed is the cause of a stream's context after Close.
-var errStreamClosed = errors.New("streamer: stream closed")
+var (
+	// errStreamClosed is the cause of a stream's context after Close.
+	errStreamClosed = errors.New("streamer: stream closed")
+	// errReclaimed is the cause of a run's context after a reclaim.
+	errReclaimed = errors.New("streamer: read-ahead given back: the response stalled")
+)
 
 // runPlanner locates the blocks in batches, groups them into ranged reads and
-// starts the reads, in order, at most cfg.Concurrency at a time.
-func (s *Streamer) runPlanner(ctx context.Context, st *Stream, cids []cid.Cid, containing multihash.Multihash, cfg PlannerConfig) {
-	defer close(st.groups)
+// starts the reads, in order, at most cfg.Concurrency at a time. seq is
+// the sequence number of cids[0] in the stream.
+func (s *Streamer) runPlanner(ctx context.Context, st *Stream, r *run, cids []cid.Cid, seq int, cfg PlannerConfig) {
+	defer close(r.groups)
 	slots := make(chan struct{}, cfg.Concurrency)
-	cs := s.containingSet(ctx, containing, st.stats) // once for the whole stream
-	for seq := 0; len(cids) > 0; {
+	cs := s.containingSet(ctx, st.containing, st.stats) // once for the whole run
+	for len(cids) > 0 {
 		if ctx.Err() != nil {
 			return
 		}
@@ -313,14 +400,14 @@ func (s *Streamer) runPlanner(ctx context.Context, st *Stream, cids []cid.Cid, c
 				<-slots
 				return
 			}
-			st.wg.Add(1)
+			r.wg.Add(1)
 			go func() {
-				defer st.wg.Done()
+				defer r.wg.Done()
 				defer func() { <-slots }()
-				s.read(ctx, st, g)
+				s.read(ctx, st, r, g)
 			}()
 			select {
-			case st.groups <- g:
+			case r.groups <- g:
 			case <-ctx.Done():
 				return
 			}
@@ -329,7 +416,7 @@ func (s *Streamer) runPlanner(ctx context.Context, st *Stream, cids []cid.Cid, c
 			}
 		}
 	}
-	st.planned = true
+	r.planned = true
 }
 
 // locateAll locates cids concurrently.
@@ -397,22 +484,22 @@ func nextGroup(items []item, cfg PlannerConfig) *group {
 }
 
 // read performs one group's ranged read and sends its verified blocks.
-func (s *Streamer) read(ctx context.Context, st *Stream, g *group) {
+func (s *Streamer) read(ctx context.Context, st *Stream, r *run, g *group) {
 	defer close(g.results)
 	stats := st.stats
-	send := func(r result) bool {
+	send := func(res result) bool {
 		select {
-		case g.results <- r:
-			return r.err == nil
+		case g.results <- res:
+			return res.err == nil
 		case <-ctx.Done():
-			st.Recycle(r.block)
+			st.Recycle(res.block)
 			return false
 		}
 	}
 	defer s.recoverInto(ctx, "read", func(err error) { send(result{err: err}) })
 	first := g.items[0]
 	if first.err != nil || first.isInline {
-		if _, err := st.fund(ctx, first.seq, 0); err != nil {
+		if _, err := r.fund(ctx, st.acct, first.seq, 0); err != nil {
 			return // the stream ended
 		}
 		if first.err != nil {
@@ -439,7 +526,7 @@ func (s *Streamer) read(ctx context.Context, st *Stream, g *group) {
 	pos := g.start
 	for _, it := range g.items {
 		off, length := int64(it.loc.Offset), int64(it.loc.Length)
-		charge, err := st.fund(ctx, it.seq, length)
+		charge, err := r.fund(ctx, st.acct, it.seq, length)
 		if err != nil {
 			return // the stream ended while this read waited for budget
 		}
@@ -447,6 +534,9 @@ func (s *Streamer) read(ctx context.Context, st *Stream, g *group) {
 		blk := Block{CID: it.cid, Data: data, charge: charge}
 		if err := readAt(rc, &pos, off, data); err != nil {
 			st.Recycle(blk)
+			if ctx.Err() != nil {
+				return // the run ended while reading: not a storage failure
+			}
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
@@ -512,30 +602,30 @@ func (st *Stream) Recycle(b Block) {
 	}
 }
 
-// fund charges length bytes for item seq to the response's budget, in
-// stream order (see fundOrder): as read-ahead, borrowed when the budget has
-// room, or taken at once when the consumer waits for this very item. An
-// item that needs no bytes (inline, or failed to locate) is funded with
-// length 0 to pass the turn on. It fails only when the stream ends.
-func (st *Stream) fund(ctx context.Context, seq int, length int64) (budget.Charge, error) {
-	if st.acct == nil {
+// fund charges length bytes for item seq to the response's budget acct,
+// in stream order (see fundOrder): as read-ahead, borrowed when the budget
+// has room, or taken at once when the consumer waits for this very item.
+// An item that needs no bytes (inline, or failed to locate) is funded with
+// length 0 to pass the turn on. It fails only when the run ends.
+func (r *run) fund(ctx context.Context, acct *budget.Account, seq int, length int64) (budget.Charge, error) {
+	if acct == nil {
 		return budget.Charge{}, nil
 	}
 	select {
-	case <-st.order.turn(seq):
+	case <-r.order.turn(seq):
 	case <-ctx.Done():
 		return budget.Charge{}, context.Cause(ctx)
 	}
 	var c budget.Charge
 	if length > 0 {
 		var ok bool
-		if c, ok = st.acct.TryBorrow(length); !ok {
+		if c, ok = acct.TryBorrow(length); !ok {
 			var err error
-			if c, err = st.acct.Borrow(ctx, length, st.order.urgent(seq)); err != nil {
+			if c, err = acct.Borrow(ctx, length, r.order.urgent(seq)); err != nil {
 				return c, err
 			}
 		}
 	}
-	st.order.charged(seq)
+	r.order.charged(seq)
 	return c, nil
 }
