@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/carwalk"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
@@ -18,11 +19,6 @@ import (
 	"github.com/hash-stream/hash-stream-aws/lib/store/memory"
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 	"github.com/ipfs/go-cid"
-	"github.com/ipld/go-ipld-prime/codec/dagcbor"
-	"github.com/ipld/go-ipld-prime/datamodel"
-	"github.com/ipld/go-ipld-prime/fluent/qp"
-	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
-	basicnode "github.com/ipld/go-ipld-prime/node/basic"
 	"github.com/multiformats/go-multihash"
 )
 
@@ -56,23 +52,15 @@ func rawBlock(t testing.TB, data string) block {
 // identity).
 func cborBlock(t testing.TB, code uint64, links ...cid.Cid) block {
 	t.Helper()
-	n, err := qp.BuildList(basicnode.Prototype.Any, int64(len(links)), func(la datamodel.ListAssembler) {
-		for _, l := range links {
-			qp.ListEntry(la, qp.Link(cidlink.Link{Cid: l}))
-		}
-	})
+	b, err := testutil.CBORLinks(links...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	if err := dagcbor.Encode(n, &buf); err != nil {
-		t.Fatal(err)
-	}
-	mh, err := multihash.Sum(buf.Bytes(), code, -1)
+	mh, err := multihash.Sum(b, code, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return block{cid.NewCidV1(cid.DagCBOR, mh), buf.Bytes()}
+	return block{cid.NewCidV1(cid.DagCBOR, mh), b}
 }
 
 // newStore stores blocks as one pack, indexed under root as containing.

@@ -8,13 +8,9 @@ import (
 	"testing"
 
 	"github.com/ipfs/go-cid"
-	"github.com/ipld/go-ipld-prime/codec/dagcbor"
-	"github.com/ipld/go-ipld-prime/datamodel"
-	"github.com/ipld/go-ipld-prime/fluent/qp"
-	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
-	basicnode "github.com/ipld/go-ipld-prime/node/basic"
 	"github.com/multiformats/go-multihash"
 
+	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
@@ -63,19 +59,11 @@ func (m *memLinkSystem) put(codec uint64, b []byte) cid.Cid {
 // cborList adds a dag-cbor list of links to m.
 func (m *memLinkSystem) cborList(t *testing.T, links ...cid.Cid) cid.Cid {
 	t.Helper()
-	n, err := qp.BuildList(basicnode.Prototype.Any, int64(len(links)), func(la datamodel.ListAssembler) {
-		for _, l := range links {
-			qp.ListEntry(la, qp.Link(cidlink.Link{Cid: l}))
-		}
-	})
+	b, err := testutil.CBORLinks(links...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	if err := dagcbor.Encode(n, &buf); err != nil {
-		t.Fatal(err)
-	}
-	return m.put(cid.DagCBOR, buf.Bytes())
+	return m.put(cid.DagCBOR, b)
 }
 
 // TestMissingBlockCutsWhereMissing checks that a CAR whose DAG lacks a
