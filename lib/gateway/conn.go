@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"time"
 )
 
 type connKey struct{}
@@ -27,6 +28,12 @@ func resetOnClose(r *http.Request) {
 		return
 	}
 	c, _ := r.Context().Value(connKey{}).(net.Conn)
+	linger0(c)
+}
+
+// linger0 makes the coming close of c a reset, when c (or the connection
+// it wraps) is a TCP connection.
+func linger0(c net.Conn) {
 	for c != nil {
 		switch t := c.(type) {
 		case interface{ SetLinger(sec int) error }:
@@ -38,6 +45,21 @@ func resetOnClose(r *http.Request) {
 			return
 		}
 	}
+}
+
+// cutConnection ends r's response from another goroutine, now: under
+// ConnContext its connection is reset (a write under way fails at once,
+// the client sees the response cut, and the kernel drops what it held for
+// it); otherwise the write deadline is moved to now, which a writer that
+// supports it (net/http's) obeys. One response per connection is assumed
+// (HTTP/1), as `hash-stream serve` speaks.
+func cutConnection(w http.ResponseWriter, r *http.Request) {
+	if c, _ := r.Context().Value(connKey{}).(net.Conn); c != nil {
+		linger0(c)
+		_ = c.Close()
+		return
+	}
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now())
 }
 
 // closeAfterChunkedRequest makes net/http close r's connection after the

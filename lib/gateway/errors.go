@@ -115,8 +115,10 @@ func clip(s string, max int) string {
 //   - *RequestError: its Status and Message, cut to MaxMessageBytes (400,
 //     404, 405, 406, 413);
 //   - *RangeError: 416;
-//   - budget.ErrExhausted: 503 with Retry-After, the server is at its
-//     memory budget;
+//   - budget.ErrClientLimit: 429 with Retry-After, the client has the
+//     most responses in flight it may have;
+//   - budget.ErrExhausted (or budget.ErrShed): 503 with Retry-After, the
+//     server is at its memory budget;
 //   - streamer.ErrInternal (a panic): 500;
 //   - carwalk.ErrTooDeep: 422, the DAG is deeper than the walk goes;
 //   - streamer.ErrBadRecord: 502, the index gives an impossible location;
@@ -143,7 +145,9 @@ func ErrorStatus(err error) (int, string) {
 		return 0, ""
 	case errors.As(err, &reqErr):
 		return reqErr.Status, clip(reqErr.Message, MaxMessageBytes)
-	case errors.Is(err, budget.ErrExhausted):
+	case errors.Is(err, budget.ErrClientLimit):
+		return http.StatusTooManyRequests, "too many responses in flight for this client: retry when one ends"
+	case errors.Is(err, budget.ErrExhausted), errors.Is(err, budget.ErrShed):
 		return http.StatusServiceUnavailable, "the gateway is at its memory budget: retry later"
 	case errors.Is(err, streamer.ErrInternal):
 		return http.StatusInternalServerError, "internal error"
@@ -192,7 +196,7 @@ func writeError(w http.ResponseWriter, err error) {
 	switch status {
 	case http.StatusMethodNotAllowed:
 		h.Set("Allow", corsAllowMethods)
-	case http.StatusServiceUnavailable:
+	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
 		h.Set("Retry-After", retryAfterSeconds)
 	case http.StatusRequestedRangeNotSatisfiable:
 		var rangeErr *RangeError

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/hash-stream/hash-stream-aws/lib/budget"
 	"github.com/hash-stream/hash-stream-aws/lib/carwalk"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
@@ -47,6 +48,9 @@ func TestErrorStatus(t *testing.T) {
 		{"storage", wrap(errors.New("connection reset")), 502},
 		{"canceled", wrap(context.Canceled), 0},
 		{"canceled beats not found", errors.Join(context.Canceled, store.ErrNotFound), 0},
+		{"budget", fmt.Errorf("%w: no room", budget.ErrExhausted), 503},
+		{"client limit", fmt.Errorf("%w: 64 in flight", budget.ErrClientLimit), 429},
+		{"shed", budget.ErrShed, 503},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/hash-stream/hash-stream-aws/lib/budget"
@@ -31,6 +32,7 @@ type Handler struct {
 	budget    *budget.Budget
 	floor     int64
 	admitWait time.Duration
+	clientKey func(*http.Request) string
 }
 
 // Memory budget defaults (see WithBudget).
@@ -46,7 +48,13 @@ const (
 // WithBudget makes every response draw its buffers from b (see package
 // budget): each response is admitted with a floor of floor bytes (0:
 // DefaultResponseFloor), waiting up to wait (0: DefaultAdmissionWait) for
-// one, else it is refused with 503 and Retry-After before anything is read.
+// one, else it is refused with 503 and Retry-After before anything is read
+// (429 when its client is at b's limit). Responses are admitted as their
+// client's (WithClientKey), report each write to the budget, so that a
+// client that stops reading is seen, and are cut when the budget sheds
+// them (see the package doc of budget): the connection is closed with a
+// reset, so a write under way fails at once and the client sees a cut
+// response.
 func WithBudget(b *budget.Budget, floor int64, wait time.Duration) Option {
 	return func(h *Handler) {
 		h.budget, h.floor, h.admitWait = b, floor, wait
@@ -61,6 +69,13 @@ func WithBudget(b *budget.Budget, floor int64, wait time.Duration) Option {
 
 // Option configures a Handler.
 type Option func(*Handler)
+
+// WithClientKey sets how the budget tells clients apart (default
+// RemoteAddrKey; HeaderKey behind a trusted proxy, NoClientKey for one
+// client).
+func WithClientKey(fn func(*http.Request) string) Option {
+	return func(h *Handler) { h.clientKey = fn }
+}
 
 // WithLogger sets the request and error logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
@@ -98,7 +113,7 @@ func WithObserver(fn func(Observation)) Option { return func(h *Handler) { h.obs
 
 // New returns a Handler reading blocks through s.
 func New(s *streamer.Streamer, opts ...Option) *Handler {
-	h := &Handler{blocks: s, log: slog.New(slog.DiscardHandler)}
+	h := &Handler{blocks: s, log: slog.New(slog.DiscardHandler), clientKey: RemoteAddrKey}
 	for _, o := range opts {
 		o(h)
 	}
@@ -161,8 +176,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		attrs = append(attrs, "scope", string(req.Car.Scope))
 	}
 	ctx := r.Context()
+	var acct *budget.Account
 	if h.budget != nil {
-		acct, err := h.admit(ctx)
+		client := h.clientKey(r)
+		attrs = append(attrs, "client", client)
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		acct, err = h.admit(ctx, client)
 		if err != nil {
 			h.fail(cw, rl, err)
 			return
@@ -171,8 +192,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if over := acct.MaxOverdraft(); over > 0 {
 				attrs = append(attrs, "budget_overdraft", over)
 			}
+			if acct.Shed() {
+				attrs = append(attrs, "shed", true)
+			}
 			acct.Close()
 		}()
+		cw.acct = acct
+		acct.OnShed(func() {
+			cw.cut.Store(true)
+			cancel(budget.ErrShed)
+			cutConnection(w, r)
+		})
 		ctx = budget.NewContext(ctx, acct)
 	}
 	err = h.serveFormat(ctx, cw, r, req, rl)
@@ -191,6 +221,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// that can carry the cause (the Lambda streaming adapter) gets it;
 	// net/http's server cuts the connection on this panic, with a reset for
 	// HTTP/1.0 (see ConnContext).
+	if acct.Shed() {
+		err = fmt.Errorf("%w: %w", budget.ErrShed, err)
+	}
 	rl.aborted = err
 	if abort(w, err) {
 		return
@@ -199,11 +232,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	panic(http.ErrAbortHandler)
 }
 
-// admit sets aside the floor of a new response, waiting up to admitWait.
-func (h *Handler) admit(ctx context.Context) (*budget.Account, error) {
+// admit sets aside the floor of a new response of client, waiting up to
+// admitWait.
+func (h *Handler) admit(ctx context.Context, client string) (*budget.Account, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, h.admitWait, budget.ErrExhausted)
 	defer cancel()
-	acct, err := h.budget.Admit(ctx, h.floor)
+	acct, err := h.budget.Admit(ctx, h.floor, budget.ForClient(client))
 	if err != nil && errors.Is(context.Cause(ctx), context.Canceled) {
 		return nil, context.Canceled // the client left while it waited
 	}
@@ -263,14 +297,23 @@ func (h *Handler) fail(w *countingWriter, rl *requestLog, err error) {
 // countingWriter holds the status back until the first body bytes go out,
 // so that a failure while the first buffer fills still gets its own status
 // instead of a cut 200; it records the status, the bytes written and the
-// time to the first byte.
+// time to the first byte. It writes at most writeChunk bytes at a time and
+// reports each write to the response's budget account (a write that does
+// not return marks the response stalled), and refuses to write once the
+// response is shed.
 type countingWriter struct {
 	http.ResponseWriter
 	rl        *requestLog
 	start     time.Time
 	status    int  // set by WriteHeader, sent by commit
 	committed bool // the status went to the ResponseWriter
+	acct      *budget.Account
+	cut       atomic.Bool // the response was shed
 }
+
+// writeChunk is the most one write to the client carries: a client taking
+// less than this within the budget's stall time is stalled.
+const writeChunk = 64 << 10
 
 func (c *countingWriter) WriteHeader(status int) {
 	if !c.committed && c.status == 0 {
@@ -294,15 +337,31 @@ func (c *countingWriter) commit() {
 
 func (c *countingWriter) Write(p []byte) (int, error) {
 	c.commit()
-	n, err := c.ResponseWriter.Write(p)
-	c.rl.bytes += int64(n)
-	return n, err
+	written := 0
+	for len(p) > 0 {
+		if c.cut.Load() {
+			return written, budget.ErrShed
+		}
+		chunk := p[:min(len(p), writeChunk)]
+		c.acct.Sending()
+		n, err := c.ResponseWriter.Write(chunk)
+		c.acct.Sent()
+		written += n
+		c.rl.bytes += int64(n)
+		if err != nil {
+			return written, err
+		}
+		p = p[n:]
+	}
+	return written, nil
 }
 
 func (c *countingWriter) Flush() {
 	c.commit()
 	if f, ok := c.ResponseWriter.(http.Flusher); ok {
+		c.acct.Sending()
 		f.Flush()
+		c.acct.Sent()
 	}
 }
 
