@@ -41,7 +41,7 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 	var shutdown time.Duration
 	var lim serverLimits
 	sf.register(fs, env)
-	bf.register(fs)
+	bf.register(fs, env)
 	fs.stringVar(&listen, []string{"listen", "l"}, cmp.Or(env.getenv(envListen), DefaultListen), "address to listen on (host:port; env "+envListen+")")
 	fs.stringVar(&metricsListen, []string{"metrics-listen"}, env.getenv(envMetricsListen), "address of a separate listener for Prometheus metrics at /metrics (env "+envMetricsListen+"; default off)")
 	fs.durationVar(&shutdown, []string{"shutdown-timeout"}, DefaultShutdownTimeout, "on SIGTERM, how long responses in flight may finish before they are cut")
@@ -81,7 +81,7 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 	cache := index.NewCache(indexCache)
 	idx := index.NewReader(st.index, index.WithCache(cache), index.WithLogger(log))
 	s := streamer.New(idx, st.packs, streamer.WithLogger(log), withMaxBlock)
-	opts := []gateway.Option{gateway.WithLogger(log), withBudget}
+	opts := append([]gateway.Option{gateway.WithLogger(log)}, withBudget...)
 	var mx *metrics
 	if metricsListen != "" {
 		mx = newMetrics(cache, bud)

@@ -43,10 +43,11 @@ type testServer struct {
 }
 
 // startServer stores a random file of size bytes and serves it with lim
-// on a loopback port until the test ends. Accepted connections get a small
-// send buffer, so that a client that does not read stalls the server's
-// writes after a few KiB instead of after the kernel's megabytes.
-func startServer(t *testing.T, size int, lim serverLimits) *testServer {
+// (and the gateway options opts) on a loopback port until the test ends.
+// Accepted connections get a small send buffer, so that a client that does
+// not read stalls the server's writes after a few KiB instead of after the
+// kernel's megabytes.
+func startServer(t *testing.T, size int, lim serverLimits, opts ...gateway.Option) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	idx, packs := fs.NewIndexStore(filepath.Join(dir, "index")), fs.NewPackStore(filepath.Join(dir, "pack"))
@@ -63,7 +64,7 @@ func startServer(t *testing.T, size int, lim serverLimits) *testServer {
 	}
 	ts := &testServer{dir: dir, root: root, size: size, log: &testutil.Buffer{}}
 	log := slog.New(slog.NewJSONHandler(ts.log, nil))
-	gw := gateway.New(streamer.New(index.NewReader(idx), packs), gateway.WithLogger(log))
+	gw := gateway.New(streamer.New(index.NewReader(idx), packs), append([]gateway.Option{gateway.WithLogger(log)}, opts...)...)
 	counted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ts.started.Add(1)
 		ts.inFlight.Add(1)
@@ -334,6 +335,10 @@ func TestServeFlags(t *testing.T) {
 		{"serve", "--max-conns", "0"},
 		{"serve", "--max-conns", "100000000"},
 		{"serve", "--write-timeout", "0s"},
+		{"serve", "--stall-after", "0s"},
+		{"serve", "--read-ahead-share", "95"},
+		{"serve", "--max-per-client", "-1"},
+		{"serve", "--client-from", "X Forwarded"},
 	} {
 		code, _, errOut := runCLI(t, dir, args...)
 		if code == 0 || !strings.Contains(errOut, args[1]) {

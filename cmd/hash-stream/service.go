@@ -113,6 +113,12 @@ func newMetrics(indexCache *cache.Cache[string, *index.Set], bud *budget.Budget)
 				func() float64 { return float64(bud.Used()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hashstream_memory_budget_waiting", Help: "Responses waiting for memory budget."},
 				func() float64 { return float64(bud.Waiting()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hashstream_memory_budget_responses", Help: "Responses admitted to the memory budget."},
+				func() float64 { return float64(bud.Responses()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hashstream_memory_budget_stalled", Help: "Admitted responses whose client took nothing for the stall time."},
+				func() float64 { return float64(bud.Stalled()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hashstream_responses_shed_total", Help: "Stalled responses cut to admit a client holding fewer."},
+				func() float64 { return float64(bud.Shed()) }),
 		)
 	}
 	return m
