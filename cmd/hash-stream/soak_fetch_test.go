@@ -3,8 +3,9 @@ package main
 // The memory-budget soak of `hash-stream serve`, run by `make soak`
 // (HASH_STREAM_SOAK=1) and never by `make test`: many clients fetching
 // large CARs at once, measuring the server's peak RSS and the aggregate
-// throughput. Every connection goes to 127.0.0.1, and the run is bounded
-// in clients and time.
+// throughput. Every connection goes to 127.0.0.1, each client's from its
+// own loopback address (127.0.0.2, 127.0.0.3, ...: distinct clients to
+// serve's per-client limit), and the run is bounded in clients and time.
 
 import (
 	"bufio"
@@ -12,6 +13,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -140,14 +142,15 @@ func TestSoakManyLargeFetches(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds)*time.Second)
 	defer cancel()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, DisableCompression: true}}
 	var total, complete, failed, refused atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
-	for range clients {
+	for i := range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			from := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, byte(i/250), byte(2+i%250))}}
+			client := &http.Client{Transport: &http.Transport{DialContext: from.DialContext, DisableCompression: true}}
 			for ctx.Err() == nil {
 				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/ipfs/"+root+"?format=car", nil)
 				resp, err := client.Do(req)

@@ -39,6 +39,7 @@ func soak(t *testing.T) {
 // random file.
 type soakServer struct {
 	addr, cid string
+	metrics   string // the metrics listener's address, with --metrics-listen
 	cmd       *exec.Cmd
 	log       *testutil.Buffer // its stderr: one JSON line per request
 }
@@ -51,9 +52,17 @@ func startSoakServer(t *testing.T, fileSize int, args ...string) *soakServer {
 	}
 	dir := t.TempDir()
 	file := filepath.Join(t.TempDir(), "file.bin")
-	data := make([]byte, fileSize)
-	rand.Read(data)
-	if err := os.WriteFile(file, data, 0o644); err != nil {
+	// Streamed to the file, not held: the test process's peak RSS is
+	// inherited by the children it starts (their ru_maxrss), which other
+	// soak tests measure.
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.CopyN(f, rand.Reader, int64(fileSize)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(bin, "pack", "write", file, "--dir", dir, "--fsync=false").CombinedOutput()
@@ -75,13 +84,22 @@ func startSoakServer(t *testing.T, fileSize int, args ...string) *soakServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	_, rest, ok := strings.Cut(line, "http://")
-	if err != nil || !ok {
-		t.Fatalf("serve: %q %v", line, err)
+	srv := &soakServer{cid: root, cmd: cmd, log: logBuf}
+	br := bufio.NewReader(stdout)
+	for srv.addr == "" {
+		line, err := br.ReadString('\n')
+		_, rest, ok := strings.Cut(line, "http://")
+		if err != nil || !ok {
+			t.Fatalf("serve: %q %v", line, err)
+		}
+		if strings.HasPrefix(line, "metrics on") {
+			srv.metrics, _, _ = strings.Cut(strings.Fields(rest)[0], "/")
+			continue
+		}
+		srv.addr = strings.Fields(rest)[0]
 	}
-	go io.Copy(io.Discard, stdout)
-	return &soakServer{addr: strings.Fields(rest)[0], cid: root, cmd: cmd, log: logBuf}
+	go io.Copy(io.Discard, br)
+	return srv
 }
 
 // rss returns the server's resident memory in MiB.
@@ -172,7 +190,8 @@ func TestSoakIdleConnections(t *testing.T) {
 
 // TestSoakStalledReaders starts 200 downloads of a 64 MiB CAR whose
 // clients never read (4 KiB receive buffers), with --write-timeout 5s:
-// they must all be dropped after the deadline, their memory freed.
+// they must all be dropped after the deadline, their memory freed. They
+// come from 10 addresses (127.0.0.2-11), within serve's per-client limit.
 func TestSoakStalledReaders(t *testing.T) {
 	soak(t)
 	srv := startSoakServer(t, 64<<20, "--write-timeout", "5s")
@@ -187,7 +206,8 @@ func TestSoakStalledReaders(t *testing.T) {
 	const stalled = 200
 	var conns []net.Conn
 	start := time.Now()
-	for range stalled {
+	for i := range stalled {
+		dialer.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i%10))}
 		c, err := dialer.Dial("tcp", srv.addr)
 		if err != nil {
 			t.Fatal(err)
