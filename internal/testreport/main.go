@@ -49,6 +49,7 @@ func (p *pkgLog) add(line string) {
 }
 
 type report struct {
+	passed, skipped, failedTests int // tests and subtests, all packages
 	held   map[[2]string][]string // output of running tests, by package and test
 	pkgs   map[string]*pkgLog
 	order  []string // packages in the order they first spoke
@@ -75,7 +76,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "testreport:", err)
 		os.Exit(2)
 	}
-	if r.summary(os.Stdout) {
+	failed := r.summary(os.Stdout)
+	r.counts(os.Stdout)
+	if failed {
 		os.Exit(1)
 	}
 }
@@ -113,6 +116,7 @@ func (r *report) read(in io.Reader, out io.Writer) error {
 		case "fail":
 			p := r.pkg(ev.Package)
 			if ev.Test != "" {
+				r.failedTests++
 				p.failed = append(p.failed, ev.Test)
 				key := [2]string{ev.Package, ev.Test}
 				r.print(out, ev.Package, r.held[key])
@@ -130,6 +134,11 @@ func (r *report) read(in io.Reader, out io.Writer) error {
 			}
 		case "pass", "skip":
 			if ev.Test != "" {
+				if ev.Action == "pass" {
+					r.passed++
+				} else {
+					r.skipped++
+				}
 				delete(r.held, [2]string{ev.Package, ev.Test})
 				continue
 			}
@@ -152,6 +161,12 @@ func (r *report) print(out io.Writer, pkg string, lines []string) {
 		fmt.Fprint(out, l)
 		p.add(strings.TrimRight(l, "\n"))
 	}
+}
+
+// counts prints how many tests (subtests included) passed, were skipped
+// and failed: a run that tested nothing shows it.
+func (r *report) counts(out io.Writer) {
+	fmt.Fprintf(out, "testreport: %d passed, %d skipped, %d failed (tests and subtests)\n", r.passed, r.skipped, r.failedTests)
 }
 
 // summary prints what failed, if anything, and reports whether it did.

@@ -38,6 +38,11 @@ func TestReportFailures(t *testing.T) {
 		t.Errorf("output has a passing test's lines:\n%s", out.String())
 	}
 	out.Reset()
+	r.counts(&out)
+	if got, want := out.String(), "testreport: 1 passed, 0 skipped, 2 failed (tests and subtests)\n"; got != want {
+		t.Errorf("counts %q, want %q", got, want)
+	}
+	out.Reset()
 	if !r.summary(&out) {
 		t.Fatal("summary reports no failure")
 	}
