@@ -49,11 +49,11 @@ func (p *pkgLog) add(line string) {
 }
 
 type report struct {
-	passed, skipped, failedTests int // tests and subtests, all packages
-	held   map[[2]string][]string // output of running tests, by package and test
-	pkgs   map[string]*pkgLog
-	order  []string // packages in the order they first spoke
-	builds []string // packages whose build failed
+	passed, skipped, failedTests int                    // tests and subtests, all packages
+	held                         map[[2]string][]string // output of running tests, by package and test
+	pkgs                         map[string]*pkgLog
+	order                        []string // packages in the order they first spoke
+	builds                       []string // packages whose build failed
 }
 
 func (r *report) pkg(name string) *pkgLog {
