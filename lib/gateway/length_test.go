@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"errors"
 	"io"
@@ -22,8 +21,6 @@ import (
 	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
 	basicnode "github.com/ipld/go-ipld-prime/node/basic"
 
-	"github.com/hash-stream/hash-stream-aws/lib/index"
-	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 )
 
@@ -119,26 +116,7 @@ func newMemLinkSystem() *memLinkSystem {
 // with both writers under root.
 func (m *memLinkSystem) store(t *testing.T, idx store.IndexStore, packs store.PackStore, root cid.Cid) {
 	t.Helper()
-	var car bytes.Buffer
-	h, err := pack.CARHeader(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	car.Write(h)
-	for _, c := range m.order {
-		if err := pack.WriteSection(&car, c, m.blocks[c.KeyString()]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx := context.Background()
-	info, err := pack.Import(ctx, packs, bytes.NewReader(car.Bytes()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	writers := []index.Writer{index.NewSingleLevelWriter(idx), index.NewMultipleLevelWriter(idx)}
-	if err := pack.AddToIndex(ctx, writers, []pack.Info{info}, root.Hash()); err != nil {
-		t.Fatal(err)
-	}
+	m.storeOrdered(t, idx, packs, root, m.order)
 }
 
 func (m *memLinkSystem) file(t *testing.T, content []byte) dagpb.PBLink {

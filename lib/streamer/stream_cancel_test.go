@@ -5,24 +5,13 @@ import (
 	"errors"
 	"io"
 	"testing"
-
-	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 )
 
 // A stream whose context ends before its last block must end with the
 // context's error, never io.EOF: its consumer would take a cut stream for
 // a complete one (a CAR that ends cleanly without its last blocks).
 func TestStreamCancelledIsNotEOF(t *testing.T) {
-	dir, root := loadRandom3m(t)
-	s := newStreamer(dir)
-	rootData, err := s.Block(context.Background(), root.Hash(), root.Hash())
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaves, err := streamer.Links(root, rootData)
-	if err != nil || len(leaves) != 4 {
-		t.Fatalf("links %v %v", leaves, err)
-	}
+	s, root, leaves := random3mLeaves(t)
 	for i := range 20 {
 		ctx, cancel := context.WithCancel(context.Background())
 		st := s.Stream(ctx, leaves, root.Hash(), nil)
@@ -31,6 +20,7 @@ func TestStreamCancelledIsNotEOF(t *testing.T) {
 		}
 		cancel()
 		got := 1
+		var err error
 		for {
 			_, err = st.Next()
 			if err != nil {

@@ -16,16 +16,7 @@ import (
 // reads it again when the consumer comes back: every block still comes,
 // in order, verified.
 func TestStreamGivesBackReadAheadWhenStalled(t *testing.T) {
-	dir, root := loadRandom3m(t)
-	s := newStreamer(dir)
-	rootData, err := s.Block(context.Background(), root.Hash(), root.Hash())
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaves, err := streamer.Links(root, rootData)
-	if err != nil || len(leaves) != 4 {
-		t.Fatalf("links %v %v", leaves, err)
-	}
+	s, root, leaves := random3mLeaves(t)
 	const floor = 2 << 20
 	b := budget.New(64<<20, budget.WithStallAfter(testutil.ProvokedTimeout))
 	acct, err := b.Admit(context.Background(), floor)

@@ -38,6 +38,23 @@ func loadRandom3m(t *testing.T) (string, cid.Cid) {
 	return dir, root
 }
 
+// random3mLeaves loads random-3m.bin (loadRandom3m) and returns a streamer
+// over it, its root and the root's four leaves.
+func random3mLeaves(t *testing.T) (*streamer.Streamer, cid.Cid, []cid.Cid) {
+	t.Helper()
+	dir, root := loadRandom3m(t)
+	s := newStreamer(dir)
+	rootData, err := s.Block(context.Background(), root.Hash(), root.Hash())
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaves, err := streamer.Links(root, rootData)
+	if err != nil || len(leaves) != 4 {
+		t.Fatalf("links %v %v", leaves, err)
+	}
+	return s, root, leaves
+}
+
 func newStreamer(dir string) *streamer.Streamer {
 	return streamer.New(index.NewReader(fs.NewIndexStore(filepath.Join(dir, "index"))), fs.NewPackStore(filepath.Join(dir, "pack")))
 }
