@@ -333,8 +333,10 @@ func (st *Stream) reclaim() {
 	if st.closed || st.err != nil || st.run == nil || !st.acct.Stalled() {
 		return
 	}
-	st.stats.Reclaims.Add(1)
 	st.stopRun(errReclaimed)
+	// Counted once given back, so a reader of Stats that sees it can rely
+	// on the bytes being back in the budget.
+	st.stats.Reclaims.Add(1)
 }
 
 // stopRun stops the current run, waits for its goroutines and recycles the
