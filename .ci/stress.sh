@@ -23,7 +23,7 @@ flaky=(
   "./lib/index ^(TestSetReadOnce|TestSetCallerLeaves|TestSetReadTimeout|TestDecodeBound)$"
   "./lib/budget ."
   "./lib/lambdastream ^Test[^E]"
-  "./lib/streamer ^TestStreamCloseEarly$"
+  "./lib/streamer ^(TestStreamCloseEarly|TestStreamGivesBackReadAheadWhenStalled)$"
   "./lib/store/fs ^TestFirstWriteRemovesStaleTemp$"
   "./lib/storecopy ^TestConcurrencyBound$"
   "./internal/faultproxy ."
