@@ -80,6 +80,19 @@ func plainString(s string) bool {
 // appendRecord appends r as recordAssembler builds it and DAG-JSON writes
 // it: keys in order, no spaces, bytes unpadded base64.
 func appendRecord(b []byte, r *Record) []byte {
+	b = appendRecordOpen(b, r)
+	for i := range r.SubRecords {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendRecord(b, &r.SubRecords[i])
+	}
+	return appendRecordClose(b, r.Type)
+}
+
+// appendRecordOpen appends r up to its sub-records (r.SubRecords is not
+// read): the keys before "subRecords", then `"subRecords":[`.
+func appendRecordOpen(b []byte, r *Record) []byte {
 	b = append(b, '{')
 	if r.HasRange {
 		b = append(b, `"length":`...)
@@ -94,15 +107,14 @@ func appendRecord(b []byte, r *Record) []byte {
 		b = append(b, `,"offset":`...)
 		b = strconv.AppendInt(b, int64(r.Offset), 10)
 	}
-	b = append(b, `,"subRecords":[`...)
-	for i := range r.SubRecords {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendRecord(b, &r.SubRecords[i])
-	}
+	return append(b, `,"subRecords":[`...)
+}
+
+// appendRecordClose ends a record appendRecordOpen began, after its
+// sub-records.
+func appendRecordClose(b []byte, t Type) []byte {
 	b = append(b, `],"type":`...)
-	b = strconv.AppendInt(b, int64(r.Type), 10)
+	b = strconv.AppendInt(b, int64(t), 10)
 	return append(b, '}')
 }
 
@@ -112,78 +124,55 @@ func appendRecord(b []byte, r *Record) []byte {
 // the file is sized exactly first and written once. Every blob's pack is
 // named by a multihash (checkPacked).
 func encodeContaining(root multihash.Multihash, blobs []PackedBlob) ([]byte, multihash.Multihash) {
-	// The packs in order of first appearance, and each blob's pack.
+	// The packs in order of first appearance, each with its blobs in
+	// their order.
 	var packs []multihash.Multihash
+	var packBlobs [][]int32
 	at := make(map[string]int)
-	of := make([]int32, len(blobs))
 	for i, b := range blobs {
 		p, ok := at[string(b.Pack.Multihash)]
 		if !ok {
 			p = len(packs)
 			at[string(b.Pack.Multihash)] = p
 			packs = append(packs, b.Pack.Multihash)
+			packBlobs = append(packBlobs, nil)
 		}
-		of[i] = int32(p)
-	}
-	subs := make([]int, len(packs)) // bytes of each pack's blobs, commas included
-	for i, b := range blobs {
-		if subs[of[i]] > 0 {
-			subs[of[i]]++
-		}
-		subs[of[i]] += blobBytes(len(b.Multihash), len(b.Pack.Multihash), b.Offset, b.Length)
+		packBlobs[p] = append(packBlobs[p], int32(i))
 	}
 	size := 0
-	for p := range packs {
+	for p, pack := range packs {
+		subs := 0 // bytes of the pack's blobs, commas included
+		for j, i := range packBlobs[p] {
+			if j > 0 {
+				subs++
+			}
+			subs += blobBytes(len(blobs[i].Multihash), len(pack), blobs[i].Offset, blobs[i].Length)
+		}
 		if p > 0 {
 			size++
 		}
-		size += packBytes(len(packs[p]), subs[p])
-	}
-	// The blobs of each pack in turn, in their order (a counting sort).
-	start := make([]int, len(packs)+1)
-	for _, p := range of {
-		start[p+1]++
-	}
-	for p := range packs {
-		start[p+1] += start[p]
-	}
-	order := make([]int32, len(blobs))
-	next := start[:len(packs)]
-	for i, p := range of {
-		order[next[p]] = int32(i)
-		next[p]++
+		size += packBytes(len(pack), subs)
 	}
 	buf := make([]byte, 0, fileBytes(len(root), size))
-	buf = append(buf, `{"data":{"location":`...)
-	buf = appendBytes(buf, root)
-	buf = append(buf, `,"multihash":`...)
-	buf = appendBytes(buf, root)
-	buf = append(buf, `,"subRecords":[`...)
+	buf = append(buf, `{"data":`...)
+	buf = appendRecordOpen(buf, &Record{Multihash: root, Location: store.Location{Multihash: root}})
 	for p, pack := range packs {
 		if p > 0 {
 			buf = append(buf, ',')
 		}
-		buf = append(buf, `{"location":`...)
-		buf = appendBytes(buf, pack)
-		buf = append(buf, `,"multihash":`...)
-		buf = appendBytes(buf, pack)
-		buf = append(buf, `,"subRecords":[`...)
-		// next[p] is now where pack p+1's blobs start.
-		from := 0
-		if p > 0 {
-			from = next[p-1]
-		}
-		for j, i := range order[from:next[p]] {
+		buf = appendRecordOpen(buf, &Record{Multihash: pack, Location: store.Location{Multihash: pack}})
+		for j, i := range packBlobs[p] {
 			if j > 0 {
 				buf = append(buf, ',')
 			}
 			b := &blobs[i]
-			r := Record{Multihash: b.Multihash, Type: Blob, Location: store.Location{Multihash: b.Pack.Multihash}, Offset: b.Offset, Length: b.Length, HasRange: true}
-			buf = appendRecord(buf, &r)
+			buf = appendRecordOpen(buf, &Record{Multihash: b.Multihash, Location: store.Location{Multihash: b.Pack.Multihash}, Offset: b.Offset, Length: b.Length, HasRange: true})
+			buf = appendRecordClose(buf, Blob)
 		}
-		buf = append(buf, `],"type":1}`...)
+		buf = appendRecordClose(buf, Pack)
 	}
-	buf = append(buf, `],"type":2},"type":"`+TypeContaining+`"}`...)
+	buf = appendRecordClose(buf, Containing)
+	buf = append(buf, `,"type":"`+TypeContaining+`"}`...)
 	var first multihash.Multihash
 	if len(packs) > 0 {
 		first = packs[0]
