@@ -8,7 +8,8 @@ import (
 	"syscall"
 )
 
-const supported = true
+// Supported reports whether files can be locked here (flock).
+const Supported = true
 
 // lock takes the exclusive flock of f, waiting for it. A flock belongs to
 // the open file, so two opens of one file conflict even in one process.

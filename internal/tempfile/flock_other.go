@@ -8,8 +8,9 @@ import (
 )
 
 // Without flock a live temporary file cannot be told from a stale one:
-// files are made unlocked and RemoveStale removes nothing.
-const supported = false
+// files are made unlocked and RemoveStale removes nothing. Supported
+// reports whether files can be locked here.
+const Supported = false
 
 func lock(*os.File) error { return errors.ErrUnsupported }
 

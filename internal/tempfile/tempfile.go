@@ -57,6 +57,12 @@ func Lock(f *os.File, lstat func() (fs.FileInfo, error)) (bool, error) {
 	return sameFile(f, lstat)
 }
 
+// TryLock takes the exclusive lock of f if no one holds it, without
+// waiting: false when another open file (of this process or another)
+// holds it. Where locks are not supported it returns an error wrapping
+// errors.ErrUnsupported.
+func TryLock(f *os.File) (bool, error) { return tryLock(f) }
+
 // sameFile reports whether the file at a name (lstat) is still f.
 func sameFile(f *os.File, lstat func() (fs.FileInfo, error)) (bool, error) {
 	named, err := lstat()
@@ -79,7 +85,7 @@ func sameFile(f *os.File, lstat func() (fs.FileInfo, error)) (bool, error) {
 // total size. Files it cannot open (another user's) are left alone.
 // Where locks are not available it removes nothing.
 func RemoveStale(root *os.Root, dir string, match func(name string) bool) (removed []string, size int64, err error) {
-	if !supported {
+	if !Supported {
 		return nil, 0, nil
 	}
 	d, err := root.Open(dir)

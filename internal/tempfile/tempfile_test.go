@@ -10,7 +10,7 @@ import (
 )
 
 func skipUnsupported(t *testing.T) {
-	if !supported {
+	if !Supported {
 		t.Skip("no flock on this system")
 	}
 }

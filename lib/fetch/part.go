@@ -2,9 +2,12 @@ package fetch
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/hash-stream/hash-stream-aws/internal/tempfile"
 )
 
 // part is the temporary folder a fetch writes in, next to its output and
@@ -15,7 +18,7 @@ import (
 // never while it runs; the lock goes with the process, however it ends.
 type part struct {
 	dir  string
-	lock *os.File // the folder, open and locked; nil where locks are not supported
+	lock *os.File // the folder, open and locked (where locks are supported)
 }
 
 // newPart removes the parts of out that no live fetch holds, then makes
@@ -27,25 +30,22 @@ func newPart(out string) (*part, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !canLock {
-			return &part{dir: dir}, nil
-		}
 		f, err := os.Open(dir)
 		if err != nil {
 			os.Remove(dir)
 			return nil, err
 		}
-		ok, err := tryLock(f)
+		// Another fetch may take the new folder for a leftover before it
+		// is locked: then it is gone once locked, and we start again.
+		ok, err := tempfile.Lock(f, func() (fs.FileInfo, error) { return os.Lstat(dir) })
 		if err != nil {
 			f.Close()
 			os.Remove(dir)
-			return nil, fmt.Errorf("fetch: locking %s: %w", dir, err)
+			return nil, fmt.Errorf("fetch: %w", err)
 		}
 		if ok {
 			return &part{dir: dir, lock: f}, nil
 		}
-		// Another fetch took it for a leftover before we locked it: it
-		// removes it, and we start again.
 		f.Close()
 	}
 	return nil, fmt.Errorf("fetch: could not make a temporary folder next to %s", out)
@@ -83,7 +83,7 @@ func isPartOf(name, out string) bool {
 // those of a fetch that was killed. Where locks are not supported, none
 // (a live one cannot be told from a dead one).
 func removeLeftovers(out string) {
-	if !canLock {
+	if !tempfile.Supported {
 		return
 	}
 	dir := filepath.Dir(out)
@@ -100,7 +100,7 @@ func removeLeftovers(out string) {
 		if err != nil {
 			continue
 		}
-		if ok, err := tryLock(f); err == nil && ok {
+		if ok, err := tempfile.TryLock(f); err == nil && ok {
 			os.RemoveAll(path)
 		}
 		f.Close()

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hash-stream/hash-stream-aws/internal/tempfile"
 	"github.com/hash-stream/hash-stream-aws/lib/fetch/fetchtest"
 	"github.com/ipfs/go-cid"
 )
@@ -33,7 +34,7 @@ func listDir(t *testing.T, dir string) []string {
 // (a process killed with SIGKILL in the middle of its slices), and never
 // the part of a fetch under way.
 func TestFetchRemovesLeftoverParts(t *testing.T) {
-	if !canLock {
+	if !tempfile.Supported {
 		t.Skip("no flock here: leftovers are kept")
 	}
 	if out := os.Getenv("FETCH_TEST_HELPER_OUT"); out != "" {
