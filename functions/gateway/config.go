@@ -17,14 +17,15 @@ import (
 
 // Environment variables of the function. The bucket and prefix names are
 // the hash-stream CLI's, declared beside the S3 store (s3.ReadEnv reads
-// them, with the S3 client's).
+// them, with the S3 client's); the limits are the indexer's too, declared
+// beside them in package index.
 const (
 	envIndexBucket     = s3.EnvIndexBucket
 	envIndexPrefix     = s3.EnvIndexPrefix
 	envPackBucket      = s3.EnvPackBucket
 	envPackPrefix      = s3.EnvPackPrefix
 	envIndexCacheBytes = "HASH_STREAM_INDEX_CACHE_BYTES"
-	envMaxIndexFile    = "HASH_STREAM_MAX_INDEX_FILE_BYTES"
+	envMaxIndexFile    = index.EnvMaxIndexFileBytes
 	envMaxResponse     = "HASH_STREAM_MAX_RESPONSE_BYTES"
 	envReadGap         = "HASH_STREAM_READ_GAP_BYTES"
 	envReadMaxRange    = "HASH_STREAM_READ_MAX_RANGE_BYTES"
@@ -33,7 +34,7 @@ const (
 	envLogLevel        = "HASH_STREAM_LOG_LEVEL"
 	envEMFNamespace    = "HASH_STREAM_EMF_NAMESPACE"
 	envMemoryBudget    = "HASH_STREAM_MEMORY_BUDGET_BYTES"
-	envMaxBlock        = "HASH_STREAM_MAX_BLOCK_BYTES"
+	envMaxBlock        = index.EnvMaxBlockBytes
 	// envFunctionMemory is set by Lambda: the function's memory in MB.
 	envFunctionMemory = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
 )

@@ -25,11 +25,11 @@ const (
 	envRejectedPrefix = "HASH_STREAM_REJECTED_PREFIX"
 	envIndexWriter    = "HASH_STREAM_INDEX_WRITER"
 	envLogLevel       = "HASH_STREAM_LOG_LEVEL"
-	// The readers' limits, named as the gateway function names them: a
+	// The readers' limits, the gateway function's variables: a
 	// deployment that changes them on the gateway sets the same values
 	// here, so the indexer stores nothing the gateway refuses.
-	envMaxBlock     = "HASH_STREAM_MAX_BLOCK_BYTES"
-	envMaxIndexFile = "HASH_STREAM_MAX_INDEX_FILE_BYTES"
+	envMaxBlock     = index.EnvMaxBlockBytes
+	envMaxIndexFile = index.EnvMaxIndexFileBytes
 )
 
 // config is the function's configuration, read once at init.

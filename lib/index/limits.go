@@ -19,6 +19,14 @@ import (
 // most 2 MiB.
 const DefaultMaxBlockBytes = 4 << 20
 
+// The environment variables that set the limits in the Lambda functions:
+// the gateway reads with them, and the indexer, given the same values,
+// writes nothing the gateway refuses.
+const (
+	EnvMaxBlockBytes     = "HASH_STREAM_MAX_BLOCK_BYTES"
+	EnvMaxIndexFileBytes = "HASH_STREAM_MAX_INDEX_FILE_BYTES"
+)
+
 // Errors of content the readers would refuse: ErrOverLimit, and which
 // limit it is over (each wraps ErrOverLimit).
 var (
