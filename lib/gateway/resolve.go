@@ -16,11 +16,9 @@ import (
 	dagpb "github.com/ipld/go-codec-dagpb"
 	"github.com/ipld/go-ipld-prime"
 	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
+	"github.com/multiformats/go-multicodec"
 	"github.com/multiformats/go-multihash"
 )
-
-// codecIdentity is the multicodec of identity blocks: bytes, as raw.
-const codecIdentity = 0x00
 
 // loadedBlock is a verified block read while resolving a path.
 type loadedBlock struct {
@@ -90,7 +88,7 @@ func (r *resolver) resolve(root cid.Cid, segments []string) (cid.Cid, []cid.Cid,
 		case cid.DagProtobuf:
 			next, err = r.resolveUnixFS(cur, data, segments[i])
 			used = 1
-		case cid.Raw, codecIdentity:
+		case cid.Raw, uint64(multicodec.Identity): // identity blocks are bytes, as raw ones
 			return cid.Undef, nil, pathError(segments[:i+1], "a raw block has no path")
 		default:
 			next, used, err = r.resolveIPLD(cur, data, segments[i:])

@@ -12,6 +12,7 @@ import (
 	"github.com/ipld/go-ipld-prime/multicodec"
 	basicnode "github.com/ipld/go-ipld-prime/node/basic"
 	"github.com/ipld/go-ipld-prime/traversal"
+	mc "github.com/multiformats/go-multicodec"
 
 	// Codecs a DAG may be made of, registered for decoding (paths walk
 	// inside cbor and json blocks as inside dag-cbor and dag-json ones).
@@ -26,20 +27,13 @@ import (
 // with its CID's codec.
 var ErrDecode = errors.New("block does not decode as its codec")
 
-// Codecs whose blocks cannot carry links (multicodec table).
-const (
-	codecIdentity = 0x00
-	codecCBOR     = 0x51
-	codecJSON     = 0x0200
-)
-
 // CanLink reports whether blocks of codec may carry links. Raw, cbor,
 // json and identity blocks cannot: they are leaves of any DAG, whatever
 // their bytes, and are never decoded to find links. Every other codec may,
 // including those this package does not decode.
 func CanLink(codec uint64) bool {
 	switch codec {
-	case cid.Raw, codecCBOR, codecJSON, codecIdentity:
+	case cid.Raw, uint64(mc.Cbor), uint64(mc.Json), uint64(mc.Identity):
 		return false
 	}
 	return true
