@@ -81,7 +81,6 @@ type Stream struct {
 	s          *Streamer
 	cids       []cid.Cid
 	containing multihash.Multihash
-	cfg        PlannerConfig
 	ctx        context.Context
 	cancel     context.CancelCauseFunc
 	// acct is the response's share of the memory budget (nil: none).
@@ -221,7 +220,7 @@ func (s *Streamer) Stream(ctx context.Context, cids []cid.Cid, containing multih
 		stats = new(Stats)
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
-	st := &Stream{s: s, cids: cids, containing: containing, cfg: s.plan, ctx: ctx, cancel: cancel,
+	st := &Stream{s: s, cids: cids, containing: containing, ctx: ctx, cancel: cancel,
 		acct: budget.FromContext(ctx), stats: stats}
 	st.unhook = st.acct.OnStall(st.reclaim)
 	st.start()
@@ -232,7 +231,7 @@ func (s *Streamer) Stream(ctx context.Context, cids []cid.Cid, containing multih
 // yet shared).
 func (st *Stream) start() {
 	ctx, cancel := context.WithCancelCause(st.ctx)
-	r := &run{cancel: cancel, groups: make(chan *group, st.cfg.Concurrency)}
+	r := &run{cancel: cancel, groups: make(chan *group, st.s.plan.Concurrency)}
 	r.order.next, r.order.waiting = st.delivered, st.delivered
 	st.run = r
 	from := st.delivered
@@ -240,7 +239,7 @@ func (st *Stream) start() {
 	go func() {
 		defer r.wg.Done()
 		defer st.s.recoverInto(ctx, "planner", func(err error) { st.cancel(err) })
-		st.s.runPlanner(ctx, st, r, st.cids[from:], from, st.cfg)
+		st.s.runPlanner(ctx, st, r, st.cids[from:], from)
 	}()
 }
 
@@ -375,9 +374,10 @@ var (
 )
 
 // runPlanner locates the blocks in batches, groups them into ranged reads and
-// starts the reads, in order, at most cfg.Concurrency at a time. seq is
+// starts the reads, in order, at most s.plan.Concurrency at a time. seq is
 // the sequence number of cids[0] in the stream.
-func (s *Streamer) runPlanner(ctx context.Context, st *Stream, r *run, cids []cid.Cid, seq int, cfg PlannerConfig) {
+func (s *Streamer) runPlanner(ctx context.Context, st *Stream, r *run, cids []cid.Cid, seq int) {
+	cfg := s.plan
 	defer close(r.groups)
 	slots := make(chan struct{}, cfg.Concurrency)
 	cs := s.containingSet(ctx, st.containing, st.stats) // once for the whole run
