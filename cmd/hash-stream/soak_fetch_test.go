@@ -11,7 +11,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -89,18 +88,7 @@ func startServeProcess(t *testing.T, bin, dir string, args ...string) (string, *
 
 // peakRSS returns the process's peak resident set size (VmHWM) in bytes.
 func peakRSS(t *testing.T, p *os.Process) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmHWM")
-	return 0
+	return procStatusBytes(t, p.Pid, "VmHWM")
 }
 
 // TestSoakManyLargeFetches: HASH_STREAM_SOAK_CLIENTS clients (default 200)

@@ -104,16 +104,24 @@ func startSoakServer(t *testing.T, fileSize int, args ...string) *soakServer {
 
 // rss returns the server's resident memory in MiB.
 func (s *soakServer) rss(t *testing.T) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	return float64(procStatusBytes(t, s.cmd.Process.Pid, "VmRSS")) / (1 << 20)
+}
+
+// procStatusBytes returns a memory field of /proc/<pid>/status (VmRSS,
+// VmHWM, ...) in bytes.
+func procStatusBytes(t *testing.T, pid int, field string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-			return float64(kb) / 1024
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == field+":" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
 		}
 	}
+	t.Fatalf("no %s in /proc/%d/status", field, pid)
 	return 0
 }
 
