@@ -17,7 +17,6 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 )
@@ -187,8 +186,8 @@ func launchEmulator(rie, binary string, env []string, out io.Writer) (*EmulatorP
 }
 
 // StartTimeout bounds how long LaunchEmulator waits for the emulator to
-// listen: generous, for a loaded machine.
-const StartTimeout = 30 * time.Second
+// listen: testutil.WaitTimeout, generous for a loaded machine.
+const StartTimeout = testutil.WaitTimeout
 
 // Invoke sends event to the function and returns the emulator's reply: its
 // status code (200 even for most function errors) and the whole buffered

@@ -60,8 +60,9 @@ import (
 // EnvEndpoint names the variable that points tests at a running server.
 const EnvEndpoint = "HASHSTREAM_S3_ENDPOINT"
 
-// StartTimeout bounds how long Start waits for versitygw to answer.
-const StartTimeout = 30 * time.Second
+// StartTimeout bounds how long Start waits for versitygw to answer:
+// testutil.WaitTimeout, generous for a loaded machine.
+const StartTimeout = testutil.WaitTimeout
 
 // unavailable is the message of a test that finds no server.
 const unavailable = "no S3-compatible server: set " + EnvEndpoint +
