@@ -32,12 +32,7 @@ func TestIndexerRefusesWhatTheGatewayRefuses(t *testing.T) {
 	if msg := r.invoke(t, "ingest/six.car"); msg != "" {
 		t.Fatalf("function error: %s", msg)
 	}
-	if keys := s3srv.Keys(t, r.pack, ""); len(keys) != 1 || keys[0] != "rejected/six.car" {
-		t.Errorf("pack bucket holds %q, want only the rejected CAR", keys)
-	}
-	if keys := s3srv.Keys(t, r.index, ""); len(keys) != 0 {
-		t.Errorf("index objects written: %q", keys)
-	}
+	r.wantRejected(t, "rejected/six.car")
 
 	raised := 8 << 20
 	r = newRig(t, envMaxBlock+"="+strconv.Itoa(raised))

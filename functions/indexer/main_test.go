@@ -199,6 +199,18 @@ func (r *rig) invoke(t *testing.T, key string) string {
 	return fe.ErrorType + ": " + fe.ErrorMessage
 }
 
+// wantRejected checks that the pack bucket holds only the rejected CAR at
+// key and that no index object was written.
+func (r *rig) wantRejected(t *testing.T, key string) {
+	t.Helper()
+	if keys := s3srv.Keys(t, r.pack, ""); len(keys) != 1 || keys[0] != key {
+		t.Errorf("pack bucket holds %q, want only the rejected CAR", keys)
+	}
+	if keys := s3srv.Keys(t, r.index, ""); len(keys) != 0 {
+		t.Errorf("index objects written: %q", keys)
+	}
+}
+
 func (r *rig) put(t *testing.T, key string, data []byte) {
 	t.Helper()
 	_, err := r.client.PutObject(context.Background(), &awss3.PutObjectInput{Bucket: aws.String(r.pack), Key: aws.String(key), Body: bytes.NewReader(data)})
@@ -362,12 +374,7 @@ func TestIndexerRejects(t *testing.T) {
 	if msg := r.invoke(t, "ingest/batch 1/bad.car"); msg != "" {
 		t.Fatalf("function error: %s", msg)
 	}
-	if keys := s3srv.Keys(t, r.pack, ""); len(keys) != 1 || keys[0] != "rejected/batch 1/bad.car" {
-		t.Errorf("pack bucket holds %q, want only the rejected CAR", keys)
-	}
-	if keys := s3srv.Keys(t, r.index, ""); len(keys) != 0 {
-		t.Errorf("index objects written: %q", keys)
-	}
+	r.wantRejected(t, "rejected/batch 1/bad.car")
 	blockCID := cid.NewCidV1(cid.Raw, blob.Multihash)
 	line, err := r.emu.OutputLine(testutil.WaitContext(t), `"msg":"CAR rejected"`)
 	if err != nil {
