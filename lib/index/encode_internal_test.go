@@ -15,18 +15,7 @@ import (
 // locations, other writer types) still encode as before.
 func TestEncodeMatchesIPLD(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	mh := func() multihash.Multihash {
-		b := make([]byte, r.IntN(80))
-		for i := range b {
-			b[i] = byte(r.Uint32())
-		}
-		codes := []uint64{multihash.SHA2_256, multihash.SHA2_512, multihash.IDENTITY}
-		m, err := multihash.Sum(b, codes[r.IntN(len(codes))], -1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
+	mh := func() multihash.Multihash { return randomMultihash(t, r, r.IntN(80)) }
 	numbers := []uint64{0, 1, 9, 10, 99, 1 << 20, 133169152, math.MaxInt64, math.MaxUint64}
 	num := func() uint64 {
 		if r.IntN(2) == 0 {
@@ -77,18 +66,7 @@ func TestEncodeMatchesIPLD(t *testing.T) {
 // CONTAINING record of blobs, their packs interleaved or not.
 func TestEncodeContaining(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	mh := func() multihash.Multihash {
-		b := make([]byte, 8)
-		for i := range b {
-			b[i] = byte(r.Uint32())
-		}
-		codes := []uint64{multihash.SHA2_256, multihash.SHA2_512, multihash.IDENTITY}
-		m, err := multihash.Sum(b, codes[r.IntN(len(codes))], -1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
+	mh := func() multihash.Multihash { return randomMultihash(t, r, 8) }
 	for round := range 100 {
 		var packs []multihash.Multihash
 		for range 1 + r.IntN(5) {
@@ -119,4 +97,20 @@ func TestEncodeContaining(t *testing.T) {
 			t.Errorf("round %d: first sub-record %x", round, first)
 		}
 	}
+}
+
+// randomMultihash returns the sha2-256, sha2-512 or identity multihash
+// (picked by r) of n bytes from r.
+func randomMultihash(t *testing.T, r *rand.Rand, n int) multihash.Multihash {
+	t.Helper()
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	codes := []uint64{multihash.SHA2_256, multihash.SHA2_512, multihash.IDENTITY}
+	m, err := multihash.Sum(b, codes[r.IntN(len(codes))], -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
