@@ -14,8 +14,8 @@ import (
 
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/budget"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
-	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 )
 
 // stalledDialer dials from the loopback address ip (127.0.0.0/8 holds many:
@@ -74,7 +74,7 @@ func TestServeNonReadersCannotLockOut(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("root: %d, %v", resp.StatusCode, err)
 	}
-	leaves, err := streamer.Links(ts.root, rootData)
+	leaves, err := dag.Links(ts.root, rootData)
 	if err != nil || len(leaves) == 0 {
 		t.Fatalf("links of the root: %v, %v", leaves, err)
 	}

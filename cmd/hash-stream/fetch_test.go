@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
-	"github.com/hash-stream/hash-stream-aws/lib/pack"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/hash-stream/hash-stream-aws/lib/unixfs"
 	"github.com/ipfs/go-cid"
 	"github.com/ipfs/go-unixfsnode/data/builder"
@@ -85,13 +85,13 @@ func newFetchFixture(t *testing.T, ctx context.Context) *fetchFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	header, err := pack.CARHeader(root)
+	header, err := dag.CARHeader(root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	car.Write(header)
 	for _, b := range blocks {
-		if err := pack.WriteSection(&car, b.CID, b.Data); err != nil {
+		if err := dag.WriteSection(&car, b.CID, b.Data); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -528,7 +528,7 @@ func buildHAMT(t *testing.T, dir string) (string, string) {
 		t.Fatal(err)
 	}
 	rc := root.(cidlink.Link).Cid
-	header, err := pack.CARHeader(rc)
+	header, err := dag.CARHeader(rc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -538,7 +538,7 @@ func buildHAMT(t *testing.T, dir string) (string, string) {
 		if c.Prefix().Codec == cid.DagProtobuf && bytes.Contains(blocks[c], []byte{0x08, 0x05}) { // UnixFS type HAMTShard
 			shards++
 		}
-		if err := pack.WriteSection(&car, c, blocks[c]); err != nil {
+		if err := dag.WriteSection(&car, c, blocks[c]); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
-	"github.com/hash-stream/hash-stream-aws/lib/streamer"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/ipfs/go-cid"
 )
 
@@ -163,7 +163,7 @@ func TestRoundTrips(t *testing.T) {
 	vars["AWS_ENDPOINT_URL_S3"] = proxyURL
 	// A leaf, from the root block, read on a server of its own.
 	_, rootData := timedGet(t, "http://"+startServe(t, vars)+"/ipfs/"+root+"?format=raw")
-	leaves, err := streamer.Links(cid.MustParse(root), rootData)
+	leaves, err := dag.Links(cid.MustParse(root), rootData)
 	if err != nil || len(leaves) == 0 {
 		t.Fatal(leaves, err)
 	}

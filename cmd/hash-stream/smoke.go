@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hash-stream/hash-stream-aws/lib/streamer"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/ipfs/go-cid"
 	"github.com/ipld/go-car/v2"
 )
@@ -131,7 +131,7 @@ func smokeFetch(ctx context.Context, client *http.Client, url, accept string, ve
 
 // verifyRaw checks that body is the block root.
 func verifyRaw(root cid.Cid, body []byte) (string, error) {
-	if err := streamer.Verify(root.Hash(), body); err != nil {
+	if err := dag.Verify(root.Hash(), body); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("%d bytes, verified", len(body)), nil
@@ -159,11 +159,11 @@ func verifyCAR(root cid.Cid, body []byte) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("block %d: %w", n+1, err)
 		}
-		if err := streamer.Verify(b.Cid().Hash(), b.RawData()); err != nil {
+		if err := dag.Verify(b.Cid().Hash(), b.RawData()); err != nil {
 			return "", err
 		}
 		have[b.Cid().KeyString()] = true
-		ls, err := streamer.Links(b.Cid(), b.RawData())
+		ls, err := dag.Links(b.Cid(), b.RawData())
 		if err != nil {
 			return "", err
 		}
@@ -171,7 +171,7 @@ func verifyCAR(root cid.Cid, body []byte) (string, error) {
 		n++
 	}
 	for _, c := range append(links, root) {
-		if _, inline, _ := streamer.Inline(c.Hash()); !inline && !have[c.KeyString()] {
+		if _, inline, _ := dag.Inline(c.Hash()); !inline && !have[c.KeyString()] {
 			return "", fmt.Errorf("the CAR lacks block %s", c)
 		}
 	}

@@ -12,9 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/ipfs/go-cid"
-
-	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 )
 
 // metric returns the value of the Prometheus metric name (no labels) the
@@ -80,7 +79,7 @@ func TestSoakNonReaders(t *testing.T) {
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("%s: %d %v", c, resp.StatusCode, err)
 		}
-		links, err := streamer.Links(c, data)
+		links, err := dag.Links(c, data)
 		if err != nil || len(links) == 0 {
 			t.Fatalf("links of %s: %v %v", c, links, err)
 		}

@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/hash-stream/hash-stream-aws/lib/pack"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
 )
@@ -68,14 +68,14 @@ func writeTinyCAR(t *testing.T, path string, n int) {
 		return cid.NewCidV1(cid.Raw, mh), data
 	}
 	root, _ := block(0)
-	head, err := pack.CARHeader(root)
+	head, err := dag.CARHeader(root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.Write(head)
 	for i := range n {
 		c, data := block(i)
-		if err := pack.WriteSection(w, c, data); err != nil {
+		if err := dag.WriteSection(w, c, data); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -7,8 +7,8 @@ import (
 	"io"
 
 	"github.com/hash-stream/hash-stream-aws/lib/carwalk"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
-	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 	"github.com/ipfs/go-cid"
 )
@@ -42,7 +42,7 @@ func streamerDump(ctx context.Context, env *cliEnv, args []string) error {
 	var blocks int
 	n, err := writeFileAtomic(pos[1], func(w io.Writer) error {
 		if format == "raw" {
-			data, err := s.Block(ctx, root.Hash(), containing)
+			data, err := s.Block(ctx, root.Hash(), containing, nil)
 			if err != nil {
 				return err
 			}
@@ -51,7 +51,7 @@ func streamerDump(ctx context.Context, env *cliEnv, args []string) error {
 			return err
 		}
 		bw := bufio.NewWriterSize(w, 1<<20)
-		header, err := pack.CARHeader(root)
+		header, err := dag.CARHeader(root)
 		if err != nil {
 			return err
 		}
@@ -61,14 +61,14 @@ func streamerDump(ctx context.Context, env *cliEnv, args []string) error {
 		if containing == nil {
 			containing = root.Hash()
 		}
-		data, err := s.Block(ctx, root.Hash(), containing)
+		data, err := s.Block(ctx, root.Hash(), containing, nil)
 		if err != nil {
 			return err
 		}
 		// The gateway's walk, so the CAR is byte for byte what
 		// GET /ipfs/<cid>?format=car answers.
 		wk := carwalk.New(ctx, s, func(c cid.Cid, data []byte) error {
-			return pack.WriteSection(bw, c, data)
+			return dag.WriteSection(bw, c, data)
 		}, carwalk.WithContaining(containing))
 		if err := wk.Block(root, data); err != nil {
 			return err

@@ -5,7 +5,7 @@
 // bytes for the same DAG.
 //
 // The walk is iterative: an explicit stack holds the nodes on the path
-// from the root, each with its links and one streamer.Stream reading them,
+// from the root, each with its links and one dag.Stream reading them,
 // so memory is O(depth + links of the nodes on the path) and a DAG deeper
 // than the maximum depth (DefaultMaxDepth, WithMaxDepth) ends the walk
 // with an error wrapping ErrTooDeep instead of the process. The children
@@ -15,9 +15,9 @@
 //
 // Identity CIDs are never written as blocks (their data is in the CID);
 // their links are walked like any other node's. Blocks of codecs that
-// cannot link (raw, cbor, json, identity: streamer.CanLink) are leaves,
-// written and never decoded; a block of a codec the streamer does not
-// decode ends a walk with a *streamer.CodecError only where its links are
+// cannot link (raw, cbor, json, identity: dag.CanLink) are leaves,
+// written and never decoded; a block of a codec package dag does not
+// decode ends a walk with a *dag.CodecError only where its links are
 // needed (All), and is written as a leaf where they are not (File,
 // Shards).
 package carwalk
@@ -31,10 +31,8 @@ import (
 
 	"github.com/hash-stream/hash-stream-aws/lib/budget"
 	"github.com/hash-stream/hash-stream-aws/lib/cache"
-	"github.com/hash-stream/hash-stream-aws/lib/streamer"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/ipfs/go-cid"
-	"github.com/ipfs/go-unixfsnode/data"
-	dagpb "github.com/ipld/go-codec-dagpb"
 	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
 	"github.com/multiformats/go-multihash"
 )
@@ -67,13 +65,13 @@ func WithDups(dups bool) Option { return func(w *Walker) { w.dups = dups } }
 func WithMaxDepth(n int) Option { return func(w *Walker) { w.maxDepth = max(n, 1) } }
 
 // WithContaining sets the containing multihash the blocks are located
-// through (see streamer.Streamer.Stream).
+// through (see dag.Source).
 func WithContaining(mh multihash.Multihash) Option {
 	return func(w *Walker) { w.containing = mh }
 }
 
 // WithStats counts the walk's reads into stats.
-func WithStats(stats *streamer.Stats) Option { return func(w *Walker) { w.stats = stats } }
+func WithStats(stats *dag.Stats) Option { return func(w *Walker) { w.stats = stats } }
 
 // WithCacheBytes sets how many bytes of blocks a dups=y walk keeps to write
 // again (default DefaultCacheBytes; 0: none).
@@ -85,12 +83,12 @@ func WithCacheBytes(n int64) Option { return func(w *Walker) { w.cacheBytes = n 
 // safe for concurrent use.
 type Walker struct {
 	ctx        context.Context
-	blocks     *streamer.Streamer
+	blocks     dag.Source
 	emit       func(cid.Cid, []byte) error
 	dups       bool
 	maxDepth   int
 	containing multihash.Multihash
-	stats      *streamer.Stats
+	stats      *dag.Stats
 	cacheBytes int64
 
 	seen    map[string]bool // written blocks, with dups=n
@@ -112,13 +110,13 @@ type keptBlock struct {
 // New returns a Walker reading through s (charging the budget of the
 // response in ctx) and writing each block with emit, which must not keep
 // the data after it returns.
-func New(ctx context.Context, s *streamer.Streamer, emit func(c cid.Cid, data []byte) error, opts ...Option) *Walker {
+func New(ctx context.Context, s dag.Source, emit func(c cid.Cid, data []byte) error, opts ...Option) *Walker {
 	w := &Walker{ctx: ctx, blocks: s, emit: emit, maxDepth: DefaultMaxDepth, cacheBytes: DefaultCacheBytes, seen: make(map[string]bool)}
 	for _, o := range opts {
 		o(w)
 	}
 	if w.stats == nil {
-		w.stats = new(streamer.Stats)
+		w.stats = new(dag.Stats)
 	}
 	if w.dups && w.cacheBytes > 0 {
 		acct := budget.FromContext(ctx)
@@ -135,29 +133,10 @@ func New(ctx context.Context, s *streamer.Streamer, emit func(c cid.Cid, data []
 // Written returns the number of blocks written so far.
 func (w *Walker) Written() int { return w.written }
 
-// IsIdentity reports whether c's multihash is an identity one (its data is
-// in the CID), without allocating: a CIDv1 is a version and a codec
-// varint, then the multihash, whose identity code is the byte 0x00. A
-// CIDv0 is always sha2-256.
-func IsIdentity(c cid.Cid) bool {
-	k := c.KeyString()
-	if c.Version() == 0 {
-		return false
-	}
-	i := 0
-	for skip := 0; skip < 2; skip++ { // version, codec
-		for i < len(k) && k[i]&0x80 != 0 {
-			i++
-		}
-		i++
-	}
-	return i < len(k) && k[i] == 0x00
-}
-
 // Block writes one block already read (a path block, the root): nothing
 // for an identity CID, nor with dups=n for a block written before.
 func (w *Walker) Block(c cid.Cid, data []byte) error {
-	if IsIdentity(c) {
+	if dag.IsIdentity(c) {
 		return nil
 	}
 	if !w.dups {
@@ -207,7 +186,7 @@ type expandFunc func(c cid.Cid, data []byte, offset int64) ([]link, error)
 type frame struct {
 	links   []link
 	next    int
-	st      *streamer.Stream
+	st      dag.Stream
 	pending int // read links not yet taken from st
 	closed  bool
 }
@@ -301,7 +280,7 @@ func (w *Walker) plan(kids []link) *frame {
 
 // take returns the block of l and the function that releases it, or a nil
 // release when the block is not to be written (dups=n, written already).
-func (w *Walker) take(f *frame, l link) (streamer.Block, func(), error) {
+func (w *Walker) take(f *frame, l link) (dag.Block, func(), error) {
 	if !w.dups && w.seen[l.cid.KeyString()] {
 		if l.read {
 			b, err := w.next(f, l.cid)
@@ -310,7 +289,7 @@ func (w *Walker) take(f *frame, l link) (streamer.Block, func(), error) {
 			}
 			f.st.Recycle(b) // written inside an earlier sibling's DAG
 		}
-		return streamer.Block{}, nil, nil
+		return dag.Block{}, nil, nil
 	}
 	if l.read {
 		b, err := w.next(f, l.cid)
@@ -322,7 +301,7 @@ func (w *Walker) take(f *frame, l link) (streamer.Block, func(), error) {
 	}
 	if w.again != nil {
 		if kept, ok := w.again.Get(l.cid.KeyString()); ok {
-			return streamer.Block{CID: l.cid, Data: kept.data}, func() {}, nil
+			return dag.Block{CID: l.cid, Data: kept.data}, func() {}, nil
 		}
 	}
 	// A repeat whose first copy left the cache (or never fit in it): read
@@ -338,14 +317,14 @@ func (w *Walker) take(f *frame, l link) (streamer.Block, func(), error) {
 
 // next takes the next block of f's stream, which must be c, and closes
 // the stream after its last block.
-func (w *Walker) next(f *frame, c cid.Cid) (streamer.Block, error) {
+func (w *Walker) next(f *frame, c cid.Cid) (dag.Block, error) {
 	b, err := f.st.Next()
 	if err != nil {
 		return b, streamEnded(err)
 	}
 	if !b.CID.Equals(c) {
 		f.st.Recycle(b)
-		return streamer.Block{}, fmt.Errorf("carwalk: stream gave %s where %s was due", b.CID, c)
+		return dag.Block{}, fmt.Errorf("carwalk: stream gave %s where %s was due", b.CID, c)
 	}
 	if f.pending--; f.pending == 0 {
 		f.close() // its buffers and goroutines are not needed while the walk is below
@@ -362,7 +341,7 @@ func streamEnded(err error) error {
 
 // visit writes b, keeps it to repeat (dups=y, read blocks), releases it
 // and returns its children.
-func (w *Walker) visit(b streamer.Block, offset int64, expand expandFunc, release func()) ([]link, error) {
+func (w *Walker) visit(b dag.Block, offset int64, expand expandFunc, release func()) ([]link, error) {
 	defer release()
 	if err := w.Block(b.CID, b.Data); err != nil {
 		return nil, err
@@ -374,7 +353,7 @@ func (w *Walker) visit(b streamer.Block, offset int64, expand expandFunc, releas
 			}
 		}
 	}
-	if !streamer.CanLink(b.CID.Prefix().Codec) {
+	if !dag.CanLink(b.CID.Prefix().Codec) {
 		return nil, nil
 	}
 	return expand(b.CID, b.Data, offset)
@@ -382,7 +361,7 @@ func (w *Walker) visit(b streamer.Block, offset int64, expand expandFunc, releas
 
 // allLinks returns every link of a block.
 func allLinks(c cid.Cid, data []byte, _ int64) ([]link, error) {
-	cids, err := streamer.Links(c, data)
+	cids, err := dag.Links(c, data)
 	if err != nil || len(cids) == 0 {
 		return nil, err
 	}
@@ -400,7 +379,7 @@ func fileLinks(c cid.Cid, raw []byte, offset, from, to int64) ([]link, error) {
 	if c.Prefix().Codec != cid.DagProtobuf {
 		return nil, nil
 	}
-	pb, ufs, err := DecodeUnixFS(c, raw)
+	pb, ufs, err := dag.DecodeUnixFS(c, raw)
 	if err != nil || ufs == nil {
 		return nil, err
 	}
@@ -414,7 +393,7 @@ func fileLinks(c cid.Cid, raw []byte, offset, from, to int64) ([]link, error) {
 	for it := pb.FieldLinks().Iterator(); !it.Done(); i++ {
 		_, l := it.Next()
 		if i >= sizes.Length() {
-			return nil, fmt.Errorf("%w: %s: UnixFS file node has more links than block sizes", streamer.ErrDecode, c)
+			return nil, fmt.Errorf("%w: %s: UnixFS file node has more links than block sizes", dag.ErrDecode, c)
 		}
 		bs, _ := sizes.LookupByIndex(i)
 		n, _ := bs.AsInt()
@@ -433,12 +412,12 @@ func shardLinks(c cid.Cid, raw []byte, _ int64) ([]link, error) {
 	if c.Prefix().Codec != cid.DagProtobuf {
 		return nil, nil
 	}
-	pb, ufs, err := DecodeUnixFS(c, raw)
+	pb, ufs, err := dag.DecodeUnixFS(c, raw)
 	if err != nil || ufs == nil {
 		return nil, err
 	}
 	if !ufs.FieldFanout().Exists() {
-		return nil, fmt.Errorf("%w: %s: HAMT shard without fanout", streamer.ErrDecode, c)
+		return nil, fmt.Errorf("%w: %s: HAMT shard without fanout", dag.ErrDecode, c)
 	}
 	padLen := len(fmt.Sprintf("%X", ufs.FieldFanout().Must().Int()-1))
 	var links []link
@@ -449,34 +428,4 @@ func shardLinks(c cid.Cid, raw []byte, _ int64) ([]link, error) {
 		}
 	}
 	return links, nil
-}
-
-// DecodeUnixFS decodes a dag-pb block and its UnixFS data; ufs is nil for a
-// dag-pb node without UnixFS data.
-func DecodeUnixFS(c cid.Cid, raw []byte) (dagpb.PBNode, data.UnixFSData, error) {
-	n, err := streamer.Decode(c, raw)
-	if err != nil {
-		return nil, nil, err
-	}
-	pb, ok := n.(dagpb.PBNode)
-	if !ok || !pb.FieldData().Exists() {
-		return pb, nil, nil
-	}
-	ufs, err := data.DecodeUnixFSData(pb.FieldData().Must().Bytes())
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %s: UnixFS data: %v", streamer.ErrDecode, c, err)
-	}
-	return pb, ufs, nil
-}
-
-// DirectoryLink returns the link named name of a plain UnixFS directory
-// node (not a HAMT shard, whose names carry a bucket prefix).
-func DirectoryLink(pb dagpb.PBNode, name string) (cid.Cid, bool) {
-	for it := pb.FieldLinks().Iterator(); !it.Done(); {
-		_, l := it.Next()
-		if l.FieldName().Exists() && l.FieldName().Must().String() == name {
-			return l.FieldHash().Link().(cidlink.Link).Cid, true
-		}
-	}
-	return cid.Undef, false
 }

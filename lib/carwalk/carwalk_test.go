@@ -13,6 +13,7 @@ import (
 
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/carwalk"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
@@ -64,15 +65,15 @@ func cborBlock(t testing.TB, code uint64, links ...cid.Cid) block {
 }
 
 // newStore stores blocks as one pack, indexed under root as containing.
-func newStore(t testing.TB, root cid.Cid, blocks []block) (*streamer.Streamer, *countingPacks) {
+func newStore(t testing.TB, root cid.Cid, blocks []block) (dag.Source, *countingPacks) {
 	t.Helper()
-	header, err := pack.CARHeader(root)
+	header, err := dag.CARHeader(root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	car := bytes.NewBuffer(header)
 	for _, b := range blocks {
-		if err := pack.WriteSection(car, b.cid, b.data); err != nil {
+		if err := dag.WriteSection(car, b.cid, b.data); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -91,10 +92,10 @@ func newStore(t testing.TB, root cid.Cid, blocks []block) (*streamer.Streamer, *
 
 // dump walks root as a CAR does (dups as given) and returns the CIDs
 // written, in order.
-func dump(t testing.TB, s *streamer.Streamer, root cid.Cid, opts ...carwalk.Option) ([]cid.Cid, error) {
+func dump(t testing.TB, s dag.Source, root cid.Cid, opts ...carwalk.Option) ([]cid.Cid, error) {
 	t.Helper()
 	ctx := context.Background()
-	data, err := s.Block(ctx, root.Hash(), root.Hash())
+	data, err := s.Block(ctx, root.Hash(), root.Hash(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +326,7 @@ func TestIsIdentity(t *testing.T) {
 		{cid.MustParse("QmYhmPjhFjYFyaoiuNzYv8WGavpSRDwdHWe5B4M5du5Rtk"), false},
 		{cid.Undef, false},
 	} {
-		if got := carwalk.IsIdentity(tc.c); got != tc.want || (tc.c.Defined() && got != index.IsIdentity(tc.c.Hash())) {
+		if got := dag.IsIdentity(tc.c); got != tc.want || (tc.c.Defined() && got != dag.IsIdentityHash(tc.c.Hash())) {
 			t.Errorf("IsIdentity(%s) = %v, want %v", tc.c, got, tc.want)
 		}
 	}

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/hash-stream/hash-stream-aws/lib/carwalk"
-	"github.com/hash-stream/hash-stream-aws/lib/streamer"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
 )
@@ -23,7 +23,7 @@ func codecBlock(t testing.TB, codec uint64, data string) block {
 // Blocks of codecs that cannot link (cbor, json, raw, identity) are leaves
 // of a walk, written and never decoded: bytes no decoder reads are fine.
 // A block of a codec the streamer does not know is written, then ends the
-// walk with a *streamer.CodecError naming the codec, since its links are
+// walk with a *dag.CodecError naming the codec, since its links are
 // needed.
 func TestWalkCodecs(t *testing.T) {
 	cbor := codecBlock(t, 0x51, "\xa1\x01\x02")        // {1: 2}: no string key, refused by the IPLD decoder
@@ -56,9 +56,9 @@ func TestWalkCodecs(t *testing.T) {
 	}
 
 	got, err = dump(t, s, withPrivate.cid)
-	var ce *streamer.CodecError
-	if !errors.As(err, &ce) || ce.Codec != 0x300000 || !ce.CID.Equals(private.cid) || errors.Is(err, streamer.ErrDecode) {
-		t.Fatalf("walk through an unknown codec: %v, want a *streamer.CodecError for 0x300000 (not ErrDecode)", err)
+	var ce *dag.CodecError
+	if !errors.As(err, &ce) || ce.Codec != 0x300000 || !ce.CID.Equals(private.cid) || errors.Is(err, dag.ErrDecode) {
+		t.Fatalf("walk through an unknown codec: %v, want a *dag.CodecError for 0x300000 (not ErrDecode)", err)
 	}
 	checkOrder(t, got, withPrivate, raw, private)
 }

@@ -8,8 +8,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/hash-stream/hash-stream-aws/lib/pack"
-	"github.com/hash-stream/hash-stream-aws/lib/streamer"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/ipfs/go-cid"
 )
 
@@ -36,7 +35,7 @@ func (c *Client) WriteCAR(ctx context.Context, root cid.Cid, w io.Writer) error 
 	if err != nil {
 		return err
 	}
-	header, err := pack.CARHeader(root)
+	header, err := dag.CARHeader(root)
 	if err != nil {
 		return err
 	}
@@ -45,11 +44,11 @@ func (c *Client) WriteCAR(ctx context.Context, root cid.Cid, w io.Writer) error 
 	}
 	written := make(map[string]bool)
 	write := func(k cid.Cid, b []byte) error {
-		if _, ok, _ := streamer.Inline(k.Hash()); ok || written[k.KeyString()] {
+		if _, ok, _ := dag.Inline(k.Hash()); ok || written[k.KeyString()] {
 			return nil // identity CIDs are not blocks; dups=n
 		}
 		written[k.KeyString()] = true
-		return pack.WriteSection(w, k, b)
+		return dag.WriteSection(w, k, b)
 	}
 	f, err := ParseFile(root, raw)
 	if errors.Is(err, ErrNotFile) {
@@ -178,7 +177,7 @@ func walkDAG(blocks map[string][]byte, root cid.Cid, visit func(cid.Cid, []byte)
 				return err
 			}
 		}
-		links, err := streamer.Links(k, b)
+		links, err := dag.Links(k, b)
 		if err != nil {
 			return err
 		}

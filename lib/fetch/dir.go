@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/hash-stream/hash-stream-aws/lib/carwalk"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/ipfs/go-cid"
 	"github.com/ipfs/go-unixfsnode/data"
 	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
@@ -93,7 +93,7 @@ func (c *Client) Fetch(ctx context.Context, root cid.Cid, out string) error {
 // declaredSize returns the size a directory block declares: the sum of
 // its links' Tsize, when every link has one.
 func declaredSize(c cid.Cid, raw []byte) (int64, bool) {
-	pb, _, err := carwalk.DecodeUnixFS(c, raw)
+	pb, _, err := dag.DecodeUnixFS(c, raw)
 	if err != nil {
 		return 0, false
 	}
@@ -113,7 +113,7 @@ func isDir(c cid.Cid, raw []byte) bool {
 	if c.Prefix().Codec != cid.DagProtobuf {
 		return false
 	}
-	_, ufs, err := carwalk.DecodeUnixFS(c, raw)
+	_, ufs, err := dag.DecodeUnixFS(c, raw)
 	if err != nil || ufs == nil {
 		return false
 	}
@@ -140,7 +140,7 @@ func checkNames(dir cid.Cid, entries []entry) error {
 // entries lists a directory: a plain one from its block, a HAMT from its
 // shards, fetched with ?format=car&dag-scope=entity and verified.
 func (c *Client) entries(ctx context.Context, dir cid.Cid, raw []byte) ([]entry, error) {
-	pb, ufs, err := carwalk.DecodeUnixFS(dir, raw)
+	pb, ufs, err := dag.DecodeUnixFS(dir, raw)
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +200,7 @@ func (w *shardWalk) entries(c cid.Cid, raw []byte, depth int) error {
 		return fmt.Errorf("%w: HAMT shard %s is linked twice", ErrMalformed, c)
 	}
 	w.seen[c.KeyString()] = true
-	pb, ufs, err := carwalk.DecodeUnixFS(c, raw)
+	pb, ufs, err := dag.DecodeUnixFS(c, raw)
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ import (
 	"github.com/multiformats/go-multihash"
 
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
-	"github.com/hash-stream/hash-stream-aws/lib/pack"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/hash-stream/hash-stream-aws/lib/unixfs"
 	"github.com/ipfs/go-cid"
 	"github.com/ipfs/go-unixfsnode/data/builder"
@@ -150,11 +150,11 @@ func TestReadCAR(t *testing.T) {
 	content := bytes.Repeat([]byte("x"), 5000)
 	f, blocks := buildFile(t, content, 1000, 1024)
 	var car bytes.Buffer
-	h, _ := pack.CARHeader(f.CID)
+	h, _ := dag.CARHeader(f.CID)
 	car.Write(h)
 	for k, v := range blocks {
 		c, _ := cid.Cast([]byte(k))
-		pack.WriteSection(&car, c, v)
+		dag.WriteSection(&car, c, v)
 	}
 	if got, err := readCAR(bytes.NewReader(car.Bytes()), int64(car.Len())); err != nil || len(got) != len(blocks) {
 		t.Fatalf("whole CAR: %d blocks, %v", len(got), err)

@@ -10,8 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/hash-stream/hash-stream-aws/lib/carwalk"
-	"github.com/hash-stream/hash-stream-aws/lib/streamer"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/ipfs/go-cid"
 	"github.com/ipfs/go-unixfsnode/data"
 	carv2 "github.com/ipld/go-car/v2"
@@ -52,7 +51,7 @@ const pbLeafOverhead = 32
 // Block fetches one block with ?format=raw and verifies it; an identity
 // CID is answered from itself.
 func (c *Client) Block(ctx context.Context, k cid.Cid) ([]byte, error) {
-	if b, ok, err := streamer.Inline(k.Hash()); err != nil || ok {
+	if b, ok, err := dag.Inline(k.Hash()); err != nil || ok {
 		return b, err
 	}
 	release, err := c.acquire(ctx)
@@ -74,7 +73,7 @@ func (c *Client) Block(ctx context.Context, k cid.Cid) ([]byte, error) {
 		if len(b) > MaxBlockSize {
 			return fmt.Errorf("%s: %w: block over %d bytes", u, ErrTooLarge, MaxBlockSize)
 		}
-		if err := streamer.Verify(k.Hash(), b); err != nil {
+		if err := dag.Verify(k.Hash(), b); err != nil {
 			return fmt.Errorf("%s: %w", u, err)
 		}
 		out = b
@@ -104,7 +103,7 @@ func ParseFile(root cid.Cid, raw []byte) (*File, error) {
 	default:
 		return nil, fmt.Errorf("%w: %s has codec 0x%x", ErrNotFile, root, root.Prefix().Codec)
 	}
-	pb, ufs, err := carwalk.DecodeUnixFS(root, raw)
+	pb, ufs, err := dag.DecodeUnixFS(root, raw)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +227,7 @@ func readCAR(body io.Reader, limit int64) (map[string][]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("CAR: %w", cr.or(err))
 		}
-		if err := streamer.Verify(b.Cid().Hash(), b.RawData()); err != nil {
+		if err := dag.Verify(b.Cid().Hash(), b.RawData()); err != nil {
 			return nil, err
 		}
 		blocks[b.Cid().KeyString()] = b.RawData()
@@ -331,7 +330,7 @@ func walkFile(blocks map[string][]byte, c cid.Cid, raw []byte, start, size int64
 	default:
 		return fmt.Errorf("%w: %s in a file has codec 0x%x", ErrMalformed, c, c.Prefix().Codec)
 	}
-	pb, ufs, err := carwalk.DecodeUnixFS(c, raw)
+	pb, ufs, err := dag.DecodeUnixFS(c, raw)
 	if err != nil {
 		return err
 	}
@@ -400,7 +399,7 @@ func fileLinks(c cid.Cid, pb dagpb.PBNode, ufs data.UnixFSData, fn func(l dagpb.
 
 // lookup returns the block of c from blocks or from an identity CID.
 func lookup(blocks map[string][]byte, c cid.Cid) ([]byte, error) {
-	if b, ok, err := streamer.Inline(c.Hash()); err != nil || ok {
+	if b, ok, err := dag.Inline(c.Hash()); err != nil || ok {
 		return b, err
 	}
 	b, ok := blocks[c.KeyString()]

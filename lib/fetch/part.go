@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/hash-stream/hash-stream-aws/internal/tempfile"
+	"github.com/hash-stream/hash-stream-aws/lib/tempfile"
 )
 
 // part is the temporary folder a fetch writes in, next to its output and

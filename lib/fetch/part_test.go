@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hash-stream/hash-stream-aws/internal/tempfile"
 	"github.com/hash-stream/hash-stream-aws/lib/fetch/fetchtest"
+	"github.com/hash-stream/hash-stream-aws/lib/tempfile"
 	"github.com/ipfs/go-cid"
 )
 

@@ -1,21 +1,14 @@
 package fetch
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"strings"
 
-	"github.com/hash-stream/hash-stream-aws/lib/carwalk"
-	"github.com/hash-stream/hash-stream-aws/lib/streamer"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/ipfs/go-cid"
-	"github.com/ipfs/go-unixfsnode/data"
-	"github.com/ipfs/go-unixfsnode/hamt"
-	"github.com/ipld/go-ipld-prime"
-	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
 )
 
 // ErrNoPath is a path that names nothing in a verified DAG.
@@ -104,66 +97,20 @@ func walkPath(ctx context.Context, blocks map[string][]byte, root cid.Cid, segme
 
 // dirEntry finds name in the UnixFS directory or HAMT shard c.
 func dirEntry(ctx context.Context, blocks map[string][]byte, c cid.Cid, raw []byte, name string) (cid.Cid, error) {
-	pb, ufs, err := carwalk.DecodeUnixFS(c, raw)
-	if err != nil {
-		return cid.Undef, err
+	next, err := dag.Lookup(ctx, c, raw, name, func(_ context.Context, c cid.Cid) ([]byte, error) {
+		return lookup(blocks, c)
+	})
+	if errors.Is(err, dag.ErrNoEntry) || errors.Is(err, dag.ErrNotDirectory) {
+		return cid.Undef, fmt.Errorf("%w: %v", ErrNoPath, err)
 	}
-	if ufs == nil {
-		return cid.Undef, fmt.Errorf("%w: %s is not a UnixFS directory", ErrNoPath, c)
-	}
-	switch ufs.FieldDataType().Int() {
-	case data.Data_Directory:
-		if link, ok := carwalk.DirectoryLink(pb, name); ok {
-			return link, nil
-		}
-		return cid.Undef, fmt.Errorf("%w: no %q in directory %s", ErrNoPath, name, c)
-	case data.Data_HAMTShard:
-		var missing error
-		shard, err := hamt.AttemptHAMTShardFromNode(ctx, pb, linkSystem(blocks, &missing))
-		if err != nil {
-			return cid.Undef, errors.Join(missing, fmt.Errorf("HAMT %s: %w", c, err))
-		}
-		n, err := shard.LookupByString(name)
-		if missing != nil {
-			return cid.Undef, missing
-		}
-		if err != nil {
-			return cid.Undef, fmt.Errorf("%w: no %q in directory %s", ErrNoPath, name, c)
-		}
-		l, err := n.AsLink()
-		if err != nil {
-			return cid.Undef, fmt.Errorf("HAMT %s: %w", c, err)
-		}
-		return l.(cidlink.Link).Cid, nil
-	}
-	return cid.Undef, fmt.Errorf("%w: %s is not a UnixFS directory", ErrNoPath, c)
-}
-
-// linkSystem reads blocks for go-ipld-prime (HAMT shards); a block not
-// there is recorded in *missing.
-func linkSystem(blocks map[string][]byte, missing *error) *ipld.LinkSystem {
-	ls := cidlink.DefaultLinkSystem()
-	ls.StorageReadOpener = func(_ ipld.LinkContext, l ipld.Link) (io.Reader, error) {
-		cl, ok := l.(cidlink.Link)
-		if !ok {
-			return nil, fmt.Errorf("not a CID link: %v", l)
-		}
-		b, err := lookup(blocks, cl.Cid)
-		if err != nil {
-			*missing = err
-			return nil, err
-		}
-		return bytes.NewReader(b), nil
-	}
-	ls.TrustedStorage = true // readCAR verified every block
-	return &ls
+	return next, err
 }
 
 // ipldStep walks segments inside a dag-cbor or dag-json block until a link
-// leaves it (streamer.PathStep); a segment that names nothing is ErrNoPath.
+// leaves it (dag.PathStep); a segment that names nothing is ErrNoPath.
 func ipldStep(c cid.Cid, raw []byte, segments []string) (cid.Cid, int, error) {
-	next, used, err := streamer.PathStep(c, raw, segments)
-	var pe *streamer.PathError
+	next, used, err := dag.PathStep(c, raw, segments)
+	var pe *dag.PathError
 	if errors.As(err, &pe) {
 		return cid.Undef, 0, fmt.Errorf("%w: %s in %s", ErrNoPath, pe.Reason, c)
 	}

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/hash-stream/hash-stream-aws/lib/carwalk"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/ipfs/go-cid"
 	"github.com/ipfs/go-unixfsnode/data"
 	"golang.org/x/sync/errgroup"
@@ -189,7 +189,7 @@ func symlinkTarget(c cid.Cid, raw []byte) (string, bool) {
 	if c.Prefix().Codec != cid.DagProtobuf {
 		return "", false
 	}
-	_, ufs, err := carwalk.DecodeUnixFS(c, raw)
+	_, ufs, err := dag.DecodeUnixFS(c, raw)
 	if err != nil || ufs == nil || ufs.FieldDataType().Int() != data.Data_Symlink {
 		return "", false
 	}

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/hash-stream/hash-stream-aws/lib/streamer"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/ipfs/go-cid"
 	"github.com/ipfs/go-unixfsnode/data"
 	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
@@ -46,10 +46,10 @@ func carLength(header []byte, path []loadedBlock, terminal cid.Cid, termData []b
 		if car.Scope == ScopeEntity {
 			return n, true // the block alone
 		}
-		links, err := streamer.Links(terminal, termData)
+		links, err := dag.Links(terminal, termData)
 		return n, err == nil && len(links) == 0
 	}
-	pb, ufs, err := decodeUnixFS(terminal, termData)
+	pb, ufs, err := dag.DecodeUnixFS(terminal, termData)
 	if err != nil {
 		return 0, false
 	}

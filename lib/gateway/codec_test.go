@@ -15,8 +15,8 @@ import (
 	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
 
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
-	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 )
 
 // Codecs of the codec tests: cbor and json cannot link; codecPrivate is
@@ -61,7 +61,7 @@ func newCodecDAG(t *testing.T, idx store.IndexStore, packs store.PackStore) code
 	}
 	d.file = fl.(cidlink.Link).Cid
 	for _, c := range []cid.Cid{d.cborIntKey, d.jsonDupKeys} {
-		if _, err := streamer.Decode(c, m.blocks[c.KeyString()]); err == nil {
+		if _, err := dag.Decode(c, m.blocks[c.KeyString()]); err == nil {
 			t.Fatalf("%s decodes: the test needs a block its codec's decoder refuses", c)
 		}
 	}

@@ -32,6 +32,7 @@ import (
 
 	"github.com/hash-stream/hash-stream-aws/internal/s3test"
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
@@ -1440,7 +1441,7 @@ func checkFailed(t testing.TB, srv *httptest.Server, target string) {
 // carHeaderLen is the length of a CARv1 header naming root.
 func carHeaderLen(t testing.TB, root cid.Cid) int {
 	t.Helper()
-	h, err := pack.CARHeader(root)
+	h, err := dag.CARHeader(root)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,14 +12,14 @@ import (
 
 	"github.com/hash-stream/hash-stream-aws/lib/budget"
 	"github.com/hash-stream/hash-stream-aws/lib/carwalk"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
-	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 )
 
 var (
 	// ErrNotFound is returned (wrapped) for content the gateway does not
-	// hold. store.ErrNotFound, which index.ErrNotFound and
-	// streamer.ErrNotFound wrap, maps to the same status (404).
+	// hold. dag.ErrNotFound and store.ErrNotFound (which
+	// index.ErrNotFound wraps) map to the same status (404).
 	ErrNotFound = errors.New("not found")
 	// ErrMethodNotAllowed is returned by ParseRequest for methods other
 	// than GET and HEAD (405).
@@ -119,16 +119,16 @@ func clip(s string, max int) string {
 //     most responses in flight it may have;
 //   - budget.ErrExhausted (or budget.ErrShed): 503 with Retry-After, the
 //     server is at its memory budget;
-//   - streamer.ErrInternal (a panic): 500;
+//   - dag.ErrInternal (a panic): 500;
 //   - carwalk.ErrTooDeep: 422, the DAG is deeper than the walk goes;
-//   - streamer.ErrBadRecord: 502, the index gives an impossible location;
-//   - streamer.ErrCorrupt: 502, the store returned bytes that do not match
+//   - dag.ErrBadRecord: 502, the index gives an impossible location;
+//   - dag.ErrCorrupt: 502, the store returned bytes that do not match
 //     their CID;
-//   - *streamer.CodecError: 501 "unsupported codec 0x…", links or a path
+//   - *dag.CodecError: 501 "unsupported codec 0x…", links or a path
 //     had to be read from a block whose codec this gateway does not decode
 //     (the block itself is served: raw, dag-scope=block or entity);
-//   - ErrNotFound and store.ErrNotFound (which index.ErrNotFound and
-//     streamer.ErrNotFound wrap): 404;
+//   - ErrNotFound, dag.ErrNotFound (a Source without the block) and
+//     store.ErrNotFound (which index.ErrNotFound wraps): 404;
 //   - context.DeadlineExceeded or a timeout: 504;
 //   - anything else: 502. The handler's only I/O is the store, so an
 //     unclassified error is a storage failure; its text (bucket names,
@@ -137,7 +137,7 @@ func ErrorStatus(err error) (int, string) {
 	var reqErr *RequestError
 	var rangeErr *RangeError
 	var netErr net.Error
-	var codecErr *streamer.CodecError
+	var codecErr *dag.CodecError
 	switch {
 	case err == nil:
 		return http.StatusOK, ""
@@ -149,23 +149,23 @@ func ErrorStatus(err error) (int, string) {
 		return http.StatusTooManyRequests, "too many responses in flight for this client: retry when one ends"
 	case errors.Is(err, budget.ErrExhausted), errors.Is(err, budget.ErrShed):
 		return http.StatusServiceUnavailable, "the gateway is at its memory budget: retry later"
-	case errors.Is(err, streamer.ErrInternal):
+	case errors.Is(err, dag.ErrInternal):
 		return http.StatusInternalServerError, "internal error"
 	case errors.Is(err, carwalk.ErrTooDeep):
 		return http.StatusUnprocessableEntity, fmt.Sprintf("the DAG is more than %d levels deep, deeper than this gateway walks: fetch its lower parts with their own CIDs", carwalk.DefaultMaxDepth)
-	case errors.Is(err, streamer.ErrBadRecord):
+	case errors.Is(err, dag.ErrBadRecord):
 		return http.StatusBadGateway, "the index gives an impossible location for a block"
 	case errors.As(err, &rangeErr):
 		return http.StatusRequestedRangeNotSatisfiable, "range not satisfiable"
-	case errors.Is(err, streamer.ErrCorrupt):
+	case errors.Is(err, dag.ErrCorrupt):
 		return http.StatusBadGateway, "storage returned a block that failed verification"
 	case errors.As(err, &codecErr):
 		return http.StatusNotImplemented, fmt.Sprintf("unsupported codec 0x%x: this gateway cannot read links or paths from its blocks; it serves the block itself (format=raw, dag-scope=block or entity)", codecErr.Codec)
-	case errors.Is(err, streamer.ErrDecode):
+	case errors.Is(err, dag.ErrDecode):
 		// The bytes match the CID, but its codec cannot read them (a CID
 		// with the wrong codec).
 		return http.StatusBadGateway, "a block does not decode with its CID's codec"
-	case errors.Is(err, ErrNotFound), errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, ErrNotFound), errors.Is(err, dag.ErrNotFound), errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound, "not found"
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
 		errors.As(err, &netErr) && netErr.Timeout():

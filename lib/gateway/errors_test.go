@@ -13,9 +13,9 @@ import (
 
 	"github.com/hash-stream/hash-stream-aws/lib/budget"
 	"github.com/hash-stream/hash-stream-aws/lib/carwalk"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
-	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 )
 
 type timeoutErr struct{}
@@ -36,12 +36,12 @@ func TestErrorStatus(t *testing.T) {
 		{"method", &RequestError{Status: 405, Message: "m", Err: ErrMethodNotAllowed}, 405},
 		{"range", &RangeError{Size: 10}, 416},
 		{"gateway not found", fmt.Errorf("resolve: %w", ErrNotFound), 404},
-		{"streamer not found", fmt.Errorf("%w: zQm", streamer.ErrNotFound), 404},
+		{"streamer not found", fmt.Errorf("%w: zQm", dag.ErrNotFound), 404},
 		{"index not found", wrap(index.ErrNotFound), 404},
 		{"store not found", wrap(store.ErrNotFound), 404},
-		{"corrupt", fmt.Errorf("%w: zQm", streamer.ErrCorrupt), 502},
+		{"corrupt", fmt.Errorf("%w: zQm", dag.ErrCorrupt), 502},
 		{"too deep", fmt.Errorf("%w: bafy", carwalk.ErrTooDeep), 422},
-		{"corrupt beats not found", errors.Join(streamer.ErrCorrupt, streamer.ErrNotFound), 502},
+		{"corrupt beats not found", errors.Join(dag.ErrCorrupt, dag.ErrNotFound), 502},
 		{"deadline", wrap(context.DeadlineExceeded), 504},
 		{"os deadline", wrap(os.ErrDeadlineExceeded), 504},
 		{"net timeout", wrap(timeoutErr{}), 504},
@@ -80,7 +80,7 @@ func TestWriteError(t *testing.T) {
 			405, "method POST not allowed\n", map[string]string{"Allow": "GET, HEAD, OPTIONS"}},
 		{"416", &RangeError{Size: 42}, 416, "range not satisfiable\n",
 			map[string]string{"Content-Range": "bytes */42"}},
-		{"404", streamer.ErrNotFound, 404, "not found\n", nil},
+		{"404", dag.ErrNotFound, 404, "not found\n", nil},
 		{"502", errors.New("boom"), 502, "storage failure\n", nil},
 		{"504", context.DeadlineExceeded, 504, "storage timed out\n", nil},
 	}

@@ -12,15 +12,15 @@ import (
 	"time"
 
 	"github.com/hash-stream/hash-stream-aws/lib/budget"
-	"github.com/hash-stream/hash-stream-aws/lib/streamer"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 )
 
-// Handler serves the trustless gateway over a streamer: raw blocks and
+// Handler serves the trustless gateway over a dag.Source: raw blocks and
 // CARv1 streams, every block verified before it is written. It is a plain
 // http.Handler, used as is by `hash-stream serve` and through the Lambda
 // streaming adapter.
 type Handler struct {
-	blocks *streamer.Streamer
+	blocks dag.Source
 	log    *slog.Logger
 	// maxCARBytes caps a CAR response (0: no cap). See WithMaxResponseBytes.
 	maxCARBytes int64
@@ -112,7 +112,7 @@ type Observation struct {
 func WithObserver(fn func(Observation)) Option { return func(h *Handler) { h.observe = fn } }
 
 // New returns a Handler reading blocks through s.
-func New(s *streamer.Streamer, opts ...Option) *Handler {
+func New(s dag.Source, opts ...Option) *Handler {
 	h := &Handler{blocks: s, log: slog.New(slog.DiscardHandler), clientKey: RemoteAddrKey}
 	for _, o := range opts {
 		o(h)
@@ -124,7 +124,7 @@ func New(s *streamer.Streamer, opts ...Option) *Handler {
 type requestLog struct {
 	status  int
 	bytes   int64
-	stats   streamer.Stats
+	stats   dag.Stats
 	ttfb    time.Duration
 	aborted error
 }
@@ -253,7 +253,7 @@ func (h *Handler) serveFormat(ctx context.Context, w http.ResponseWriter, r *htt
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			err = fmt.Errorf("%w: gateway: panic: %v", streamer.ErrInternal, p)
+			err = fmt.Errorf("%w: gateway: panic: %v", dag.ErrInternal, p)
 			h.log.ErrorContext(ctx, "panic", "err", err.Error(), "stack", string(debug.Stack()))
 		}
 	}()

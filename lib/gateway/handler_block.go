@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-
-	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 )
 
 // serveRaw answers a raw block: the verified bytes of the root CID, whole
@@ -16,7 +14,7 @@ func (h *Handler) serveRaw(ctx context.Context, w http.ResponseWriter, r *http.R
 		data = id
 	} else {
 		var err error
-		if data, err = h.blocks.Block(ctx, req.Root.Hash(), nil, streamer.Counting(&rl.stats)); err != nil {
+		if data, err = h.blocks.Block(ctx, req.Root.Hash(), nil, &rl.stats); err != nil {
 			return err
 		}
 	}

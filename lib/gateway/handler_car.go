@@ -11,13 +11,11 @@ import (
 
 	"github.com/hash-stream/hash-stream-aws/lib/budget"
 	"github.com/hash-stream/hash-stream-aws/lib/carwalk"
-	"github.com/hash-stream/hash-stream-aws/lib/pack"
-	"github.com/hash-stream/hash-stream-aws/lib/streamer"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/ipfs/go-cid"
 	"github.com/ipfs/go-unixfsnode/data"
 	dagpb "github.com/ipld/go-codec-dagpb"
 	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
-	"github.com/multiformats/go-varint"
 )
 
 // ErrTooLarge is returned (wrapped) when a CAR response reaches the cap set
@@ -50,7 +48,7 @@ func (h *Handler) serveCAR(ctx context.Context, w http.ResponseWriter, r *http.R
 	if err != nil {
 		return err
 	}
-	header, err := pack.CARHeader(terminal)
+	header, err := dag.CARHeader(terminal)
 	if err != nil {
 		return err
 	}
@@ -140,14 +138,14 @@ func flushBody(w http.ResponseWriter, bw *bufio.Writer) error {
 // identity) is a leaf in every scope and is not decoded, and the entity of
 // any block but dag-pb is the block alone: neither fails here, whatever
 // the codec. A codec the gateway does not decode fails only where its
-// links are needed (*streamer.CodecError).
+// links are needed (*dag.CodecError).
 func checkTerminal(c cid.Cid, raw []byte, scope DagScope) error {
 	switch {
 	case scope == ScopeAll:
-		_, err := streamer.Links(c, raw)
+		_, err := dag.Links(c, raw)
 		return err
 	case scope == ScopeEntity && c.Prefix().Codec == cid.DagProtobuf:
-		_, _, err := decodeUnixFS(c, raw)
+		_, _, err := dag.DecodeUnixFS(c, raw)
 		return err
 	}
 	return nil
@@ -165,7 +163,7 @@ func (h *Handler) checkSize(c cid.Cid, raw []byte, req *Request, before int64) e
 	if h.maxCARBytes <= 0 || req.Car.Scope == ScopeBlock || c.Prefix().Codec != cid.DagProtobuf {
 		return nil
 	}
-	pb, ufs, err := decodeUnixFS(c, raw)
+	pb, ufs, err := dag.DecodeUnixFS(c, raw)
 	if err != nil || ufs == nil || ufs.FieldDataType().Int() != data.Data_File || !ufs.FieldFileSize().Exists() {
 		return nil
 	}
@@ -220,11 +218,10 @@ func fileBytes(pb dagpb.PBNode, ufs data.UnixFSData, from, to int64, dups bool) 
 // sectionLen is the size of a CAR section: length prefix, CID, data; 0
 // for an identity CID, which the walker never writes as a block.
 func sectionLen(c cid.Cid, dataLen int) int64 {
-	if carwalk.IsIdentity(c) {
+	if dag.IsIdentity(c) {
 		return 0
 	}
-	n := c.ByteLen() + dataLen
-	return int64(varint.UvarintSize(uint64(n)) + n)
+	return dag.SectionLen(c, dataLen)
 }
 
 // carOut writes CAR sections (those the walker hands it) up to max bytes,
@@ -257,7 +254,7 @@ func (o *carOut) block(c cid.Cid, data []byte) error {
 		return err
 	}
 	cw := &counter{w: o.w}
-	err := pack.WriteSection(cw, c, data)
+	err := dag.WriteSection(cw, c, data)
 	o.n += cw.n
 	return err
 }
@@ -287,7 +284,7 @@ func scope(wk *carwalk.Walker, c cid.Cid, raw []byte, scope DagScope, eb *Entity
 	if c.Prefix().Codec != cid.DagProtobuf {
 		return nil
 	}
-	_, ufs, err := decodeUnixFS(c, raw)
+	_, ufs, err := dag.DecodeUnixFS(c, raw)
 	if err != nil || ufs == nil {
 		return err
 	}
@@ -297,7 +294,7 @@ func scope(wk *carwalk.Walker, c cid.Cid, raw []byte, scope DagScope, eb *Entity
 			return wk.All(c, raw)
 		}
 		if !ufs.FieldFileSize().Exists() {
-			return fmt.Errorf("%w: %s: UnixFS file without a filesize", streamer.ErrDecode, c)
+			return fmt.Errorf("%w: %s: UnixFS file without a filesize", dag.ErrDecode, c)
 		}
 		size := ufs.FieldFileSize().Must().Int()
 		from, to, ok := eb.Resolve(size)
@@ -310,7 +307,3 @@ func scope(wk *carwalk.Walker, c cid.Cid, raw []byte, scope DagScope, eb *Entity
 	}
 	return nil
 }
-
-// decodeUnixFS decodes a dag-pb block and its UnixFS data; ufs is nil for a
-// dag-pb node without UnixFS data.
-var decodeUnixFS = carwalk.DecodeUnixFS

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
@@ -60,12 +61,12 @@ func wideDAG(tb testing.TB, n int, idx store.IndexStore, packs store.PackStore) 
 	blocks := 0
 	root, _, err := unixfs.BuildFile(testutil.HashStreamReader("wide dag ", int64(n)*64), func(b unixfs.Block) error {
 		blocks++
-		return pack.WriteSection(&sections, b.CID, b.Data)
+		return dag.WriteSection(&sections, b.CID, b.Data)
 	}, unixfs.WithChunkSize(64))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	header, err := pack.CARHeader(root)
+	header, err := dag.CARHeader(root)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -119,16 +120,16 @@ func TestContainingRecordReadOnce(t *testing.T) {
 	// A leaf on its own, as block-by-block clients ask: found in the
 	// root's cached set, no lookup of its own.
 	st := streamer.New(index.NewReader(idx), packs)
-	data, err := st.Block(context.Background(), root.Hash(), nil)
+	data, err := st.Block(context.Background(), root.Hash(), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	links, err := streamer.Links(root, data)
+	links, err := dag.Links(root, data)
 	if err != nil || len(links) == 0 {
 		t.Fatal(links, err)
 	}
 	before := idx.calls.Load()
-	if _, err := st.Block(context.Background(), links[len(links)-1].Hash(), nil); err != nil {
+	if _, err := st.Block(context.Background(), links[len(links)-1].Hash(), nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := idx.calls.Load() - before; got != 0 {
@@ -298,12 +299,12 @@ func TestIdentityRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	leaf := cid.NewCidV1(cid.Raw, leafMH)
-	header, err := pack.CARHeader(leaf)
+	header, err := dag.CARHeader(leaf)
 	if err != nil {
 		t.Fatal(err)
 	}
 	car := bytes.NewBuffer(header)
-	if err := pack.WriteSection(car, leaf, leafData); err != nil {
+	if err := dag.WriteSection(car, leaf, leafData); err != nil {
 		t.Fatal(err)
 	}
 	info, err := pack.Import(ctx, packs, bytes.NewReader(car.Bytes()))

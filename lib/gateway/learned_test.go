@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
@@ -63,7 +64,7 @@ func TestBlockByBlockOnMultipleLevelStore(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("root: %d", status)
 	}
-	leaves, err := streamer.Links(root, rootData)
+	leaves, err := dag.Links(root, rootData)
 	if err != nil || len(leaves) != 4 {
 		t.Fatalf("links %v %v", leaves, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/multiformats/go-multihash"
 
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
@@ -20,13 +21,13 @@ import (
 // pack with root as its CAR root, indexed with both writers under root.
 func (m *memLinkSystem) storeOrdered(t *testing.T, idx store.IndexStore, packs store.PackStore, root cid.Cid, order []cid.Cid) pack.Info {
 	t.Helper()
-	h, err := pack.CARHeader(root)
+	h, err := dag.CARHeader(root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	car := bytes.NewBuffer(h)
 	for _, c := range order {
-		if err := pack.WriteSection(car, c, m.blocks[c.KeyString()]); err != nil {
+		if err := dag.WriteSection(car, c, m.blocks[c.KeyString()]); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -5,8 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/hash-stream/hash-stream-aws/lib/pack"
-	"github.com/hash-stream/hash-stream-aws/lib/streamer"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/ipfs/go-cid"
 )
 
@@ -27,14 +26,14 @@ var emptyIdentityCID = cid.NewCidV1(cid.Raw, []byte{0x00, 0x00})
 // (there is no terminal), and Content-Length is exact: the blocks are all
 // in hand. Identity blocks are never written.
 func (h *Handler) serveMissingPath(w http.ResponseWriter, r *http.Request, req *Request, blocks []loadedBlock) error {
-	header, err := pack.CARHeader(emptyIdentityCID)
+	header, err := dag.CARHeader(emptyIdentityCID)
 	if err != nil {
 		return err
 	}
 	n := int64(len(header))
 	out := blocks[:0:0]
 	for _, b := range blocks {
-		if _, inline, _ := streamer.Inline(b.cid.Hash()); inline {
+		if _, inline, _ := dag.Inline(b.cid.Hash()); inline {
 			continue
 		}
 		out = append(out, b)
@@ -58,7 +57,7 @@ func (h *Handler) serveMissingPath(w http.ResponseWriter, r *http.Request, req *
 		return err
 	}
 	for _, b := range out {
-		if err := pack.WriteSection(w, b.cid, b.data); err != nil {
+		if err := dag.WriteSection(w, b.cid, b.data); err != nil {
 			return err
 		}
 	}

@@ -4,18 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 
-	"github.com/hash-stream/hash-stream-aws/lib/carwalk"
-	"github.com/hash-stream/hash-stream-aws/lib/streamer"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/ipfs/go-cid"
-	"github.com/ipfs/go-unixfsnode/data"
-	"github.com/ipfs/go-unixfsnode/hamt"
-	dagpb "github.com/ipld/go-codec-dagpb"
-	"github.com/ipld/go-ipld-prime"
-	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
 	"github.com/multiformats/go-multicodec"
 	"github.com/multiformats/go-multihash"
 )
@@ -31,11 +23,10 @@ type loadedBlock struct {
 // with.
 type resolver struct {
 	ctx        context.Context
-	blocks     *streamer.Streamer
+	blocks     dag.Source
 	containing multihash.Multihash
 	loaded     []loadedBlock
-	stats      *streamer.Stats
-	lastErr    error
+	stats      *dag.Stats
 }
 
 func (r *resolver) load(c cid.Cid) ([]byte, error) {
@@ -44,31 +35,12 @@ func (r *resolver) load(c cid.Cid) ([]byte, error) {
 			return b.data, nil
 		}
 	}
-	data, err := r.blocks.Block(r.ctx, c.Hash(), r.containing, streamer.Counting(r.stats))
+	data, err := r.blocks.Block(r.ctx, c.Hash(), r.containing, r.stats)
 	if err != nil {
-		r.lastErr = err
 		return nil, err
 	}
 	r.loaded = append(r.loaded, loadedBlock{c, data})
 	return data, nil
-}
-
-// linkSystem serves go-ipld-prime (HAMT lookups) from r.load.
-func (r *resolver) linkSystem() *ipld.LinkSystem {
-	ls := cidlink.DefaultLinkSystem()
-	ls.StorageReadOpener = func(_ ipld.LinkContext, l ipld.Link) (io.Reader, error) {
-		cl, ok := l.(cidlink.Link)
-		if !ok {
-			return nil, fmt.Errorf("gateway: not a CID link: %v", l)
-		}
-		data, err := r.load(cl.Cid)
-		if err != nil {
-			return nil, err
-		}
-		return bytes.NewReader(data), nil
-	}
-	ls.TrustedStorage = true // r.load verified the bytes
-	return &ls
 }
 
 // resolve walks segments from root and returns the terminal CID and the
@@ -105,54 +77,24 @@ func (r *resolver) resolve(root cid.Cid, segments []string) (cid.Cid, []cid.Cid,
 
 // resolveUnixFS finds name in a UnixFS directory or HAMT shard.
 func (r *resolver) resolveUnixFS(c cid.Cid, raw []byte, name string) (cid.Cid, error) {
-	node, err := streamer.Decode(c, raw)
-	if err != nil {
-		return cid.Undef, err
-	}
-	pb, ok := node.(dagpb.PBNode)
-	if !ok || !pb.FieldData().Exists() {
+	next, err := dag.Lookup(r.ctx, c, raw, name, r.lookupLoad)
+	switch {
+	case errors.Is(err, dag.ErrNoEntry):
+		return cid.Undef, notFound("no %q in directory %s", name, c)
+	case errors.Is(err, dag.ErrNotDirectory):
 		return cid.Undef, pathError([]string{name}, "%s is not a UnixFS directory", c)
 	}
-	ufs, err := data.DecodeUnixFSData(pb.FieldData().Must().Bytes())
-	if err != nil {
-		return cid.Undef, fmt.Errorf("%w: %s: UnixFS data: %v", streamer.ErrDecode, c, err)
-	}
-	switch ufs.FieldDataType().Int() {
-	case data.Data_Directory:
-		if link, ok := carwalk.DirectoryLink(pb, name); ok {
-			return link, nil
-		}
-		return cid.Undef, notFound("no %q in directory %s", name, c)
-	case data.Data_HAMTShard:
-		shard, err := hamt.AttemptHAMTShardFromNode(r.ctx, pb, r.linkSystem())
-		if err != nil {
-			if r.lastErr != nil {
-				return cid.Undef, r.lastErr
-			}
-			return cid.Undef, fmt.Errorf("gateway: HAMT %s: %w", c, err)
-		}
-		r.lastErr = nil
-		n, err := shard.LookupByString(name)
-		if err != nil {
-			if r.lastErr != nil { // a shard could not be read: not a missing name
-				return cid.Undef, r.lastErr
-			}
-			return cid.Undef, notFound("no %q in directory %s", name, c)
-		}
-		l, err := n.AsLink()
-		if err != nil {
-			return cid.Undef, fmt.Errorf("gateway: HAMT %s: %w", c, err)
-		}
-		return l.(cidlink.Link).Cid, nil
-	}
-	return cid.Undef, pathError([]string{name}, "%s is not a UnixFS directory", c)
+	return next, err
 }
+
+// lookupLoad is r.load as a dag.Loader.
+func (r *resolver) lookupLoad(_ context.Context, c cid.Cid) ([]byte, error) { return r.load(c) }
 
 // resolveIPLD walks segments inside a dag-cbor or dag-json block until a
 // link leaves it; it returns the link's CID and the segments used.
 func (r *resolver) resolveIPLD(c cid.Cid, raw []byte, segments []string) (cid.Cid, int, error) {
-	next, used, err := streamer.PathStep(c, raw, segments)
-	var pe *streamer.PathError
+	next, used, err := dag.PathStep(c, raw, segments)
+	var pe *dag.PathError
 	if errors.As(err, &pe) {
 		if pe.NotFound {
 			return cid.Undef, 0, notFound("%s in %s", pe.Reason, c)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hash-stream/hash-stream-aws/lib/cache"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/multiformats/go-multihash"
 	"golang.org/x/sync/semaphore"
@@ -107,13 +108,6 @@ func NewReader(s store.IndexStore, opts ...ReaderOption) *Reader {
 	return r
 }
 
-// IsIdentity reports whether mh is an identity multihash (code 0x00),
-// whose data is the digest itself: it is never looked up in an index.
-func IsIdentity(mh multihash.Multihash) bool {
-	// Code 0 is the one-byte varint 0x00; no other code starts with it.
-	return len(mh) > 0 && mh[0] == multihash.IDENTITY
-}
-
 func identityError() error {
 	return fmt.Errorf("%w for an identity multihash (its data is in the CID)", ErrNotFound)
 }
@@ -127,7 +121,7 @@ func identityError() error {
 // the caller that started it leaves (its result is cached for the next):
 // a caller's ctx bounds only its own wait.
 func (r *Reader) Set(ctx context.Context, mh multihash.Multihash) (*Set, error) {
-	if IsIdentity(mh) {
+	if dag.IsIdentityHash(mh) {
 		return nil, identityError()
 	}
 	key := string(mh)
@@ -175,7 +169,7 @@ func (r *Reader) Cached(mh multihash.Multihash) (*Set, bool) {
 // returns an error wrapping ErrNotFound when none is stored, and one
 // naming the files when none is usable.
 func (r *Reader) Find(ctx context.Context, mh multihash.Multihash) ([]Record, error) {
-	if IsIdentity(mh) {
+	if dag.IsIdentityHash(mh) {
 		return nil, identityError()
 	}
 	v, err := r.shared(ctx, &r.finds, string(mh), func(ctx context.Context) (any, error) {
@@ -278,7 +272,7 @@ var decodeFile = Decode
 // containing multihash is not looked up.
 func (r *Reader) FindIn(ctx context.Context, mh, containing multihash.Multihash) ([]Record, error) {
 	var found []Record
-	if containing != nil && !IsIdentity(containing) {
+	if containing != nil && !dag.IsIdentityHash(containing) {
 		parents, err := r.Find(ctx, containing)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return nil, err

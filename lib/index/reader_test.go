@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/hash-stream/hash-stream-aws/lib/store/memory"
@@ -252,7 +253,7 @@ func TestIdentityNotLookedUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !index.IsIdentity(id) || index.IsIdentity(testMH(1)) {
+	if !dag.IsIdentityHash(id) || dag.IsIdentityHash(testMH(1)) {
 		t.Fatal("IsIdentity")
 	}
 	if _, err := r.Set(context.Background(), id); !errors.Is(err, index.ErrNotFound) {

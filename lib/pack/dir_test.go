@@ -54,7 +54,7 @@ func TestWriteDirectory(t *testing.T) {
 			if i >= len(want) {
 				t.Fatalf("more blobs than the %d blocks", len(want))
 			}
-			data, err := pack.ReadRange(ctx, ps, store.Location{Multihash: p.Multihash}, b.Offset, b.Length)
+			data, err := store.ReadRange(ctx, ps, store.Location{Multihash: p.Multihash}, b.Offset, b.Length)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -11,13 +11,13 @@ import (
 	"testing"
 
 	"github.com/hash-stream/hash-stream-aws/internal/faultstore"
-	"github.com/hash-stream/hash-stream-aws/internal/tempfile"
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/hash-stream/hash-stream-aws/lib/store/fs"
 	"github.com/hash-stream/hash-stream-aws/lib/store/memory"
+	"github.com/hash-stream/hash-stream-aws/lib/tempfile"
 	"github.com/multiformats/go-multihash"
 )
 

@@ -79,7 +79,7 @@ func TestImportHoldsToTheReadersDefaults(t *testing.T) {
 	if err := pack.AddToIndex(ctx, writers, []pack.Info{info}, atCID.Hash()); err != nil {
 		t.Fatal(err)
 	}
-	got, err := streamer.New(index.NewReader(idx), packs).Block(ctx, atCID.Hash(), atCID.Hash())
+	got, err := streamer.New(index.NewReader(idx), packs).Block(ctx, atCID.Hash(), atCID.Hash(), nil)
 	if err != nil || len(got) != streamer.DefaultMaxBlockBytes {
 		t.Fatalf("read back %d bytes: %v", len(got), err)
 	}

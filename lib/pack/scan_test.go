@@ -9,6 +9,7 @@ import (
 	"testing"
 	"testing/iotest"
 
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
@@ -29,7 +30,7 @@ func scanCAR(t *testing.T, n int) ([]byte, []cid.Cid, []int) {
 		cids = append(cids, cid.NewCidV1(cid.Raw, mh))
 		blocks = append(blocks, data)
 	}
-	head, err := pack.CARHeader(cids[0])
+	head, err := dag.CARHeader(cids[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +39,7 @@ func scanCAR(t *testing.T, n int) ([]byte, []cid.Cid, []int) {
 	var offsets []int
 	for i := range blocks {
 		offsets = append(offsets, car.Len())
-		if err := pack.WriteSection(&car, cids[i], blocks[i]); err != nil {
+		if err := dag.WriteSection(&car, cids[i], blocks[i]); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -11,9 +11,10 @@ import (
 	"os"
 	"strings"
 
-	"github.com/hash-stream/hash-stream-aws/internal/tempfile"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
+	"github.com/hash-stream/hash-stream-aws/lib/tempfile"
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
 )
@@ -88,7 +89,7 @@ type pendingPut struct {
 
 // NewWriter returns a Writer storing packs in s.
 func NewWriter(s store.PackStore, opts ...WriterOption) (*Writer, error) {
-	h, err := CARHeader()
+	h, err := dag.CARHeader()
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +110,7 @@ func (w *Writer) Add(ctx context.Context, c cid.Cid, data []byte) error {
 	if w.err != nil {
 		return w.err
 	}
-	head := sectionHead(c, len(data))
+	head := dag.SectionHead(c, len(data))
 	section := int64(len(head) + len(data))
 	// The block is held to the limits before anything is done with it,
 	// even storing the pack before it.
@@ -296,7 +297,7 @@ func (w *Writer) storePack(ctx context.Context, roots []cid.Cid) error {
 	if len(roots) > 0 {
 		// The spool has the header without roots: write the pack again
 		// with the roots' header, hashing it on the way.
-		header, err := CARHeader(roots...)
+		header, err := dag.CARHeader(roots...)
 		if err != nil {
 			w.dropSpool()
 			return err

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store/fs"
@@ -33,17 +34,17 @@ func BenchmarkStream(b *testing.B) {
 		name   string
 		verify func(multihash.Multihash, []byte) error
 	}{
-		{"verify", Verify},
+		{"verify", dag.Verify},
 		{"noverify", func(multihash.Multihash, []byte) error { return nil }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			s := New(index.NewReader(idx), packs)
 			s.verify = bc.verify
-			rootData, err := s.Block(ctx, root.Hash(), root.Hash())
+			rootData, err := s.Block(ctx, root.Hash(), root.Hash(), nil)
 			if err != nil {
 				b.Fatal(err)
 			}
-			leaves, err := Links(root, rootData)
+			leaves, err := dag.Links(root, rootData)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/hash-stream/hash-stream-aws/lib/store/memory"
@@ -34,9 +35,9 @@ func (l *lookups) Files(ctx context.Context, mh multihash.Multihash) ([]store.In
 	return l.IndexStore.Files(ctx, mh)
 }
 
-// dag writes a CONTAINING record of root over blobs children, in pack p,
+// writeDAG writes a CONTAINING record of root over blobs children, in pack p,
 // and returns the children.
-func dag(t *testing.T, s store.IndexStore, root multihash.Multihash, first, n int) []multihash.Multihash {
+func writeDAG(t *testing.T, s store.IndexStore, root multihash.Multihash, first, n int) []multihash.Multihash {
 	t.Helper()
 	var blobs []index.PackedBlob
 	var children []multihash.Multihash
@@ -64,7 +65,7 @@ func TestLearnedRoots(t *testing.T) {
 	roots := []multihash.Multihash{testMH(-100), testMH(-200), testMH(-300)}
 	var children [][]multihash.Multihash
 	for i, r := range roots {
-		children = append(children, dag(t, idx.IndexStore, r, 1000*i, 5))
+		children = append(children, writeDAG(t, idx.IndexStore, r, 1000*i, 5))
 	}
 	s := streamer.New(index.NewReader(idx), memory.NewPackStore(), streamer.WithLearnedRoots(2))
 	for _, r := range roots {
@@ -84,7 +85,7 @@ func TestLearnedRoots(t *testing.T) {
 	}
 	// The first root was pushed out by the two after it: its child is
 	// looked up on its own, and has no record of its own.
-	if _, err := s.Locate(ctx, children[0][0], nil); !errors.Is(err, streamer.ErrNotFound) {
+	if _, err := s.Locate(ctx, children[0][0], nil); !errors.Is(err, dag.ErrNotFound) {
 		t.Errorf("child of a forgotten root: %v, want ErrNotFound", err)
 	}
 	// With its root as the containing CID, it is found.
@@ -98,7 +99,7 @@ func TestLearnedRoots(t *testing.T) {
 	if _, err := small.Locate(ctx, roots[1], nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := small.Locate(ctx, children[1][0], nil); !errors.Is(err, streamer.ErrNotFound) {
+	if _, err := small.Locate(ctx, children[1][0], nil); !errors.Is(err, dag.ErrNotFound) {
 		t.Errorf("child of a root not in the cache: %v, want ErrNotFound", err)
 	}
 }
@@ -121,35 +122,32 @@ func TestLocateContainingUnreadable(t *testing.T) {
 		t.Errorf("block with its own record: %+v %v", loc, err)
 	}
 	_, err := s.Locate(ctx, other, root)
-	if err == nil || errors.Is(err, streamer.ErrNotFound) || errors.Is(err, index.ErrNotFound) {
+	if err == nil || errors.Is(err, dag.ErrNotFound) || errors.Is(err, index.ErrNotFound) {
 		t.Errorf("block found nowhere: %v, want the containing CID's error", err)
 	}
-	if _, err := s.Locate(ctx, other, nil); !errors.Is(err, streamer.ErrNotFound) {
+	if _, err := s.Locate(ctx, other, nil); !errors.Is(err, dag.ErrNotFound) {
 		t.Errorf("block found nowhere, no containing CID: %v, want ErrNotFound", err)
 	}
 }
 
-// A block the index does not know is streamer.ErrNotFound, which wraps
-// store.ErrNotFound (so the gateway maps one sentinel to 404); a pack the
-// store does not hold is store.ErrNotFound too.
+// A block the index does not know is both dag.ErrNotFound and
+// store.ErrNotFound (so the gateway maps it to 404 either way); a pack the
+// store does not hold is store.ErrNotFound only.
 func TestNotFoundWrapsStore(t *testing.T) {
 	ctx := context.Background()
 	mem := memory.NewIndexStore()
-	if !errors.Is(streamer.ErrNotFound, store.ErrNotFound) {
-		t.Fatal("streamer.ErrNotFound does not wrap store.ErrNotFound")
-	}
 	s := streamer.New(index.NewReader(mem), memory.NewPackStore())
-	if _, err := s.Locate(ctx, testMH(50), nil); !errors.Is(err, streamer.ErrNotFound) || !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Locate(ctx, testMH(50), nil); !errors.Is(err, dag.ErrNotFound) || !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Locate of an unknown block: %v", err)
 	}
-	if _, err := s.Block(ctx, testMH(50), nil); !errors.Is(err, streamer.ErrNotFound) || !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Block(ctx, testMH(50), nil, nil); !errors.Is(err, dag.ErrNotFound) || !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Block of an unknown block: %v", err)
 	}
 	known := testMH(51)
 	if err := index.NewSingleLevelWriter(mem).Add(ctx, []index.PackedBlob{{Multihash: known, BlobLocation: store.BlobLocation{Pack: store.Location{Multihash: testMH(-1)}, Offset: 0, Length: 3}}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Block(ctx, known, nil); !errors.Is(err, store.ErrNotFound) || errors.Is(err, streamer.ErrNotFound) {
+	if _, err := s.Block(ctx, known, nil, nil); !errors.Is(err, store.ErrNotFound) || errors.Is(err, dag.ErrNotFound) {
 		t.Errorf("Block whose pack is missing: %v, want store.ErrNotFound only", err)
 	}
 }

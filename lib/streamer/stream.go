@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 	"sync"
-	"sync/atomic"
 
 	"github.com/hash-stream/hash-stream-aws/lib/budget"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
@@ -51,23 +51,6 @@ func DefaultPlannerConfig() PlannerConfig {
 // WithPlanner sets the read planner settings.
 func WithPlanner(c PlannerConfig) Option { return func(s *Streamer) { s.plan = c } }
 
-// Block is a verified block.
-type Block struct {
-	CID  cid.Cid
-	Data []byte
-
-	charge budget.Charge // what Data is charged to the response's budget
-}
-
-// Stats counts what a Stream, or a Block called with Counting, did.
-type Stats struct {
-	Reads     atomic.Int64 // ranged reads issued to the pack store
-	ReadBytes atomic.Int64 // bytes those reads returned
-	Blocks    atomic.Int64 // blocks verified and handed on
-	Lookups   atomic.Int64 // index reads not answered from its cache (a block's own Set, or the containing one)
-	Reclaims  atomic.Int64 // read-ahead given back because the response stalled
-}
-
 // Stream yields the verified blocks of a list of CIDs, in list order,
 // reading ahead with merged ranged reads. Next returns io.EOF at the end;
 // Close must be called to release its goroutines.
@@ -86,7 +69,7 @@ type Stream struct {
 	// acct is the response's share of the memory budget (nil: none).
 	acct   *budget.Account
 	unhook func() // unsets reclaim as acct's stall hook
-	stats  *Stats
+	stats  *dag.Stats
 
 	// mu lets Next, Close and reclaim take turns; the fields below are
 	// under it.
@@ -99,6 +82,12 @@ type Stream struct {
 	// it is the sequence number of the item the consumer takes next.
 	delivered int
 	closed    bool
+
+	// held is what the blocks handed out and not yet recycled are
+	// charged, by CID (see hold). Its own lock: Recycle may run while
+	// Next waits.
+	heldMu sync.Mutex
+	held   map[string][]budget.Charge
 }
 
 // run is one pass of planning and reading, from a given item to the end.
@@ -209,15 +198,17 @@ type item struct {
 }
 
 type result struct {
-	block Block
-	err   error
+	block  dag.Block
+	charge budget.Charge // what block.Data is charged to the response's budget
+	err    error
 }
 
 // Stream starts reading the blocks cids (found through containing's
-// records when not nil) and returns at once. stats may be nil.
-func (s *Streamer) Stream(ctx context.Context, cids []cid.Cid, containing multihash.Multihash, stats *Stats) *Stream {
+// records when not nil) and returns at once, as a *Stream. stats may be
+// nil.
+func (s *Streamer) Stream(ctx context.Context, cids []cid.Cid, containing multihash.Multihash, stats *dag.Stats) dag.Stream {
 	if stats == nil {
-		stats = new(Stats)
+		stats = new(dag.Stats)
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	st := &Stream{s: s, cids: cids, containing: containing, ctx: ctx, cancel: cancel,
@@ -247,15 +238,15 @@ func (st *Stream) start() {
 // that stopped the stream. A stream stopped early by its context (the
 // reads and the planner quit without a word once it is done) returns the
 // context's error, never io.EOF: a cut stream must not look complete.
-func (st *Stream) Next() (Block, error) {
+func (st *Stream) Next() (dag.Block, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.err != nil {
-		return Block{}, st.err
+		return dag.Block{}, st.err
 	}
 	if st.closed {
 		st.err = errStreamClosed
-		return Block{}, st.err
+		return dag.Block{}, st.err
 	}
 	if st.run == nil {
 		st.start() // reclaimed while the consumer was away: read again
@@ -270,7 +261,7 @@ func (st *Stream) Next() (Block, error) {
 					return st.stop()
 				}
 				st.err = io.EOF
-				return Block{}, io.EOF
+				return dag.Block{}, io.EOF
 			}
 			st.cur, st.got = g, 0
 		}
@@ -286,25 +277,25 @@ func (st *Stream) Next() (Block, error) {
 		if res.err != nil {
 			st.err = res.err
 			st.cancel(res.err)
-			return Block{}, res.err
+			return dag.Block{}, res.err
 		}
 		st.got++
 		st.stats.Blocks.Add(1)
 		// The block is the consumer's now: from read-ahead to what the
 		// response needs to progress, charged to its floor.
-		res.block.charge = st.acct.Settle(res.block.charge)
+		st.hold(res.block, st.acct.Settle(res.charge))
 		return res.block, nil
 	}
 }
 
 // stop ends a stream whose blocks stopped coming before the last one.
-func (st *Stream) stop() (Block, error) {
+func (st *Stream) stop() (dag.Block, error) {
 	st.err = context.Cause(st.ctx)
 	if st.err == nil {
 		st.err = errors.New("streamer: stream ended before its last block")
 	}
 	st.cancel(st.err)
-	return Block{}, st.err
+	return dag.Block{}, st.err
 }
 
 // Close stops the stream, waits for its reads to end and releases the
@@ -353,12 +344,12 @@ func (st *Stream) stopRun(cause error) {
 		defer close(drained)
 		if cur != nil {
 			for res := range cur.results {
-				st.Recycle(res.block)
+				st.recycle(res.block, res.charge)
 			}
 		}
 		for g := range r.groups {
 			for res := range g.results {
-				st.Recycle(res.block)
+				st.recycle(res.block, res.charge)
 			}
 		}
 	}()
@@ -423,14 +414,14 @@ func (s *Streamer) runPlanner(ctx context.Context, st *Stream, r *run, cids []ci
 
 // locateAll locates cids concurrently.
 // seq is the sequence number of cids[0] in the stream.
-func (s *Streamer) locateAll(ctx context.Context, cids []cid.Cid, seq int, cs containingSet, stats *Stats) []item {
+func (s *Streamer) locateAll(ctx context.Context, cids []cid.Cid, seq int, cs containingSet, stats *dag.Stats) []item {
 	items := make([]item, len(cids))
 	var eg errgroup.Group
 	eg.SetLimit(8)
 	for i, c := range cids {
 		items[i].seq = seq + i
 		items[i].cid = c
-		if data, ok, err := Inline(c.Hash()); ok || err != nil {
+		if data, ok, err := dag.Inline(c.Hash()); ok || err != nil {
 			items[i].inline, items[i].isInline, items[i].err = data, ok, err
 			continue
 		}
@@ -494,7 +485,7 @@ func (s *Streamer) read(ctx context.Context, st *Stream, r *run, g *group) {
 		case g.results <- res:
 			return res.err == nil
 		case <-ctx.Done():
-			st.Recycle(res.block)
+			st.recycle(res.block, res.charge)
 			return false
 		}
 	}
@@ -507,7 +498,7 @@ func (s *Streamer) read(ctx context.Context, st *Stream, r *run, g *group) {
 		if first.err != nil {
 			send(result{err: first.err})
 		} else {
-			send(result{block: Block{CID: first.cid, Data: first.inline}})
+			send(result{block: dag.Block{CID: first.cid, Data: first.inline}})
 		}
 		return
 	}
@@ -533,9 +524,9 @@ func (s *Streamer) read(ctx context.Context, st *Stream, r *run, g *group) {
 			return // the stream ended while this read waited for budget
 		}
 		data := getBuffer(int(length))
-		blk := Block{CID: it.cid, Data: data, charge: charge}
+		blk := dag.Block{CID: it.cid, Data: data}
 		if err := readAt(rc, &pos, off, data); err != nil {
-			st.Recycle(blk)
+			st.recycle(blk, charge)
 			if ctx.Err() != nil {
 				return // the run ended while reading: not a storage failure
 			}
@@ -548,12 +539,12 @@ func (s *Streamer) read(ctx context.Context, st *Stream, r *run, g *group) {
 		}
 		stats.ReadBytes.Add(length)
 		if err := s.verify(it.cid.Hash(), data); err != nil {
-			st.Recycle(blk)
+			st.recycle(blk, charge)
 			s.log.ErrorContext(ctx, "corrupt block", "cid", it.cid.String(), "pack", g.pack.String(), "offset", off, "length", length)
 			send(result{err: fmt.Errorf("%w (pack %s, offset %d)", err, g.pack, off)})
 			return
 		}
-		if !send(result{block: blk}) {
+		if !send(result{block: blk, charge: charge}) {
 			return
 		}
 	}
@@ -593,8 +584,13 @@ func getBuffer(n int) []byte {
 // Recycle hands back a block the caller is done with (written out, links
 // decoded): its buffer is reused and its bytes go back to the response's
 // memory budget. The caller must not use b.Data afterwards.
-func (st *Stream) Recycle(b Block) {
-	st.acct.Release(b.charge)
+func (st *Stream) Recycle(b dag.Block) {
+	st.recycle(b, st.unhold(b))
+}
+
+// recycle releases charge and keeps b's buffer for reuse.
+func (st *Stream) recycle(b dag.Block, charge budget.Charge) {
+	st.acct.Release(charge)
 	if b.Data == nil {
 		return
 	}
@@ -602,6 +598,43 @@ func (st *Stream) Recycle(b Block) {
 		data := b.Data[:cap(b.Data)]
 		p.Put(&data)
 	}
+}
+
+// hold records what a block handed to the consumer is charged, for
+// Recycle. dag.Block carries no charge (it is the Source's type, not the
+// budget's), so the stream keeps them by CID. Two copies of one CID are
+// charged the same bytes, perhaps split differently between floor and
+// borrowed: whichever goes back first, the account is the same once both
+// have.
+func (st *Stream) hold(b dag.Block, charge budget.Charge) {
+	if charge == (budget.Charge{}) {
+		return
+	}
+	st.heldMu.Lock()
+	defer st.heldMu.Unlock()
+	if st.held == nil {
+		st.held = make(map[string][]budget.Charge)
+	}
+	k := b.CID.KeyString()
+	st.held[k] = append(st.held[k], charge)
+}
+
+// unhold returns and forgets the charge of a block handed out by Next.
+func (st *Stream) unhold(b dag.Block) budget.Charge {
+	st.heldMu.Lock()
+	defer st.heldMu.Unlock()
+	k := b.CID.KeyString()
+	cs := st.held[k]
+	if len(cs) == 0 {
+		return budget.Charge{}
+	}
+	c := cs[len(cs)-1]
+	if len(cs) == 1 {
+		delete(st.held, k)
+	} else {
+		st.held[k] = cs[:len(cs)-1]
+	}
+	return c
 }
 
 // fund charges length bytes for item seq to the response's budget acct,

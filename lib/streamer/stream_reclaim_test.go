@@ -8,7 +8,7 @@ import (
 
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/budget"
-	"github.com/hash-stream/hash-stream-aws/lib/streamer"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 )
 
 // A stream whose response stalls gives back what it read ahead (the budget
@@ -24,7 +24,7 @@ func TestStreamGivesBackReadAheadWhenStalled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer acct.Close()
-	var stats streamer.Stats
+	var stats dag.Stats
 	st := s.Stream(budget.NewContext(context.Background(), acct), leaves, root.Hash(), &stats)
 	defer st.Close()
 	first, err := st.Next()

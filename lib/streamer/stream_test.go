@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store/fs"
@@ -44,11 +45,11 @@ func random3mLeaves(t *testing.T) (*streamer.Streamer, cid.Cid, []cid.Cid) {
 	t.Helper()
 	dir, root := loadRandom3m(t)
 	s := newStreamer(dir)
-	rootData, err := s.Block(context.Background(), root.Hash(), root.Hash())
+	rootData, err := s.Block(context.Background(), root.Hash(), root.Hash(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaves, err := streamer.Links(root, rootData)
+	leaves, err := dag.Links(root, rootData)
 	if err != nil || len(leaves) != 4 {
 		t.Fatalf("links %v %v", leaves, err)
 	}
@@ -63,15 +64,15 @@ func TestStreamMergesReads(t *testing.T) {
 	dir, root := loadRandom3m(t)
 	s := newStreamer(dir)
 	ctx := context.Background()
-	rootData, err := s.Block(ctx, root.Hash(), root.Hash())
+	rootData, err := s.Block(ctx, root.Hash(), root.Hash(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaves, err := streamer.Links(root, rootData)
+	leaves, err := dag.Links(root, rootData)
 	if err != nil || len(leaves) != 4 {
 		t.Fatalf("links %v %v", leaves, err)
 	}
-	var stats streamer.Stats
+	var stats dag.Stats
 	st := s.Stream(ctx, append([]cid.Cid{root}, leaves...), root.Hash(), &stats)
 	defer st.Close()
 	var got []cid.Cid
@@ -108,17 +109,17 @@ func TestStreamCorruptBlock(t *testing.T) {
 	}
 	s := newStreamer(dir)
 	ctx := context.Background()
-	rootData, err := s.Block(ctx, root.Hash(), root.Hash())
+	rootData, err := s.Block(ctx, root.Hash(), root.Hash(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaves, _ := streamer.Links(root, rootData)
+	leaves, _ := dag.Links(root, rootData)
 	st := s.Stream(ctx, leaves, root.Hash(), nil)
 	defer st.Close()
 	n := 0
 	for {
 		_, err := st.Next()
-		if errors.Is(err, streamer.ErrCorrupt) {
+		if errors.Is(err, dag.ErrCorrupt) {
 			break
 		}
 		if err != nil {
@@ -136,8 +137,8 @@ func TestStreamCloseEarly(t *testing.T) {
 	dir, root := loadRandom3m(t)
 	s := newStreamer(dir)
 	ctx := context.Background()
-	rootData, _ := s.Block(ctx, root.Hash(), root.Hash())
-	leaves, _ := streamer.Links(root, rootData)
+	rootData, _ := s.Block(ctx, root.Hash(), root.Hash(), nil)
+	leaves, _ := dag.Links(root, rootData)
 	before := runtime.NumGoroutine()
 	for range 20 {
 		st := s.Stream(ctx, append(leaves, leaves...), root.Hash(), nil)

@@ -5,9 +5,7 @@
 package streamer
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,27 +15,24 @@ import (
 	"sync"
 
 	"github.com/hash-stream/hash-stream-aws/lib/budget"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
-	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/multiformats/go-multihash"
 )
 
-var (
-	// ErrNotFound is returned (wrapped) for a block the index does not know.
-	// It wraps store.ErrNotFound, as index.ErrNotFound does.
-	ErrNotFound = fmt.Errorf("block %w", store.ErrNotFound)
-	// ErrCorrupt is returned (wrapped) for bytes that do not hash to the
-	// block's multihash.
-	ErrCorrupt = errors.New("block failed verification")
-	// ErrBadRecord is returned (wrapped) for an index record whose location
-	// cannot be a block's: a length over the block size limit, or an
-	// offset and length past the largest file offset.
-	ErrBadRecord = errors.New("impossible index record")
-	// ErrInternal is returned (wrapped) for a panic in the streamer's own
-	// goroutines, which ends the stream instead of the process.
-	ErrInternal = errors.New("internal error")
-)
+// errNotFound is what the streamer returns (wrapped) for a block the index
+// does not know: dag.ErrNotFound, and store.ErrNotFound as index.ErrNotFound
+// is.
+var errNotFound error = notFoundError{}
+
+type notFoundError struct{}
+
+func (notFoundError) Error() string { return dag.ErrNotFound.Error() }
+
+func (notFoundError) Is(target error) bool {
+	return target == dag.ErrNotFound || target == store.ErrNotFound
+}
 
 // DefaultMaxBlockBytes is the largest block the streamer reads: 4 MiB. The
 // writers make leaves of 1 MiB and nodes of at most a few tens of KiB, and
@@ -87,10 +82,13 @@ type Streamer struct {
 	verify func(multihash.Multihash, []byte) error
 }
 
+// The Streamer is the dag.Source the gateway reads through.
+var _ dag.Source = (*Streamer)(nil)
+
 // New returns a Streamer.
 func New(idx *index.Reader, packs store.PackStore, opts ...Option) *Streamer {
 	s := &Streamer{index: idx, packs: packs, log: slog.New(slog.DiscardHandler), plan: DefaultPlannerConfig(), maxLearned: DefaultLearnedRoots, maxBlock: DefaultMaxBlockBytes}
-	s.verify = Verify
+	s.verify = dag.Verify
 	for _, o := range opts {
 		o(s)
 	}
@@ -115,8 +113,8 @@ type containingSet struct {
 
 // A read that the index cache does not answer is counted in stats (nil:
 // not counted) as a lookup.
-func (s *Streamer) containingSet(ctx context.Context, containing multihash.Multihash, stats *Stats) containingSet {
-	if containing == nil || index.IsIdentity(containing) {
+func (s *Streamer) containingSet(ctx context.Context, containing multihash.Multihash, stats *dag.Stats) containingSet {
+	if containing == nil || dag.IsIdentityHash(containing) {
 		return containingSet{}
 	}
 	if _, cached := s.index.Cached(containing); !cached && stats != nil {
@@ -150,11 +148,11 @@ func (s *Streamer) lookup(ctx context.Context, mh multihash.Multihash, cs contai
 		if r, ok := set.Blob(mh); ok {
 			return location(r), nil
 		}
-		err = fmt.Errorf("%w: %s has records but no blob record", ErrNotFound, store.Key(mh))
+		err = fmt.Errorf("%w: %s has records but no blob record", errNotFound, store.Key(mh))
 	} else if errors.Is(err, index.ErrNotFound) {
-		err = fmt.Errorf("%w: %s", ErrNotFound, store.Key(mh))
+		err = fmt.Errorf("%w: %s", errNotFound, store.Key(mh))
 	}
-	if cs.err != nil && errors.Is(err, ErrNotFound) {
+	if cs.err != nil && errors.Is(err, errNotFound) {
 		return store.BlobLocation{}, cs.err
 	}
 	return store.BlobLocation{}, err
@@ -225,33 +223,14 @@ func location(r index.Record) store.BlobLocation {
 	return store.BlobLocation{Pack: r.Location, Offset: r.Offset, Length: r.Length}
 }
 
-// BlockOption configures one Block call.
-type BlockOption func(*blockOptions)
-
-type blockOptions struct {
-	stats *Stats
-}
-
-// Counting makes Block count what it does in stats, as Stream does: a
-// lookup when the block is not located from cache, a read and its bytes
-// when it reads the pack store, a block when it returns one.
-func Counting(stats *Stats) BlockOption {
-	return func(o *blockOptions) { o.stats = stats }
-}
-
 // Block returns the verified bytes of the blob mh. They are charged to the
 // memory budget of the response in ctx (see package budget) until the
 // response ends.
-func (s *Streamer) Block(ctx context.Context, mh, containing multihash.Multihash, opts ...BlockOption) ([]byte, error) {
-	var o blockOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
-	stats := o.stats
+func (s *Streamer) Block(ctx context.Context, mh, containing multihash.Multihash, stats *dag.Stats) ([]byte, error) {
 	if stats == nil {
-		stats = new(Stats)
+		stats = new(dag.Stats)
 	}
-	if data, ok, err := Inline(mh); ok || err != nil {
+	if data, ok, err := dag.Inline(mh); ok || err != nil {
 		if err == nil {
 			stats.Blocks.Add(1)
 		}
@@ -270,14 +249,14 @@ func (s *Streamer) Block(ctx context.Context, mh, containing multihash.Multihash
 		return nil, err
 	}
 	budget.FromContext(ctx).Take(int64(loc.Length))
-	data, err := pack.ReadRange(ctx, s.packs, loc.Pack, loc.Offset, loc.Length)
+	data, err := store.ReadRange(ctx, s.packs, loc.Pack, loc.Offset, loc.Length)
 	stats.Reads.Add(1)
 	if err != nil {
 		s.log.ErrorContext(ctx, "storage read failed", "multihash", store.Key(mh), "pack", loc.Pack.String(), "offset", loc.Offset, "length", loc.Length, "err", err)
 		return nil, err
 	}
 	stats.ReadBytes.Add(int64(len(data)))
-	if err := Verify(mh, data); err != nil {
+	if err := s.verify(mh, data); err != nil {
 		s.log.ErrorContext(ctx, "corrupt block", "multihash", store.Key(mh), "pack", loc.Pack.String(), "offset", loc.Offset, "length", loc.Length)
 		return nil, fmt.Errorf("%w (pack %s, offset %d)", err, loc.Pack, loc.Offset)
 	}
@@ -289,10 +268,10 @@ func (s *Streamer) Block(ctx context.Context, mh, containing multihash.Multihash
 // sizes an allocation: index records are untrusted input.
 func (s *Streamer) checkLocation(mh multihash.Multihash, loc store.BlobLocation) error {
 	if loc.Length > uint64(s.maxBlock) {
-		return fmt.Errorf("%w: %s: length %d is over the %d-byte block limit (pack %s)", ErrBadRecord, store.Key(mh), loc.Length, s.maxBlock, loc.Pack)
+		return fmt.Errorf("%w: %s: length %d is over the %d-byte block limit (pack %s)", dag.ErrBadRecord, store.Key(mh), loc.Length, s.maxBlock, loc.Pack)
 	}
 	if loc.Offset > math.MaxInt64-loc.Length {
-		return fmt.Errorf("%w: %s: offset %d + length %d is past the largest file offset (pack %s)", ErrBadRecord, store.Key(mh), loc.Offset, loc.Length, loc.Pack)
+		return fmt.Errorf("%w: %s: offset %d + length %d is past the largest file offset (pack %s)", dag.ErrBadRecord, store.Key(mh), loc.Offset, loc.Length, loc.Pack)
 	}
 	return nil
 }
@@ -306,43 +285,7 @@ func (s *Streamer) recoverInto(ctx context.Context, where string, fail func(erro
 	if p == nil {
 		return
 	}
-	err := fmt.Errorf("%w: streamer %s: panic: %v", ErrInternal, where, p)
+	err := fmt.Errorf("%w: streamer %s: panic: %v", dag.ErrInternal, where, p)
 	s.log.ErrorContext(ctx, "panic", "where", where, "err", err.Error(), "stack", string(debug.Stack()))
 	fail(err)
-}
-
-// Inline returns the data of an identity multihash (ok true), which is
-// stored in the multihash itself and needs no storage read.
-func Inline(mh multihash.Multihash) (data []byte, ok bool, err error) {
-	dec, err := multihash.Decode(mh)
-	if err != nil {
-		return nil, false, fmt.Errorf("streamer: bad multihash: %w", err)
-	}
-	if dec.Code != multihash.IDENTITY {
-		return nil, false, nil
-	}
-	return dec.Digest, true, nil
-}
-
-// Verify checks that data hashes to mh with mh's own hash function.
-func Verify(mh multihash.Multihash, data []byte) error {
-	dec, err := multihash.Decode(mh)
-	if err != nil {
-		return fmt.Errorf("streamer: bad multihash: %w", err)
-	}
-	var ok bool
-	if dec.Code == multihash.SHA2_256 && dec.Length == sha256.Size {
-		sum := sha256.Sum256(data) // the common case, without allocation
-		ok = bytes.Equal(sum[:], dec.Digest)
-	} else {
-		got, err := multihash.Sum(data, dec.Code, dec.Length)
-		if err != nil {
-			return fmt.Errorf("streamer: cannot verify %s: %w", store.Key(mh), err)
-		}
-		ok = bytes.Equal(got, mh)
-	}
-	if !ok {
-		return fmt.Errorf("%w: %s", ErrCorrupt, store.Key(mh))
-	}
-	return nil
 }

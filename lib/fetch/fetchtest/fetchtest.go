@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hash-stream/hash-stream-aws/lib/pack"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/hash-stream/hash-stream-aws/lib/unixfs"
 	"github.com/ipfs/go-cid"
 	"github.com/ipfs/go-unixfsnode/data"
@@ -136,7 +136,7 @@ func (g *Gateway) block(c cid.Cid) ([]byte, bool) {
 // holds, each once, depth first.
 func (g *Gateway) car(root cid.Cid) ([]byte, error) {
 	var out bytes.Buffer
-	h, err := pack.CARHeader(root)
+	h, err := dag.CARHeader(root)
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +154,7 @@ func (g *Gateway) car(root cid.Cid) ([]byte, error) {
 		if !ok {
 			continue
 		}
-		if err := pack.WriteSection(&out, c, raw); err != nil {
+		if err := dag.WriteSection(&out, c, raw); err != nil {
 			return nil, err
 		}
 		links, err := pbLinks(c, raw)

@@ -14,8 +14,8 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/hash-stream/hash-stream-aws/internal/tempfile"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
+	"github.com/hash-stream/hash-stream-aws/lib/tempfile"
 )
 
 // tempPrefix starts the name of every temporary file.
@@ -72,7 +72,7 @@ func isPutTemp(name string) bool {
 }
 
 // createTemp creates a new temporary file in the folder dir of root, for
-// writing. With lock it is locked until closed (see internal/tempfile), so
+// writing. With lock it is locked until closed (see lib/tempfile), so
 // that removeStaleTemp never takes it for the file of a dead writer.
 func createTemp(root *os.Root, dir string, lock bool) (*os.File, string, error) {
 	for range 10 {

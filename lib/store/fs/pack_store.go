@@ -11,8 +11,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/hash-stream/hash-stream-aws/internal/tempfile"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
+	"github.com/hash-stream/hash-stream-aws/lib/tempfile"
 	"github.com/multiformats/go-multihash"
 )
 

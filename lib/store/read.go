@@ -1,16 +1,14 @@
-package pack
+package store
 
 import (
 	"context"
 	"fmt"
 	"io"
-
-	"github.com/hash-stream/hash-stream-aws/lib/store"
 )
 
 // ReadRange reads exactly length bytes at offset of the pack at loc. A pack
 // that ends early is an error wrapping io.ErrUnexpectedEOF.
-func ReadRange(ctx context.Context, s store.PackStore, loc store.Location, offset, length uint64) ([]byte, error) {
+func ReadRange(ctx context.Context, s PackStore, loc Location, offset, length uint64) ([]byte, error) {
 	rc, err := s.GetRange(ctx, loc, int64(offset), int64(length))
 	if err != nil {
 		return nil, err

@@ -1,11 +1,11 @@
-package streamer_test
+package dag_test
 
 import (
 	"bytes"
 	"errors"
 	"testing"
 
-	"github.com/hash-stream/hash-stream-aws/lib/streamer"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/ipfs/go-cid"
 	"github.com/ipld/go-ipld-prime/codec/dagcbor"
 	"github.com/ipld/go-ipld-prime/datamodel"
@@ -37,11 +37,11 @@ func TestPathStep(t *testing.T) {
 	mh, _ := multihash.Sum(buf.Bytes(), multihash.SHA2_256, -1)
 	c := cid.NewCidV1(cid.DagCBOR, mh)
 
-	next, used, err := streamer.PathStep(c, buf.Bytes(), []string{"a", "list", "1", "rest"})
+	next, used, err := dag.PathStep(c, buf.Bytes(), []string{"a", "list", "1", "rest"})
 	if err != nil || !next.Equals(leaf) || used != 3 {
 		t.Fatalf("through the link: %s, %d, %v", next, used, err)
 	}
-	next, used, err = streamer.PathStep(c, buf.Bytes(), []string{"a", "list", "0"})
+	next, used, err = dag.PathStep(c, buf.Bytes(), []string{"a", "list", "0"})
 	if err != nil || !next.Equals(c) || used != 3 {
 		t.Fatalf("ending inside the block: %s, %d, %v", next, used, err)
 	}
@@ -55,13 +55,13 @@ func TestPathStep(t *testing.T) {
 		{[]string{"a", "list", "9"}, 2, true},
 		{[]string{"a", "s", "deeper"}, 2, false},
 	} {
-		_, _, err := streamer.PathStep(c, buf.Bytes(), tc.segs)
-		var pe *streamer.PathError
+		_, _, err := dag.PathStep(c, buf.Bytes(), tc.segs)
+		var pe *dag.PathError
 		if !errors.As(err, &pe) || pe.Segment != tc.segment || pe.NotFound != tc.notFound || !pe.Block.Equals(c) {
 			t.Errorf("%v: %v (%+v)", tc.segs, err, pe)
 		}
 	}
-	if _, _, err := streamer.PathStep(c, []byte{0xff}, []string{"a"}); !errors.Is(err, streamer.ErrDecode) {
+	if _, _, err := dag.PathStep(c, []byte{0xff}, []string{"a"}); !errors.Is(err, dag.ErrDecode) {
 		t.Errorf("undecodable block: %v", err)
 	}
 }

@@ -1,12 +1,4 @@
-// Package pack writes and reads packs: CARv1 files holding blocks, stored in
-// a store.PackStore under the sha2-256 multihash of their bytes.
-//
-// Writer splits a stream of blocks into packs of at most a maximum size, as
-// the JavaScript Hash Stream CLI does, streaming each pack through a spool
-// file so memory stays flat whatever the input size. Import stores an
-// existing CAR file as one pack. Both return where every blob landed, for
-// the index writers.
-package pack
+package dag
 
 import (
 	"bytes"
@@ -34,25 +26,32 @@ func CARHeader(roots ...cid.Cid) ([]byte, error) {
 		qp.MapEntry(ma, "version", qp.Int(1))
 	})
 	if err != nil {
-		return nil, fmt.Errorf("pack: car header: %w", err)
+		return nil, fmt.Errorf("dag: car header: %w", err)
 	}
 	var body bytes.Buffer
 	if err := dagcbor.Encode(n, &body); err != nil {
-		return nil, fmt.Errorf("pack: car header: %w", err)
+		return nil, fmt.Errorf("dag: car header: %w", err)
 	}
 	return append(varint.ToUvarint(uint64(body.Len())), body.Bytes()...), nil
 }
 
-// sectionHead returns the bytes of a CAR section before the block data:
+// SectionHead returns the bytes of a CAR section before the block data:
 // the length prefix and the CID.
-func sectionHead(c cid.Cid, dataLen int) []byte {
+func SectionHead(c cid.Cid, dataLen int) []byte {
 	cb := c.Bytes()
 	return append(varint.ToUvarint(uint64(len(cb)+dataLen)), cb...)
 }
 
+// SectionLen returns the length of the CAR section of a block of dataLen
+// bytes: length prefix, CID and data.
+func SectionLen(c cid.Cid, dataLen int) int64 {
+	n := c.ByteLen() + dataLen
+	return int64(varint.UvarintSize(uint64(n)) + n)
+}
+
 // WriteSection writes one CAR section: length prefix, CID, data.
 func WriteSection(w io.Writer, c cid.Cid, data []byte) error {
-	if _, err := w.Write(sectionHead(c, len(data))); err != nil {
+	if _, err := w.Write(SectionHead(c, len(data))); err != nil {
 		return err
 	}
 	_, err := w.Write(data)

@@ -1,4 +1,4 @@
-package streamer
+package dag
 
 import (
 	"bytes"
@@ -48,7 +48,7 @@ type CodecError struct {
 }
 
 func (e *CodecError) Error() string {
-	return fmt.Sprintf("streamer: %s: unsupported codec 0x%x", e.CID, e.Codec)
+	return fmt.Sprintf("dag: %s: unsupported codec 0x%x", e.CID, e.Codec)
 }
 
 // Links decodes a block with its CID's codec and returns its links in
@@ -70,7 +70,7 @@ func Links(c cid.Cid, data []byte) ([]cid.Cid, error) {
 	for _, l := range links {
 		cl, ok := l.(cidlink.Link)
 		if !ok {
-			return nil, fmt.Errorf("streamer: %s links to a non-CID link", c)
+			return nil, fmt.Errorf("dag: %s links to a non-CID link", c)
 		}
 		out = append(out, cl.Cid)
 	}
