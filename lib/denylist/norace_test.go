@@ -1,0 +1,5 @@
+//go:build !race
+
+package denylist_test
+
+const raceEnabled = false
