@@ -17,7 +17,10 @@ import (
 	"github.com/multiformats/go-multihash"
 )
 
-var _ store.IndexStore = (*IndexStore)(nil)
+var (
+	_ store.IndexStore  = (*IndexStore)(nil)
+	_ store.IndexLister = (*IndexStore)(nil)
+)
 
 // maxTimestampTries bounds the search for a free timestamp name.
 const maxTimestampTries = 10000
@@ -35,7 +38,7 @@ type IndexStore struct {
 // Options: WithSync, WithMaxIndexFileBytes.
 func NewIndexStore(dir string, opts ...Option) *IndexStore {
 	o := newOptions(opts)
-	return &IndexStore{dir: dir, now: time.Now, noSync: o.noSync, maxFile: o.maxIndexFile}
+	return &IndexStore{dir: dir, now: time.Now, noSync: o.noSync, maxFile: o.MaxIndexFileBytes}
 }
 
 // Files returns every file in the folder of mh, ordered by name, skipping
@@ -217,6 +220,134 @@ func writeExclusive(root *os.Root, name string, data []byte, sync bool) error {
 	}
 	if err != nil {
 		_ = root.Remove(name)
+	}
+	return err
+}
+
+// List implements store.IndexLister: every file <dir>/k(mh)/<name>, named
+// as store.ParseIndexName accepts, with its size. Temporary files of writes
+// in progress are left out. Anything else (a stray file at the top, a
+// folder that is not k(mh), a file name that is neither k(sub) nor a
+// timestamp, a subfolder) is listed as an unexpected key, and a stray
+// folder is not entered. A store folder that does not exist lists nothing.
+func (s *IndexStore) List(ctx context.Context, fn func(store.IndexEntry) error) error {
+	root, err := openRoot(s.dir, false)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	var fnErr error // an error of fn, returned as it is
+	call := keepErr(fn, &fnErr)
+	err = readDir(ctx, root, ".", func(top iofs.DirEntry) error {
+		key := top.Name()
+		if isTemp(key) {
+			return nil
+		}
+		if !top.IsDir() {
+			return call(store.IndexEntry{Key: key, Err: unexpected(key, "not a folder")})
+		}
+		mh, ok := store.ParseCanonicalKey(key)
+		if !ok {
+			return call(store.IndexEntry{Key: key, Err: unexpected(key, "folder name is not k(mh)")})
+		}
+		err := readDir(ctx, root, key, func(f iofs.DirEntry) error {
+			name := key + "/" + f.Name()
+			if isTemp(f.Name()) {
+				return nil
+			}
+			if !f.Type().IsRegular() {
+				return call(store.IndexEntry{Key: name, Err: unexpected(name, "not a regular file")})
+			}
+			if err := store.CheckIndexName(f.Name()); err != nil {
+				return call(store.IndexEntry{Key: name, Err: fmt.Errorf("fs: %s: %w", name, err)})
+			}
+			size := int64(-1)
+			if fi, err := f.Info(); err == nil {
+				size = fi.Size()
+			} else if errors.Is(err, iofs.ErrNotExist) {
+				return nil // removed since the listing
+			}
+			return call(store.IndexEntry{Multihash: mh, Name: f.Name(), Size: size, Key: name})
+		})
+		if errors.Is(err, store.ErrNotFound) && fnErr == nil {
+			return nil // removed since the listing
+		}
+		return err
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil {
+		return fmt.Errorf("fs: list index %s: %w", s.dir, err)
+	}
+	return nil
+}
+
+// Get implements store.IndexLister: the file <dir>/k(mh)/<name>.
+func (s *IndexStore) Get(ctx context.Context, mh multihash.Multihash, name string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("fs: get index: %w", err)
+	}
+	file := store.Key(mh) + "/" + name
+	if err := store.CheckIndexName(name); err != nil {
+		return nil, fmt.Errorf("fs: get index %s: %w", file, err)
+	}
+	root, err := openRoot(s.dir, false)
+	if err != nil {
+		return nil, fmt.Errorf("fs: index file %s: %w", file, err)
+	}
+	defer root.Close()
+	data, err := s.readFile(root, file)
+	if err != nil {
+		return nil, fmt.Errorf("fs: index file %s: %w", file, notFound(err))
+	}
+	return data, nil
+}
+
+// PutNamed implements store.IndexLister: the data goes to a temporary file
+// that is renamed (a k(sub) name) or hard-linked (a timestamp name, which
+// then never replaces a file) into place, as Put writes.
+func (s *IndexStore) PutNamed(ctx context.Context, mh multihash.Multihash, name string, data []byte) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("fs: put index: %w", err)
+	}
+	key := store.Key(mh)
+	file := key + "/" + name
+	sub, err := store.ParseIndexName(name)
+	if err != nil {
+		return fmt.Errorf("fs: put index %s: %w", file, err)
+	}
+	if err := s.putNamed(ctx, key, file, sub != nil, data); err != nil {
+		return fmt.Errorf("fs: put index %s: %w", file, err)
+	}
+	return nil
+}
+
+func (s *IndexStore) putNamed(ctx context.Context, key, file string, replace bool, data []byte) error {
+	root, tmp, err := s.stage(ctx, key, data)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	if replace {
+		if err := root.Rename(tmp, file); err != nil {
+			_ = root.Remove(tmp)
+			return err
+		}
+		return nil
+	}
+	defer root.Remove(tmp)
+	err = root.Link(tmp, file)
+	if err != nil && !errors.Is(err, iofs.ErrExist) {
+		// No hard links here: an exclusive create, which never replaces a
+		// file but may be seen before it is whole (as Put falls back).
+		err = writeExclusive(root, file, data, !s.noSync)
+	}
+	if errors.Is(err, iofs.ErrExist) {
+		return store.ErrExist
 	}
 	return err
 }

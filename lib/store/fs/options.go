@@ -7,36 +7,34 @@ import "github.com/hash-stream/hash-stream-aws/lib/store"
 type Option func(*options)
 
 type options struct {
-	prefix       string
-	ext          string
-	noSync       bool
-	maxIndexFile int64
+	store.Options // the prefix, extension and index file cap (shared)
+	noSync        bool
 }
 
 func newOptions(opts []Option) options {
-	o := options{ext: store.DefaultPackExtension, maxIndexFile: store.DefaultMaxIndexFileBytes}
+	o := options{Options: store.DefaultOptions()}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.maxIndexFile <= 0 {
-		o.maxIndexFile = store.DefaultMaxIndexFileBytes
-	}
+	o.Options = o.Options.Defaulted()
 	return o
 }
 
-// WithPrefix puts prefix before every pack file name. A prefix ending in
-// "/" is a subfolder. The default is none. The index store ignores it.
-func WithPrefix(prefix string) Option {
-	return func(o *options) { o.prefix = prefix }
-}
+// shared makes a shared store.Option one of this backend.
+func shared(set store.Option) Option { return func(o *options) { set(&o.Options) } }
 
-// WithExtension sets the extension after every pack file name, of packs
-// stored by multihash and of path locations alike. The default is
-// store.DefaultPackExtension (".car"); "" means none. The index store
-// ignores it.
-func WithExtension(ext string) Option {
-	return func(o *options) { o.ext = ext }
-}
+// WithPrefix puts prefix before every pack file name
+// (store.Options.Prefix); a prefix ending in "/" is a subfolder. The index
+// store ignores it.
+func WithPrefix(prefix string) Option { return shared(store.WithPrefix(prefix)) }
+
+// WithExtension sets the extension after every pack file name
+// (store.Options.Extension). The index store ignores it.
+func WithExtension(ext string) Option { return shared(store.WithExtension(ext)) }
+
+// WithMaxIndexFileBytes sets the size cap of one index file
+// (store.Options.MaxIndexFileBytes). The pack store ignores it.
+func WithMaxIndexFileBytes(n int64) Option { return shared(store.WithMaxIndexFileBytes(n)) }
 
 // WithSync says whether Put syncs each file to disk before it becomes
 // visible (default true): then a pack or an index file survives a crash,
@@ -45,12 +43,4 @@ func WithExtension(ext string) Option {
 // systems that sync otherwise.
 func WithSync(sync bool) Option {
 	return func(o *options) { o.noSync = !sync }
-}
-
-// WithMaxIndexFileBytes sets the size cap of one index file (default
-// store.DefaultMaxIndexFileBytes; 0 or less means the default).
-// IndexStore.Files returns a larger file with an Err wrapping
-// store.ErrTooLarge, without reading it. The pack store ignores it.
-func WithMaxIndexFileBytes(n int64) Option {
-	return func(o *options) { o.maxIndexFile = n }
 }

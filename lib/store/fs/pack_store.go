@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -16,7 +17,10 @@ import (
 	"github.com/multiformats/go-multihash"
 )
 
-var _ store.PackStore = (*PackStore)(nil)
+var (
+	_ store.PackStore  = (*PackStore)(nil)
+	_ store.PackLister = (*PackStore)(nil)
+)
 
 // PackStore is a pack store in a folder: a pack is the file
 // <dir>/<prefix>k(mh)<ext>, and a path location names the file
@@ -33,7 +37,7 @@ type PackStore struct {
 // Options: WithPrefix, WithExtension, WithSync.
 func NewPackStore(dir string, opts ...Option) *PackStore {
 	o := newOptions(opts)
-	return &PackStore{dir: dir, prefix: o.prefix, ext: o.ext, noSync: o.noSync}
+	return &PackStore{dir: dir, prefix: o.Prefix, ext: o.Extension, noSync: o.noSync}
 }
 
 // name returns the slash-separated file name of loc inside the folder.
@@ -269,4 +273,98 @@ func (s *PackStore) Adopt(ctx context.Context, mh multihash.Multihash, f *os.Fil
 		return err
 	}
 	return f.Close()
+}
+
+// listFolder returns the folder of the store that holds the pack files and
+// the start of their names there, both from the prefix.
+func (s *PackStore) listFolder() (dir, namePrefix string) {
+	full := s.prefix + "x"
+	return path.Dir(full), strings.TrimSuffix(path.Base(full), "x")
+}
+
+// List implements store.PackLister: every regular file
+// <dir>/<prefix>k(mh)<ext>, with its size. Temporary files (of Put, and
+// spool files) are left out. Any other file or folder beside them (a
+// path-located pack, a stray file) is listed as an unexpected key, and a
+// folder is not entered. A store folder that does not exist lists nothing.
+func (s *PackStore) List(ctx context.Context, fn func(store.PackEntry) error) error {
+	root, err := openRoot(s.dir, false)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	dir, namePrefix := s.listFolder()
+	if dir != "." {
+		if err := checkName(dir); err != nil {
+			return err
+		}
+	}
+	var fnErr error // an error of fn, returned as it is
+	call := keepErr(fn, &fnErr)
+	err = readDir(ctx, root, dir, func(e iofs.DirEntry) error {
+		if isTemp(e.Name()) {
+			return nil
+		}
+		name := path.Join(dir, e.Name())
+		if !e.Type().IsRegular() {
+			return call(store.PackEntry{Key: name, Err: unexpected(name, "not a regular file")})
+		}
+		key, ok := strings.CutPrefix(e.Name(), namePrefix)
+		if ok {
+			key, ok = strings.CutSuffix(key, s.ext)
+		}
+		var mh multihash.Multihash
+		if ok {
+			mh, ok = store.ParseCanonicalKey(key)
+		}
+		if !ok {
+			return call(store.PackEntry{Key: name, Err: unexpected(name, "not named "+s.prefix+"k(mh)"+s.ext)})
+		}
+		fi, err := e.Info()
+		if errors.Is(err, iofs.ErrNotExist) {
+			return nil // removed since the listing
+		}
+		if err != nil {
+			return err
+		}
+		return call(store.PackEntry{Multihash: mh, Size: fi.Size(), Key: name})
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // no pack folder yet
+	}
+	if err != nil {
+		return fmt.Errorf("fs: list packs %s: %w", s.dir, err)
+	}
+	return nil
+}
+
+// Stat implements store.PackLister: the size of the regular file of the
+// pack.
+func (s *PackStore) Stat(ctx context.Context, mh multihash.Multihash) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("fs: stat pack: %w", err)
+	}
+	name, err := s.name(store.Location{Multihash: mh})
+	if err != nil {
+		return 0, err
+	}
+	root, err := openRoot(s.dir, false)
+	if err != nil {
+		return 0, fmt.Errorf("fs: pack %s: %w", name, err)
+	}
+	defer root.Close()
+	fi, err := root.Stat(name)
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("not a regular file: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("fs: pack %s: %w", name, notFound(err))
+	}
+	return fi.Size(), nil
 }

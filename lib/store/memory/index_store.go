@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"maps"
@@ -13,7 +14,10 @@ import (
 	"github.com/multiformats/go-multihash"
 )
 
-var _ store.IndexStore = (*IndexStore)(nil)
+var (
+	_ store.IndexStore  = (*IndexStore)(nil)
+	_ store.IndexLister = (*IndexStore)(nil)
+)
 
 // IndexStore is an index store in memory. File names follow the FS layout:
 // "k(mh)/k(sub)" or "k(mh)/<milliseconds>". The zero value is not usable;
@@ -27,26 +31,19 @@ type IndexStore struct {
 }
 
 // Option configures an IndexStore (the pack store has none).
-type Option func(*IndexStore)
+type Option func(*store.Options)
 
-// WithMaxIndexFileBytes sets the size cap of one index file (default
-// store.DefaultMaxIndexFileBytes; 0 or less means the default). Files
-// returns a larger file with an Err wrapping store.ErrTooLarge and no data.
-func WithMaxIndexFileBytes(n int64) Option {
-	return func(s *IndexStore) {
-		if n > 0 {
-			s.maxFile = n
-		}
-	}
-}
+// WithMaxIndexFileBytes sets the size cap of one index file
+// (store.Options.MaxIndexFileBytes).
+func WithMaxIndexFileBytes(n int64) Option { return Option(store.WithMaxIndexFileBytes(n)) }
 
 // NewIndexStore returns an empty index store.
 func NewIndexStore(opts ...Option) *IndexStore {
-	s := &IndexStore{now: time.Now, maxFile: store.DefaultMaxIndexFileBytes, files: make(map[string]map[string][]byte)}
-	for _, o := range opts {
-		o(s)
+	o := store.DefaultOptions()
+	for _, opt := range opts {
+		opt(&o)
 	}
-	return s
+	return &IndexStore{now: time.Now, maxFile: o.Defaulted().MaxIndexFileBytes, files: make(map[string]map[string][]byte)}
 }
 
 // Files returns a copy of every file stored for mh, ordered by name; a file
@@ -109,4 +106,58 @@ func (s *IndexStore) dir(key string) map[string][]byte {
 		s.files[key] = dir
 	}
 	return dir
+}
+
+// List implements store.IndexLister, over a snapshot of the store taken
+// when it is called, in key and name order.
+func (s *IndexStore) List(ctx context.Context, fn func(store.IndexEntry) error) error {
+	var entries []store.IndexEntry
+	s.mu.RLock()
+	for _, key := range slices.Sorted(maps.Keys(s.files)) {
+		mh, _ := store.ParseKey(key) // keys are only ever made by store.Key
+		for _, name := range slices.Sorted(maps.Keys(s.files[key])) {
+			entries = append(entries, store.IndexEntry{Multihash: mh, Name: name, Size: int64(len(s.files[key][name])), Key: key + "/" + name})
+		}
+	}
+	s.mu.RUnlock()
+	return each(ctx, "index", entries, fn)
+}
+
+// Get implements store.IndexLister.
+func (s *IndexStore) Get(ctx context.Context, mh multihash.Multihash, name string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memory: get index: %w", err)
+	}
+	key := store.Key(mh) + "/" + name
+	s.mu.RLock()
+	data, ok := s.files[store.Key(mh)][name]
+	s.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("memory: index file %s: %w", key, store.ErrNotFound)
+	}
+	if int64(len(data)) > s.maxFile {
+		return nil, fmt.Errorf("memory: index file %s: %w", key, store.TooLarge(int64(len(data)), s.maxFile))
+	}
+	return bytes.Clone(data), nil
+}
+
+// PutNamed implements store.IndexLister.
+func (s *IndexStore) PutNamed(ctx context.Context, mh multihash.Multihash, name string, data []byte) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory: put index: %w", err)
+	}
+	sub, err := store.ParseIndexName(name)
+	if err != nil {
+		return fmt.Errorf("memory: put index: %w", err)
+	}
+	key := store.Key(mh)
+	data = append([]byte{}, data...)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dir := s.dir(key)
+	if _, taken := dir[name]; taken && sub == nil {
+		return fmt.Errorf("memory: put index %s/%s: %w", key, name, store.ErrExist)
+	}
+	dir[name] = data
+	return nil
 }

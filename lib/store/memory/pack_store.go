@@ -5,13 +5,19 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/multiformats/go-multihash"
 )
 
-var _ store.PackStore = (*PackStore)(nil)
+var (
+	_ store.PackStore  = (*PackStore)(nil)
+	_ store.PackLister = (*PackStore)(nil)
+)
 
 // PackStore is a pack store in memory. Packs put by multihash and packs put
 // by path (PutPath) live side by side. The zero value is not usable; call
@@ -98,4 +104,37 @@ func (s *PackStore) GetRange(ctx context.Context, loc store.Location, offset, le
 		data = data[:length]
 	}
 	return io.NopCloser(bytes.NewReader(data)), nil
+}
+
+// List implements store.PackLister, over a snapshot of the store taken
+// when it is called, in key order. Packs put by path (PutPath) are listed
+// as unexpected keys.
+func (s *PackStore) List(ctx context.Context, fn func(store.PackEntry) error) error {
+	var entries []store.PackEntry
+	s.mu.RLock()
+	for _, k := range slices.Sorted(maps.Keys(s.packs)) {
+		if key, ok := strings.CutPrefix(k, "mh:"); ok {
+			mh, _ := store.ParseKey(key)
+			entries = append(entries, store.PackEntry{Multihash: mh, Size: int64(len(s.packs[k])), Key: key})
+			continue
+		}
+		path := strings.TrimPrefix(k, "path:")
+		entries = append(entries, store.PackEntry{Key: path, Err: fmt.Errorf("memory: pack %s is stored by path: %w", path, store.ErrUnexpectedKey)})
+	}
+	s.mu.RUnlock()
+	return each(ctx, "packs", entries, fn)
+}
+
+// Stat implements store.PackLister.
+func (s *PackStore) Stat(ctx context.Context, mh multihash.Multihash) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("memory: stat pack: %w", err)
+	}
+	s.mu.RLock()
+	data, ok := s.packs["mh:"+store.Key(mh)]
+	s.mu.RUnlock()
+	if !ok {
+		return 0, fmt.Errorf("memory: pack %s: %w", store.Key(mh), store.ErrNotFound)
+	}
+	return int64(len(data)), nil
 }

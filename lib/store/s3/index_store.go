@@ -19,7 +19,10 @@ import (
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 )
 
-var _ store.IndexStore = (*IndexStore)(nil)
+var (
+	_ store.IndexStore  = (*IndexStore)(nil)
+	_ store.IndexLister = (*IndexStore)(nil)
+)
 
 // maxTimestampTries bounds the search for a free timestamp name.
 const maxTimestampTries = 1000
@@ -42,7 +45,7 @@ func NewIndexStore(client *s3.Client, bucket string, opts ...Option) *IndexStore
 // folder returns the key prefix of the files of mh, ending in "/".
 func (s *IndexStore) folder(mh multihash.Multihash) string {
 	key := store.Key(mh)
-	return s.opts.prefix + key + "/" + key + "/"
+	return s.opts.Prefix + key + "/" + key + "/"
 }
 
 // Files lists every object under the folder of mh, all pages of it, and
@@ -82,8 +85,8 @@ func (s *IndexStore) Files(ctx context.Context, mh multihash.Multihash) ([]store
 	g.SetLimit(filesConcurrency)
 	for i, obj := range objects {
 		files[i].Name = obj.key
-		if obj.size > s.opts.maxIndexFile {
-			files[i].Err = fmt.Errorf("s3: index file %s: %w", s.url(obj.key), store.TooLarge(obj.size, s.opts.maxIndexFile))
+		if obj.size > s.opts.MaxIndexFileBytes {
+			files[i].Err = fmt.Errorf("s3: index file %s: %w", s.url(obj.key), store.TooLarge(obj.size, s.opts.MaxIndexFileBytes))
 			continue
 		}
 		g.Go(func() error {
@@ -117,16 +120,16 @@ func (s *IndexStore) get(ctx context.Context, key string) ([]byte, error) {
 		return nil, wrap(err, "get %s", s.url(key))
 	}
 	defer out.Body.Close()
-	if size := aws.ToInt64(out.ContentLength); size > s.opts.maxIndexFile {
-		return nil, fmt.Errorf("s3: index file %s: %w", s.url(key), store.TooLarge(size, s.opts.maxIndexFile))
+	if size := aws.ToInt64(out.ContentLength); size > s.opts.MaxIndexFileBytes {
+		return nil, fmt.Errorf("s3: index file %s: %w", s.url(key), store.TooLarge(size, s.opts.MaxIndexFileBytes))
 	}
 	var buf bytes.Buffer
 	buf.Grow(int(max(aws.ToInt64(out.ContentLength), 0)) + bytes.MinRead)
-	if _, err := buf.ReadFrom(io.LimitReader(out.Body, s.opts.maxIndexFile+1)); err != nil {
+	if _, err := buf.ReadFrom(io.LimitReader(out.Body, s.opts.MaxIndexFileBytes+1)); err != nil {
 		return nil, wrap(err, "get %s", s.url(key))
 	}
-	if int64(buf.Len()) > s.opts.maxIndexFile {
-		return nil, fmt.Errorf("s3: index file %s: %w", s.url(key), store.TooLarge(int64(buf.Len()), s.opts.maxIndexFile))
+	if int64(buf.Len()) > s.opts.MaxIndexFileBytes {
+		return nil, fmt.Errorf("s3: index file %s: %w", s.url(key), store.TooLarge(int64(buf.Len()), s.opts.MaxIndexFileBytes))
 	}
 	return buf.Bytes(), nil
 }
@@ -199,4 +202,93 @@ func (s *IndexStore) exists(ctx context.Context, key string) (bool, error) {
 // url names an object for errors and logs: s3://bucket/key.
 func (s *IndexStore) url(key string) string {
 	return "s3://" + s.bucket + "/" + key
+}
+
+// objectName returns the end of the object key of the index file name in
+// its folder: the name itself for a timestamp, k(sub)/k(sub) for a k(sub).
+func objectName(name string) (string, error) {
+	sub, err := store.ParseIndexName(name)
+	if err != nil {
+		return "", fmt.Errorf("s3: %w", err)
+	}
+	if sub != nil {
+		return name + "/" + name, nil
+	}
+	return name, nil
+}
+
+// List implements store.IndexLister: every object
+// <prefix>k(mh)/k(mh)/<timestamp> and <prefix>k(mh)/k(mh)/k(sub)/k(sub),
+// listed in key order, every page. Any other key under the prefix is listed
+// as an unexpected key.
+func (s *IndexStore) List(ctx context.Context, fn func(store.IndexEntry) error) error {
+	return listObjects(ctx, s.client, s.bucket, s.opts.Prefix, func(rest string, size int64) error {
+		key := s.opts.Prefix + rest
+		mh, name, ok := parseIndexKey(rest)
+		if !ok {
+			return fn(store.IndexEntry{Key: s.url(key), Err: fmt.Errorf("s3: %s: not k(mh)/k(mh)/<timestamp> or k(mh)/k(mh)/k(sub)/k(sub): %w", s.url(key), store.ErrUnexpectedKey)})
+		}
+		return fn(store.IndexEntry{Multihash: mh, Name: name, Size: size, Key: s.url(key)})
+	})
+}
+
+// parseIndexKey parses the key of an index object after the prefix.
+func parseIndexKey(rest string) (multihash.Multihash, string, bool) {
+	parts := strings.Split(rest, "/")
+	if len(parts) < 3 || len(parts) > 4 || parts[0] != parts[1] {
+		return nil, "", false
+	}
+	mh, ok := store.ParseCanonicalKey(parts[0])
+	if !ok {
+		return nil, "", false
+	}
+	sub, err := store.ParseIndexName(parts[2])
+	switch {
+	case err != nil:
+		return nil, "", false
+	case len(parts) == 3 && sub == nil:
+		return mh, parts[2], true
+	case len(parts) == 4 && sub != nil && parts[3] == parts[2]:
+		return mh, parts[2], true
+	}
+	return nil, "", false
+}
+
+// Get implements store.IndexLister: the object of the index file name of
+// mh, read under the size cap.
+func (s *IndexStore) Get(ctx context.Context, mh multihash.Multihash, name string) ([]byte, error) {
+	obj, err := objectName(name)
+	if err != nil {
+		return nil, err
+	}
+	return s.get(ctx, s.folder(mh)+obj)
+}
+
+// PutNamed implements store.IndexLister. A timestamp name is written with
+// If-None-Match: * (or, without conditional writes, after a HeadObject
+// that finds it free), so it never replaces an object.
+func (s *IndexStore) PutNamed(ctx context.Context, mh multihash.Multihash, name string, data []byte) error {
+	obj, err := objectName(name)
+	if err != nil {
+		return err
+	}
+	key := s.folder(mh) + obj
+	ts := obj == name
+	if ts && !s.opts.conditional {
+		taken, err := s.exists(ctx, key)
+		if err != nil {
+			return err
+		}
+		if taken {
+			return fmt.Errorf("s3: put %s: %w", s.url(key), store.ErrExist)
+		}
+	}
+	err = s.put(ctx, key, data, ts && s.opts.conditional)
+	if ts && err != nil && isTaken(err) {
+		return fmt.Errorf("s3: put %s: %w: %w", s.url(key), store.ErrExist, err)
+	}
+	if err != nil {
+		return wrap(err, "put %s", s.url(key))
+	}
+	return nil
 }

@@ -18,47 +18,44 @@ const MinPartSize = 5 << 20
 // resume is one more GetObject, itself retried by the SDK.
 const DefaultResumes = 3
 
-// Option configures an IndexStore or a PackStore.
+// Option configures an IndexStore, a PackStore or Objects; each ignores
+// the options that are not its.
 type Option func(*options)
 
 type options struct {
-	prefix      string
-	ext         string
-	conditional bool
-	partSize    int64
-	resumes     int
-	// maxIndexFile is the size cap of one index file.
-	maxIndexFile int64
+	store.Options // the prefix, extension and index file cap (shared)
+	conditional   bool
+	partSize      int64
+	resumes       int
 	// copyAbove and copyPartSize shape server-side copies (copy.go).
 	copyAbove, copyPartSize int64
 }
 
 func newOptions(opts []Option) options {
-	o := options{ext: store.DefaultPackExtension, conditional: true, partSize: DefaultPartSize, resumes: DefaultResumes, maxIndexFile: store.DefaultMaxIndexFileBytes, copyPartSize: DefaultCopyPartSize}
+	o := options{Options: store.DefaultOptions(), conditional: true, partSize: DefaultPartSize, resumes: DefaultResumes, copyPartSize: DefaultCopyPartSize}
 	for _, opt := range opts {
 		opt(&o)
 	}
+	o.Options = o.Options.Defaulted()
 	o.partSize = max(o.partSize, MinPartSize)
 	o.resumes = max(o.resumes, 0)
-	if o.maxIndexFile <= 0 {
-		o.maxIndexFile = store.DefaultMaxIndexFileBytes
-	}
 	return o
 }
 
-// WithPrefix puts prefix before every object key, of both stores. It is
-// used as given: end it with "/" to get a folder-like prefix. The default is
-// none.
-func WithPrefix(prefix string) Option {
-	return func(o *options) { o.prefix = prefix }
-}
+// shared makes a shared store.Option one of this backend.
+func shared(set store.Option) Option { return func(o *options) { set(&o.Options) } }
 
-// WithExtension sets the extension of pack objects, stored by multihash
-// and read by path alike. The default is store.DefaultPackExtension
-// (".car"); "" means none. The index store ignores it.
-func WithExtension(ext string) Option {
-	return func(o *options) { o.ext = ext }
-}
+// WithPrefix puts prefix before every object key, of both stores
+// (store.Options.Prefix).
+func WithPrefix(prefix string) Option { return shared(store.WithPrefix(prefix)) }
+
+// WithExtension sets the extension of pack objects
+// (store.Options.Extension). The index store ignores it.
+func WithExtension(ext string) Option { return shared(store.WithExtension(ext)) }
+
+// WithMaxIndexFileBytes sets the size cap of one index file
+// (store.Options.MaxIndexFileBytes). The pack store ignores it.
+func WithMaxIndexFileBytes(n int64) Option { return shared(store.WithMaxIndexFileBytes(n)) }
 
 // WithConditionalWrites says whether the server honours If-None-Match: *
 // on PutObject (the default, true, as Amazon S3 and versitygw do). With
@@ -84,10 +81,25 @@ func WithResumes(n int) Option {
 	return func(o *options) { o.resumes = n }
 }
 
-// WithMaxIndexFileBytes sets the size cap of one index file (default
-// store.DefaultMaxIndexFileBytes; 0 or less means the default).
-// IndexStore.Files returns a larger object with an Err wrapping
-// store.ErrTooLarge, without reading it. The pack store ignores it.
-func WithMaxIndexFileBytes(n int64) Option {
-	return func(o *options) { o.maxIndexFile = n }
+// WithMultipartCopyAbove sets the size above which a server-side copy
+// (PackStore.CopyFrom, Objects.Copy) is a multipart copy rather than one
+// CopyObject (default, and at most, MaxCopyObjectBytes; 0 or less means
+// the default). Tests lower it to exercise the multipart path.
+func WithMultipartCopyAbove(n int64) Option {
+	return func(o *options) { o.copyAbove = n }
+}
+
+// WithCopyPartSize sets the part size of a multipart copy (default
+// DefaultCopyPartSize, at least MinPartSize, raised when an object would
+// need more than 10,000 parts).
+func WithCopyPartSize(n int64) Option {
+	return func(o *options) { o.copyPartSize = n }
+}
+
+// copyAboveOrDefault returns the multipart copy threshold of o.
+func (o options) copyAboveOrDefault() int64 {
+	if o.copyAbove <= 0 || o.copyAbove > MaxCopyObjectBytes {
+		return MaxCopyObjectBytes
+	}
+	return o.copyAbove
 }

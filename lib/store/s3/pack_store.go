@@ -19,7 +19,10 @@ import (
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 )
 
-var _ store.PackStore = (*PackStore)(nil)
+var (
+	_ store.PackStore  = (*PackStore)(nil)
+	_ store.PackLister = (*PackStore)(nil)
+)
 
 const (
 	// maxParts is the most parts S3 takes in one multipart upload.
@@ -47,12 +50,12 @@ func NewPackStore(client *s3.Client, bucket string, opts ...Option) *PackStore {
 func (s *PackStore) objectKey(loc store.Location) (string, error) {
 	if loc.Multihash != nil {
 		key := store.Key(loc.Multihash)
-		return s.opts.prefix + key + "/" + key + s.opts.ext, nil
+		return s.opts.Prefix + key + "/" + key + s.opts.Extension, nil
 	}
 	if err := store.CheckPath(loc.Path); err != nil {
 		return "", fmt.Errorf("s3: %w", err)
 	}
-	return s.opts.prefix + loc.Path + s.opts.ext, nil
+	return s.opts.Prefix + loc.Path + s.opts.Extension, nil
 }
 
 // Put uploads exactly size bytes from r as the pack mh, streaming: it
@@ -362,4 +365,62 @@ type readCloser struct {
 // url names an object for errors and logs: s3://bucket/key.
 func (s *PackStore) url(key string) string {
 	return "s3://" + s.bucket + "/" + key
+}
+
+// List implements store.PackLister: every object <prefix>k(mh)/k(mh)<ext>,
+// in key order, every page, with its size. Any other key under the prefix
+// (a path-located pack, a stray object) is listed as an unexpected key.
+func (s *PackStore) List(ctx context.Context, fn func(store.PackEntry) error) error {
+	return listObjects(ctx, s.client, s.bucket, s.opts.Prefix, func(rest string, size int64) error {
+		key := s.opts.Prefix + rest
+		dir, file, ok := strings.Cut(rest, "/")
+		var mh multihash.Multihash
+		if ok && file == dir+s.opts.Extension {
+			mh, ok = store.ParseCanonicalKey(dir)
+		} else {
+			ok = false
+		}
+		if !ok {
+			return fn(store.PackEntry{Key: s.url(key), Err: fmt.Errorf("s3: %s: not k(mh)/k(mh)%s: %w", s.url(key), s.opts.Extension, store.ErrUnexpectedKey)})
+		}
+		return fn(store.PackEntry{Multihash: mh, Size: size, Key: s.url(key)})
+	})
+}
+
+// Stat implements store.PackLister, with HeadObject: the size of the pack
+// mh, or an error wrapping store.ErrNotFound when there is none. The
+// indexer asks it to skip storing a pack that is stored already.
+func (s *PackStore) Stat(ctx context.Context, mh multihash.Multihash) (int64, error) {
+	key, err := s.objectKey(store.Location{Multihash: mh})
+	if err != nil {
+		return 0, err
+	}
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+	if err != nil {
+		return 0, wrap(err, "head %s", s.url(key))
+	}
+	return aws.ToInt64(out.ContentLength), nil
+}
+
+// CopyFrom stores the object srcKey of srcBucket, of size bytes, as the
+// pack mh by a server-side copy: its bytes never pass through this
+// process. The caller has read the object and checked that its bytes hash
+// to mh; etag is the ETag that read saw, and the copy is conditional on it
+// (x-amz-copy-source-if-match), so an object replaced since is never
+// stored under the wrong multihash: that fails with an error wrapping
+// ErrChanged and stores nothing (a source removed since, with an error
+// wrapping store.ErrNotFound, whether the store answers it with 404 or
+// 412).
+//
+// An object over the multipart threshold (see WithMultipartCopyAbove,
+// MaxCopyObjectBytes at most, as S3 requires) is copied in parts with
+// UploadPartCopy, each on the same condition, CopyConcurrency at a time;
+// the upload is completed only when every part was copied and aborted
+// otherwise, so the pack appears whole or not at all.
+func (s *PackStore) CopyFrom(ctx context.Context, srcBucket, srcKey, etag string, size int64, mh multihash.Multihash) error {
+	key, err := s.objectKey(store.Location{Multihash: mh})
+	if err != nil {
+		return err
+	}
+	return copyObject(ctx, s.client, s.opts, srcBucket, srcKey, etag, size, s.bucket, key)
 }

@@ -14,7 +14,7 @@ import (
 // ETag or version; S3 answers the conditional GET with 412). Packs are
 // never replaced, so it means the store was tampered with: the read ends
 // rather than stitch two objects together. The conditional copies and
-// deletes of copy.go wrap it too. It is store.ErrChanged, so programs that
+// deletes (PackStore.CopyFrom, Objects) wrap it too. It is store.ErrChanged, so programs that
 // see the store through its interfaces can tell it.
 var ErrChanged = store.ErrChanged
 
