@@ -127,3 +127,77 @@ func TestRuntime(t *testing.T) {
 		t.Fatalf("init errors %+v", errs)
 	}
 }
+
+// TestRuntimeStream drives a streamed invocation by hand: the post is
+// handed over as it arrives, the function's post returns only after Close,
+// and the error trailers come with the end of the body.
+func TestRuntimeStream(t *testing.T) {
+	rt := lambdatest.NewRuntime(t)
+	base := "http://" + rt.Addr() + "/2018-06-01/runtime/"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	inv := rt.InvokeStream("req-1", []byte(`{"n":1}`))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"invocation/next", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if id := resp.Header.Get(lambdatest.HeaderRequestID); id != "req-1" {
+		t.Fatalf("request id %q, want req-1", id)
+	}
+
+	trailer := http.Header{lambdatest.TrailerErrorType: nil, lambdatest.TrailerErrorBody: nil}
+	pr, pw := io.Pipe()
+	posted := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"invocation/req-1/response", pr)
+		req.Header.Set("Content-Type", lambdatest.HTTPContentType)
+		req.Trailer = trailer
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			posted <- 0
+			return
+		}
+		resp.Body.Close()
+		posted <- resp.StatusCode
+	}()
+	go func() {
+		_, _ = io.WriteString(pw, "first")
+		trailer.Set(lambdatest.TrailerErrorType, "AbortError")
+		trailer.Set(lambdatest.TrailerErrorBody, base64.StdEncoding.EncodeToString([]byte(`{"errorType":"AbortError","errorMessage":"cut"}`)))
+		_ = pw.Close()
+	}()
+
+	var p *lambdatest.Post
+	select {
+	case p = <-inv.Posted():
+	case <-ctx.Done():
+		t.Fatal("no post handed over")
+	}
+	b, err := io.ReadAll(p.Body)
+	if err != nil || string(b) != "first" || p.Path != lambdatest.PathResponse {
+		t.Fatalf("post %s body %q err %v", p.Path, b, err)
+	}
+	var fe *lambdatest.FunctionError
+	if err := p.Err(); !errors.As(err, &fe) || fe.Type != "AbortError" || fe.Message != "cut" {
+		t.Fatalf("Err() = %v", err)
+	}
+	select {
+	case code := <-posted:
+		t.Fatalf("the function's post returned (%d) before Close", code)
+	case <-time.After(50 * time.Millisecond):
+	}
+	inv.Close()
+	if code := <-posted; code != http.StatusAccepted {
+		t.Fatalf("post answered %d", code)
+	}
+	res, err := inv.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Path != lambdatest.PathResponse || res.Body != nil || res.FirstByte.IsZero() || res.Err() == nil {
+		t.Fatalf("result %+v: %v", res, res.Err())
+	}
+}

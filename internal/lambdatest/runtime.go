@@ -34,16 +34,22 @@ const (
 	DefaultFunctionARN = "arn:aws:lambda:us-east-1:123456789012:function:lambdatest"
 )
 
-// Runtime is a fake Lambda Runtime API on 127.0.0.1. It serves
-// GET /2018-06-01/runtime/invocation/next from a queue of events and
-// records what the function posts to .../{id}/response, .../{id}/error and
-// /2018-06-01/runtime/init/error. Its zero value is not usable: see
-// NewRuntime.
+// Runtime is a fake Lambda Runtime API on 127.0.0.1, the one this
+// repository has. It serves GET /2018-06-01/runtime/invocation/next from a
+// queue of events and takes what the function posts to .../{id}/response,
+// .../{id}/error and /2018-06-01/runtime/init/error: it records the post
+// of an event queued with Invoke, and hands the post of one queued with
+// InvokeStream to the caller as it arrives (package lambdaurl serves a
+// local Function URL that way). Its zero value is not usable: see
+// NewRuntime and ListenRuntime.
 type Runtime struct {
 	addr    string
 	timeout time.Duration
 	arn     string
 	queue   chan *Invocation
+	srv     *http.Server
+	closed  chan struct{}
+	close   sync.Once
 
 	mu          sync.Mutex
 	invocations map[string]*Invocation
@@ -61,14 +67,26 @@ func WithTimeout(d time.Duration) RuntimeOption { return func(rt *Runtime) { rt.
 // WithFunctionARN sets the invoked function ARN (default DefaultFunctionARN).
 func WithFunctionARN(arn string) RuntimeOption { return func(rt *Runtime) { rt.arn = arn } }
 
-// NewRuntime starts a fake Runtime API on a free 127.0.0.1 port; it stops
-// when the test ends.
+// NewRuntime starts a fake Runtime API on a free 127.0.0.1 port (see
+// ListenRuntime); it stops when the test ends.
 func NewRuntime(t testing.TB, opts ...RuntimeOption) *Runtime {
 	t.Helper()
+	rt, err := ListenRuntime(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Close() })
+	return rt
+}
+
+// ListenRuntime starts a fake Runtime API on a free 127.0.0.1 port, outside
+// a test (a dev command's); it serves until Close.
+func ListenRuntime(opts ...RuntimeOption) (*Runtime, error) {
 	rt := &Runtime{
 		timeout:     DefaultTimeout,
 		arn:         DefaultFunctionARN,
 		queue:       make(chan *Invocation, 64),
+		closed:      make(chan struct{}),
 		invocations: make(map[string]*Invocation),
 	}
 	for _, opt := range opts {
@@ -76,7 +94,7 @@ func NewRuntime(t testing.TB, opts ...RuntimeOption) *Runtime {
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("lambdatest: listen: %v", err)
+		return nil, fmt.Errorf("lambdatest: listen: %w", err)
 	}
 	rt.addr = ln.Addr().String()
 	mux := http.NewServeMux()
@@ -84,10 +102,16 @@ func NewRuntime(t testing.TB, opts ...RuntimeOption) *Runtime {
 	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/response", rt.post(PathResponse))
 	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/error", rt.post(PathError))
 	mux.HandleFunc("POST /2018-06-01/runtime/init/error", rt.initError)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }() // returns http.ErrServerClosed at Close
-	t.Cleanup(func() { _ = srv.Close() })
-	return rt
+	rt.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = rt.srv.Serve(ln) }() // returns http.ErrServerClosed at Close
+	return rt, nil
+}
+
+// Close stops serving and lets go the posts of streamed invocations still
+// waiting for their caller.
+func (rt *Runtime) Close() error {
+	rt.close.Do(func() { close(rt.closed) })
+	return rt.srv.Close()
 }
 
 // Addr is the host:port to give the function as AWS_LAMBDA_RUNTIME_API.
@@ -108,16 +132,38 @@ func (rt *Runtime) Start(t testing.TB, binary string, env ...string) {
 	}, env...), nil)
 }
 
-// Invoke queues event for the function and returns at once.
-func (rt *Runtime) Invoke(event []byte) *Invocation {
+// Invoke queues event for the function and returns at once. The
+// function's post is recorded whole: see Invocation.Wait.
+func (rt *Runtime) Invoke(event []byte) *Invocation { return rt.invoke("", event, false) }
+
+// InvokeStream queues event under the request id id (one of Runtime's own
+// if empty) and returns at once. The function's post is not recorded but
+// handed over on Posted as it arrives, and the function's post waits until
+// the caller calls the invocation's Close: the caller reads the body at its
+// own pace, as a Function URL's client does, so the function's writes wait
+// for the caller's reads. The caller must call Close once done, whether a
+// post came or not. Wait then returns the post's Path, Header, Trailer and
+// times, with no Body.
+func (rt *Runtime) InvokeStream(id string, event []byte) *Invocation {
+	return rt.invoke(id, event, true)
+}
+
+func (rt *Runtime) invoke(id string, event []byte, stream bool) *Invocation {
 	rt.mu.Lock()
 	rt.seq++
+	if id == "" {
+		id = fmt.Sprintf("lambdatest-%d", rt.seq)
+	}
 	inv := &Invocation{
-		ID:        fmt.Sprintf("lambdatest-%d", rt.seq),
+		ID:        id,
 		Event:     event,
 		Queued:    time.Now(),
 		firstByte: make(chan struct{}),
 		done:      make(chan struct{}),
+	}
+	if stream {
+		inv.posts = make(chan *Post, 1)
+		inv.released = make(chan struct{})
 	}
 	rt.invocations[inv.ID] = inv
 	rt.mu.Unlock()
@@ -177,15 +223,16 @@ func (rt *Runtime) record(path string, w http.ResponseWriter, r *http.Request) {
 		ContentType: r.Header.Get("Content-Type"),
 		Header:      r.Header.Clone(),
 	}
+	if inv.posts != nil {
+		rt.handOver(inv, res, w, r)
+		return
+	}
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := r.Body.Read(buf)
 		if n > 0 {
 			inv.mu.Lock()
-			if inv.firstByteAt.IsZero() {
-				inv.firstByteAt = time.Now()
-				close(inv.firstByte)
-			}
+			inv.markFirstByte()
 			inv.received = append(inv.received, buf[:n]...)
 			inv.mu.Unlock()
 		}
@@ -204,6 +251,55 @@ func (rt *Runtime) record(path string, w http.ResponseWriter, r *http.Request) {
 	inv.finish(res)
 	w.WriteHeader(http.StatusAccepted)
 	_, _ = io.WriteString(w, `{"status":"OK"}`)
+}
+
+// handOver gives the post of a streamed invocation to its caller (see
+// InvokeStream) and returns once the caller is done with it. A second post
+// for the invocation is refused; the invocation is forgotten after, so that
+// a long-running Runtime does not keep every event.
+func (rt *Runtime) handOver(inv *Invocation, res Result, w http.ResponseWriter, r *http.Request) {
+	inv.mu.Lock()
+	taken := inv.posted
+	inv.posted = true
+	inv.mu.Unlock()
+	if taken {
+		http.Error(w, `{"errorType":"InvalidStateTransition"}`, http.StatusBadRequest)
+		return
+	}
+	inv.posts <- &Post{ // buffered: the only post
+		Path:    res.Path,
+		Header:  res.Header,
+		Body:    &firstByteReader{r: r.Body, inv: inv},
+		Trailer: r.Trailer,
+	}
+	select {
+	case <-inv.released:
+	case <-rt.closed:
+	case <-r.Context().Done():
+	}
+	res.Trailer = r.Trailer.Clone()
+	inv.finish(res)
+	rt.mu.Lock()
+	delete(rt.invocations, inv.ID)
+	rt.mu.Unlock()
+	w.WriteHeader(http.StatusAccepted)
+	_, _ = io.WriteString(w, `{"status":"OK"}`)
+}
+
+// firstByteReader marks an invocation's first body bytes as they are read.
+type firstByteReader struct {
+	r   io.Reader
+	inv *Invocation
+}
+
+func (f *firstByteReader) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if n > 0 {
+		f.inv.mu.Lock()
+		f.inv.markFirstByte()
+		f.inv.mu.Unlock()
+	}
+	return n, err
 }
 
 func (rt *Runtime) initError(w http.ResponseWriter, r *http.Request) {
@@ -226,12 +322,38 @@ type Invocation struct {
 
 	firstByte chan struct{} // closed at the first body bytes
 	done      chan struct{} // closed with result set
+	posts     chan *Post    // InvokeStream's: the post, handed over
+	released  chan struct{} // InvokeStream's: closed by Close
+	release   sync.Once
 
 	mu          sync.Mutex
 	fetched     time.Time
 	firstByteAt time.Time
 	received    []byte
+	posted      bool // InvokeStream's: a post was handed over
 	result      Result
+}
+
+// markFirstByte notes the first body bytes; inv.mu is held.
+func (inv *Invocation) markFirstByte() {
+	if inv.firstByteAt.IsZero() {
+		inv.firstByteAt = time.Now()
+		close(inv.firstByte)
+	}
+}
+
+// Posted delivers the function's post of an invocation queued with
+// InvokeStream, once, as it arrives; it is nil for one queued with Invoke.
+func (inv *Invocation) Posted() <-chan *Post { return inv.posts }
+
+// Close tells the function's post of an invocation queued with InvokeStream
+// that the caller is done with it: the post returns to the function (a post
+// not yet come returns at once when it comes). It does nothing for one
+// queued with Invoke, and may be called more than once.
+func (inv *Invocation) Close() {
+	if inv.released != nil {
+		inv.release.Do(func() { close(inv.released) })
+	}
 }
 
 // Received returns a copy of the body bytes received so far: the bytes
@@ -323,14 +445,54 @@ func (r *Result) Err() error {
 	}
 	switch r.Path {
 	case PathError, PathInitError:
-		fe := &FunctionError{Type: r.Header.Get(HeaderErrorType)}
-		if err := json.Unmarshal(r.Body, fe); err != nil {
-			fe.Message = string(r.Body)
-		}
-		return fe
+		return postedError(r.Header, r.Body)
 	}
-	typ := r.Trailer.Get(TrailerErrorType)
-	enc := r.Trailer.Get(TrailerErrorBody)
+	return trailerError(r.Trailer)
+}
+
+// Post is the function's post for an invocation queued with InvokeStream,
+// handed over as it arrives.
+type Post struct {
+	// Path is PathResponse or PathError.
+	Path string
+	// Header is the post's header.
+	Header http.Header
+	// Body is the post's body, read at the caller's pace until the
+	// invocation's Close.
+	Body io.Reader
+	// Trailer holds the trailers after the body once Body returned
+	// io.EOF: the error trailers of a stream that failed midway.
+	Trailer http.Header
+}
+
+// maxErrorPost bounds what Post.Err reads of an error post.
+const maxErrorPost = 64 << 10
+
+// Err returns the function's error: for an error post, the body (read
+// here, at most 64 KiB) decoded; for a response, its decoded error
+// trailers once Body returned io.EOF; nil for a clean response.
+func (p *Post) Err() error {
+	if p.Path != PathResponse {
+		b, _ := io.ReadAll(io.LimitReader(p.Body, maxErrorPost))
+		return postedError(p.Header, b)
+	}
+	return trailerError(p.Trailer)
+}
+
+// postedError decodes the body of an error or init error post.
+func postedError(header http.Header, body []byte) error {
+	fe := &FunctionError{Type: header.Get(HeaderErrorType)}
+	if err := json.Unmarshal(body, fe); err != nil {
+		fe.Message = string(body)
+	}
+	return fe
+}
+
+// trailerError decodes the error trailers of a response stream; nil when
+// there are none.
+func trailerError(trailer http.Header) error {
+	typ := trailer.Get(TrailerErrorType)
+	enc := trailer.Get(TrailerErrorBody)
 	if typ == "" && enc == "" {
 		return nil
 	}

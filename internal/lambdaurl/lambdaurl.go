@@ -1,9 +1,13 @@
-// Package lambdaurl serves a Lambda function binary (a bootstrap built with
-// -tags lambda.norpc) behind a local HTTP endpoint that behaves like a
-// Function URL in RESPONSE_STREAM mode, with the limits AWS enforces:
+// Package lambdaurl is a test rig: it serves a Lambda function binary (a
+// bootstrap built with -tags lambda.norpc) behind a local HTTP endpoint
+// that behaves like a Function URL in RESPONSE_STREAM mode, for its tests,
+// the benchmark of the deployed shapes and the dev command
+// internal/cmd/lambda-url (make lambda-url). It enforces the limits AWS
+// does:
 //
 //   - each HTTP request becomes one Function URL event (payload 2.0) handed
-//     to the function through its own Runtime API;
+//     to the function through its environment's Runtime API (a
+//     lambdatest.Runtime, streamed: see InvokeStream there);
 //   - the function's streamed response (a JSON prelude, eight NUL bytes,
 //     the body) becomes the HTTP response as it arrives;
 //   - the first BurstBytes of a body go uncapped, the rest at most
@@ -34,6 +38,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/hash-stream/hash-stream-aws/internal/lambdatest"
 )
 
 // AWS's limits of response streaming (Lambda developer guide, "Bandwidth
@@ -225,36 +230,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, functionError, http.StatusBadGateway)
 		return
 	}
-	inv := &invocation{id: id, event: event, posted: make(chan *post, 1), finished: make(chan struct{})}
-	defer close(inv.finished) // lets the function's post return
+	inv := e.rt.InvokeStream(id, event)
+	defer inv.Close() // lets the function's post return
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.Timeout)
 	defer cancel()
+	var p *lambdatest.Post
 	select {
-	case e.next <- inv:
-	case <-e.exited:
-		s.opts.Log("%s: environment %d exited", id, e.n)
-		http.Error(w, functionError, http.StatusBadGateway)
-		return
-	case <-ctx.Done():
-		e.stop() // a stuck environment: the next request starts a new one
-		return
-	}
-	var p *post
-	select {
-	case p = <-inv.posted:
+	case p = <-inv.Posted():
 	case <-e.exited:
 		s.opts.Log("%s: environment %d exited during the invocation", id, e.n)
 		http.Error(w, functionError, http.StatusBadGateway)
 		return
 	case <-ctx.Done():
 		s.opts.Log("%s: timed out or client gone before a response: environment %d stopped", id, e.n)
-		e.stop()
+		e.stop() // a stuck environment: the next request starts a new one
 		http.Error(w, `{"Message":"Task timed out"}`, http.StatusBadGateway)
 		return
 	}
-	if p.path == "error" {
-		b, _ := io.ReadAll(io.LimitReader(p.body, 64<<10))
-		s.opts.Log("%s: function error: %s", id, b)
+	if p.Path == lambdatest.PathError {
+		s.opts.Log("%s: function error: %v", id, p.Err())
 		http.Error(w, functionError, http.StatusBadGateway)
 		return
 	}
@@ -279,13 +273,13 @@ var errCap = errors.New("response over the streaming payload cap")
 
 // relay decodes the function's stream and writes it to w, paced by the
 // limits. A non-nil error means the body must be cut.
-func (s *Server) relay(ctx context.Context, w http.ResponseWriter, p *post, id string) error {
-	br := bufio.NewReaderSize(p.body, 64<<10)
+func (s *Server) relay(ctx context.Context, w http.ResponseWriter, p *lambdatest.Post, id string) error {
+	br := bufio.NewReaderSize(p.Body, 64<<10)
 	prelude, err := readPrelude(br)
 	if err != nil {
 		if len(prelude) == 0 && err == io.EOF {
 			// An empty stream: AWS answers 200 with an empty body.
-			return p.err()
+			return p.Err()
 		}
 		http.Error(w, functionError, http.StatusBadGateway)
 		return nil
@@ -337,7 +331,7 @@ func (s *Server) relay(ctx context.Context, w http.ResponseWriter, p *post, id s
 			}
 		}
 		if rerr == io.EOF {
-			return p.err()
+			return p.Err()
 		}
 		if rerr != nil {
 			return rerr
