@@ -32,11 +32,11 @@ check:
 	go vet ./...
 	staticcheck ./...
 
-# go test's output goes through internal/testreport: what go test prints
+# go test's output goes through internal/cmd/testreport: what go test prints
 # without -v, then, when anything failed, the failing tests and the last
 # lines of each failing package's output at the end.
 test: tools check
-	go test -race -json -timeout $(GO_TEST_TIMEOUT) ./... | go run ./internal/testreport
+	go test -race -json -timeout $(GO_TEST_TIMEOUT) ./... | go run ./internal/cmd/testreport
 	$(MAKE) --no-print-directory fuzz
 
 # The suite under CPU contention (two `yes` hogs, started and stopped
@@ -99,7 +99,7 @@ build-lambda:
 # Runtime Interface Emulator, one event. make invoke EVENT=events/car.json
 EVENT ?= events/car.json
 invoke: build-lambda tools
-	go run ./internal/invoke -bootstrap $(LAMBDA_LOCAL_DIR)/bootstrap -event $(EVENT)
+	go run ./internal/cmd/invoke -bootstrap $(LAMBDA_LOCAL_DIR)/bootstrap -event $(EVENT)
 
 # The indexer's real bootstrap under the emulator on one S3 event: the
 # event's object (a CAR of testdata/cars, by its name) put in a pack bucket
@@ -107,7 +107,7 @@ invoke: build-lambda tools
 # make invoke-indexer INDEXER_EVENT=events/s3-put.json
 INDEXER_EVENT ?= events/s3-put.json
 invoke-indexer: build-lambda tools
-	go run ./internal/invoke -indexer -bootstrap $(INDEXER_LOCAL_DIR)/bootstrap -event $(INDEXER_EVENT)
+	go run ./internal/cmd/invoke -indexer -bootstrap $(INDEXER_LOCAL_DIR)/bootstrap -event $(INDEXER_EVENT)
 
 # Indexer throughput and peak RSS on one generated CAR (never committed)
 # under the emulator over the local S3 server: HASH_STREAM_INDEXER_BENCH_BYTES
@@ -124,7 +124,7 @@ bench-indexer: tools
 # and credentials, as the CLI reads them). Prints its URL; Ctrl-C stops it.
 LAMBDA_URL_ARGS ?=
 lambda-url: build-lambda tools
-	go run ./internal/lambdaurl/cmd -bootstrap $(LAMBDA_LOCAL_DIR)/bootstrap $(LAMBDA_URL_ARGS)
+	go run ./internal/cmd/lambda-url -bootstrap $(LAMBDA_LOCAL_DIR)/bootstrap $(LAMBDA_URL_ARGS)
 
 # sam local invoke (SAM CLI and Docker) of the synthesized function. On an
 # x86_64 host synth it for x86_64 first: make synth CDK_ARGS="-c architecture=x86_64".
@@ -138,12 +138,12 @@ SAM_TEMPLATE ?= cdk.out/HashStreamGateway.template.json
 SAM_ENV ?= build/sam/env.json
 SAM_VARS ?=
 sam-env:
-	go run ./internal/samenv/cmd/samenv -template $(SAM_TEMPLATE) -o $(SAM_ENV) $(SAM_VARS)
+	go run ./internal/cmd/samenv -template $(SAM_TEMPLATE) -o $(SAM_ENV) $(SAM_VARS)
 
 sam-invoke: sam-env
-	id=$$(go run ./internal/samenv/cmd/samenv -template $(SAM_TEMPLATE) -id); \
+	id=$$(go run ./internal/cmd/samenv -template $(SAM_TEMPLATE) -id); \
 	$(SAM) local invoke -t $(SAM_TEMPLATE) "$$id" -e $(EVENT) --env-vars $(SAM_ENV) > build/sam/out
-	go run ./internal/invoke -decode < build/sam/out
+	go run ./internal/cmd/invoke -decode < build/sam/out
 
 # The gateway over a store loaded from testdata/ (the quickest way to try it).
 SERVE_DIR ?= build/serve-store

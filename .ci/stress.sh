@@ -35,7 +35,7 @@ flaky=(
 tmp=$(mktemp -d)
 report=$tmp/testreport
 log=$tmp/last.log
-go build -o "$report" ./internal/testreport
+go build -o "$report" ./internal/cmd/testreport
 
 pids=()
 stop_hogs() {

@@ -1,5 +1,8 @@
-// Package samenv writes the --env-vars file of `sam local invoke` for the
-// gateway function of a synthesized CloudFormation template.
+// Package samenv is a test rig and the library of the dev command
+// internal/cmd/samenv (`make sam-env`): it writes the --env-vars file of
+// `sam local invoke` for the gateway function of a synthesized
+// CloudFormation template, and infra's tests check it against the
+// template the stack synthesizes.
 //
 // SAM applies an env-vars entry only to a variable the function's template
 // declares (aws-sam-cli issue 6145): anything else in the file is silently

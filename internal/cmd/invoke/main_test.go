@@ -19,7 +19,7 @@ func frame(prelude string, body []byte) []byte {
 const carPrelude = `{"statusCode":200,"headers":{"Content-Type":"application/vnd.ipld.car; version=1; order=dfs; dups=n","Cache-Control":"public, max-age=29030400, immutable"}}`
 
 func TestDecodeCAR(t *testing.T) {
-	car, err := os.ReadFile("../../testdata/cars/subdir-with-mixed-block-files.car")
+	car, err := os.ReadFile("../../../testdata/cars/subdir-with-mixed-block-files.car")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestDecodeCAR(t *testing.T) {
 }
 
 func TestDecodeRefusesBadInput(t *testing.T) {
-	car, err := os.ReadFile("../../testdata/cars/gateway-raw-block.car")
+	car, err := os.ReadFile("../../../testdata/cars/gateway-raw-block.car")
 	if err != nil {
 		t.Fatal(err)
 	}

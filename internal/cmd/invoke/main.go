@@ -1,7 +1,8 @@
-// Command invoke runs one Function URL event through the real gateway
-// bootstrap under the Lambda Runtime Interface Emulator, against a local
-// S3-compatible server (versitygw) loaded with testdata/, and prints the
-// decoded response. It is `make invoke EVENT=events/<name>.json`.
+// Command invoke is a dev command, `make invoke EVENT=events/<name>.json`:
+// it runs one Function URL event through the real gateway bootstrap under
+// the Lambda Runtime Interface Emulator (lambdatest.LaunchEmulator, the
+// tests' launcher), against a local S3-compatible server (versitygw)
+// loaded with testdata/, and prints the decoded response.
 //
 // With -indexer it runs the indexer function instead, on an S3 event about
 // CARs of testdata/cars put in a local pack bucket, and lists the buckets

@@ -1,11 +1,12 @@
-// Command testreport reads `go test -json` on stdin, prints what go test
+// Command testreport is a dev command, the reporter of `make test` and
+// `make test-stress`: it reads `go test -json` on stdin, prints what go test
 // prints without -v (each package's result line, and the output of failing
 // tests only, once they have failed), and ends, when anything
 // failed, with a summary: the failing tests of each failing package and
 // the last lines of that package's output, so that a red run reads in its
 // tail. It exits 1 when a package or a build failed, 0 otherwise.
 //
-//	go test -json ./... | go run ./internal/testreport
+//	go test -json ./... | go run ./internal/cmd/testreport
 package main
 
 import (

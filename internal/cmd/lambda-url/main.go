@@ -1,7 +1,7 @@
-// Command cmd serves the real gateway bootstrap as a local Function URL
-// with Lambda's streaming limits (package lambdaurl), over a local S3
-// server (versitygw) loaded with testdata/, and prints its URL until
-// interrupted. It is `make lambda-url`.
+// Command lambda-url is a dev command, `make lambda-url`: it serves the
+// real gateway bootstrap as a local Function URL with Lambda's streaming
+// limits (the rig internal/lambdaurl), over a local S3 server (versitygw)
+// loaded with testdata/, and prints its URL until interrupted.
 package main
 
 import (
