@@ -1,9 +1,9 @@
-// Package faultproxy is a TCP proxy on 127.0.0.1 that injects the faults of
-// a sick storage server into the connections it forwards, for tests: a
+// Package faultproxy is a test rig: a TCP proxy on 127.0.0.1 that injects
+// the faults of a sick storage server into the connections it forwards: a
 // response that stalls or is reset after so many bytes, a server that
-// accepts and never answers, an HTTP 503 or another refusal. Tests point a client at URL()
-// instead of the server and say with Set what happens to each new
-// connection.
+// accepts and never answers, an HTTP 503 or another refusal. Tests point a
+// client at URL() instead of the server and say with Set what happens to
+// each new connection.
 //
 //	p, err := faultproxy.Start("127.0.0.1:7070")
 //	...

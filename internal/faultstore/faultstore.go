@@ -1,6 +1,6 @@
-// Package faultstore wraps stores so that chosen writes fail, for tests of
-// what a failed write leaves behind, and checks that every index record
-// written points at a stored pack.
+// Package faultstore is a test rig: it wraps stores so that chosen writes
+// fail, for tests of what a failed write leaves behind, and checks that
+// every index record written points at a stored pack.
 package faultstore
 
 import (

@@ -1,4 +1,6 @@
-// Package s3test gives tests a real S3-compatible server on 127.0.0.1.
+// Package s3test is a test rig: it gives tests (and the dev commands
+// internal/cmd/invoke and lambda-url) a real S3-compatible server on
+// 127.0.0.1.
 //
 // Start picks the server once per test binary, from TestMain:
 //
