@@ -73,7 +73,8 @@ func (fs *flagSet) parse(args []string, min, max int) ([]string, error) {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, errHelp
 			}
-			return nil, fmt.Errorf("%w: %v", errUsage, err)
+			// The flag package names a flag -name; the usage says --name.
+			return nil, fmt.Errorf("%w: %s", errUsage, strings.Replace(err.Error(), "flag -", "flag --", 1))
 		}
 		args = fs.Args()
 		if len(args) == 0 {

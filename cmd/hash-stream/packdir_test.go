@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
+	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
 	"github.com/hash-stream/hash-stream-aws/lib/unixfs"
 	"github.com/ipfs/go-cid"
 )
@@ -203,11 +204,11 @@ func TestPackWriteFolderS3(t *testing.T) {
 	fromFS := checkDump(t, fsCAR, wantRoot, blocks, files)
 
 	vars := map[string]string{
-		envBackend:     "s3",
-		envIndexBucket: server.NewBucket(t),
-		envPackBucket:  server.NewBucket(t),
-		envIndexPrefix: "idx/",
-		envPackPrefix:  "packs/",
+		envBackend:        "s3",
+		s3.EnvIndexBucket: s3Server.NewBucket(t),
+		s3.EnvPackBucket:  s3Server.NewBucket(t),
+		s3.EnvIndexPrefix: "idx/",
+		s3.EnvPackPrefix:  "packs/",
 	}
 	cli := s3CLI(t, vars)
 	code, out, errOut := cli("pack", "write", tree, "-ps", "2200000")

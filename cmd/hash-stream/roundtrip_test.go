@@ -17,6 +17,7 @@ import (
 
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/dag"
+	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
 	"github.com/ipfs/go-cid"
 )
 
@@ -146,12 +147,12 @@ func timedGet(t *testing.T, url string) (time.Duration, []byte) {
 // body bytes leave after the LIST, the index GETs (in parallel) and the
 // root block's read; TTFB figures are logged, not asserted.
 func TestRoundTrips(t *testing.T) {
-	server.Require(t)
+	s3Server.Require(t)
 	const delay = 20 * time.Millisecond
 	vars := map[string]string{
-		envBackend:     "s3",
-		envIndexBucket: server.NewBucket(t),
-		envPackBucket:  server.NewBucket(t),
+		envBackend:        "s3",
+		s3.EnvIndexBucket: s3Server.NewBucket(t),
+		s3.EnvPackBucket:  s3Server.NewBucket(t),
 	}
 	cli := s3CLI(t, vars)
 	original := filepath.Join(testutil.Shared(t), "interop", "originals", "random-3m.bin")
@@ -159,7 +160,7 @@ func TestRoundTrips(t *testing.T) {
 	if code, out, errOut := cli("pack", "write", original, "-ps", "2200000"); code != 0 || !strings.Contains(out, root) {
 		t.Fatalf("pack write: %d\n%s%s", code, out, errOut)
 	}
-	p, proxyURL := newLatencyProxy(t, server.Endpoint, vars[envIndexBucket], delay)
+	p, proxyURL := newLatencyProxy(t, s3Server.Endpoint, vars[s3.EnvIndexBucket], delay)
 	vars["AWS_ENDPOINT_URL_S3"] = proxyURL
 	// A leaf, from the root block, read on a server of its own.
 	_, rootData := timedGet(t, "http://"+startServe(t, vars)+"/ipfs/"+root+"?format=raw")

@@ -11,20 +11,21 @@ import (
 
 	"github.com/hash-stream/hash-stream-aws/internal/s3test"
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
+	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
 )
 
-var server *s3test.Server
+var s3Server *s3test.Server
 
-func TestMain(m *testing.M) { s3test.Main(m, &server) }
+func TestMain(m *testing.M) { s3test.Main(m, &s3Server) }
 
 // s3CLI runs the CLI in-process against the real S3 server, configured as
 // users do: vars (the store's variables) plus the server's endpoint through
 // the CLI's getenv, and credentials and region by the AWS SDK, from the
-// process. It skips t without a server.
+// process. It skips t without a s3Server.
 func s3CLI(t *testing.T, vars map[string]string) func(args ...string) (int, string, string) {
 	t.Helper()
-	server.Require(t)
-	for _, kv := range server.Env() {
+	s3Server.Require(t)
+	for _, kv := range s3Server.Env() {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 		vars[k] = v
@@ -40,13 +41,13 @@ func s3CLI(t *testing.T, vars map[string]string) func(args ...string) (int, stri
 // variables and the AWS SDK's usual chain (AWS_ENDPOINT_URL_S3 for a local
 // server). pack write, index find records and streamer dump round trip.
 func TestS3Backend(t *testing.T) {
-	server.Require(t)
+	s3Server.Require(t)
 	vars := map[string]string{
-		envBackend:     "s3",
-		envIndexBucket: server.NewBucket(t),
-		envPackBucket:  server.NewBucket(t),
-		envIndexPrefix: "idx/",
-		envPackPrefix:  "packs/",
+		envBackend:        "s3",
+		s3.EnvIndexBucket: s3Server.NewBucket(t),
+		s3.EnvPackBucket:  s3Server.NewBucket(t),
+		s3.EnvIndexPrefix: "idx/",
+		s3.EnvPackPrefix:  "packs/",
 	}
 	cli := s3CLI(t, vars)
 	original := filepath.Join(testutil.Shared(t), "interop", "originals", "random-3m.bin")
@@ -82,8 +83,8 @@ func TestS3Backend(t *testing.T) {
 		t.Error("dumped file differs from the original")
 	}
 	// A missing bucket variable is a clear usage error.
-	delete(vars, envPackBucket)
-	if code, _, errOut := cli("index", "find", "records", root); code != 1 || !strings.Contains(errOut, envPackBucket) {
-		t.Errorf("without %s: %d %q", envPackBucket, code, errOut)
+	delete(vars, s3.EnvPackBucket)
+	if code, _, errOut := cli("index", "find", "records", root); code != 1 || !strings.Contains(errOut, s3.EnvPackBucket) {
+		t.Errorf("without %s: %d %q", s3.EnvPackBucket, code, errOut)
 	}
 }

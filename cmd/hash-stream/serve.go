@@ -7,20 +7,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
-	"github.com/hash-stream/hash-stream-aws/lib/index"
-	"github.com/hash-stream/hash-stream-aws/lib/streamer"
+	"github.com/hash-stream/hash-stream-aws/lib/server"
 )
 
 // DefaultListen is where `hash-stream serve` listens by default.
 const DefaultListen = "127.0.0.1:3000"
-
-// envIndexCacheBytes sets serve's --index-cache-bytes, as it sets the
-// Lambda function's index cache.
-const envIndexCacheBytes = "HASH_STREAM_INDEX_CACHE_BYTES"
 
 // Environment variables of serve as a service (a container sets them).
 const (
@@ -33,15 +29,28 @@ const (
 // (ECS, Kubernetes) waits by default before it kills the process.
 const DefaultShutdownTimeout = 25 * time.Second
 
+// gcHeadroom is what serve's Go memory limit leaves above the budget, for
+// the rest of the process (index cache, connections, the runtime). It keeps
+// the resident size within the budget and 96 MiB: with more, the heap grows
+// to the limit before it is collected, whatever is live (issue 21 measured
+// 486 MB with 192 MiB of headroom, and 437 MiB with it under 1,000
+// non-reading connections that hold 280 MiB live).
+const gcHeadroom = 64 << 20
+
 func serve(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlagSet("serve", "", "Serves the IPFS Trustless Gateway over the store: GET|HEAD /ipfs/<cid>[/<path>] as a raw block\nor a CAR, every block verified. Logs one JSON line per request on stderr.", env.stderr)
+	// The read side's knobs (package server): each a flag whose default
+	// its environment variable sets, as the gateway function reads them.
+	cfg := server.DefaultConfig()
+	if err := cfg.FromEnv(env.getenv); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
 	var sf storeFlags
-	var bf budgetFlags
-	var listen, cacheBytes, metricsListen string
+	var listen, metricsListen string
 	var shutdown time.Duration
 	var lim serverLimits
 	sf.register(fs, env)
-	bf.register(fs, env)
+	cfg.RegisterFlags(fs.FlagSet)
 	fs.stringVar(&listen, []string{"listen", "l"}, cmp.Or(env.getenv(envListen), DefaultListen), "address to listen on (host:port; env "+envListen+")")
 	fs.stringVar(&metricsListen, []string{"metrics-listen"}, env.getenv(envMetricsListen), "address of a separate listener for Prometheus metrics at /metrics (env "+envMetricsListen+"; default off)")
 	fs.durationVar(&shutdown, []string{"shutdown-timeout"}, DefaultShutdownTimeout, "on SIGTERM, how long responses in flight may finish before they are cut")
@@ -49,18 +58,11 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 	fs.durationVar(&lim.IdleTimeout, []string{"idle-timeout"}, DefaultIdleTimeout, "close a keep-alive connection idle this long")
 	fs.durationVar(&lim.WriteTimeout, []string{"write-timeout"}, DefaultWriteTimeout, "drop a client that takes no bytes of its response for this long")
 	fs.intVar(&lim.MaxConns, []string{"max-conns"}, defaultMaxConns(), "open connections at most; a new one beyond closes the one idle longest\n("+fmt.Sprint(DefaultMaxConns)+", or less to keep a tenth of the open file limit free)")
-	fs.stringVar(&cacheBytes, []string{"index-cache-bytes"}, cmp.Or(env.getenv(envIndexCacheBytes), strconv.Itoa(index.DefaultCacheBytes)),
-		"bytes of decoded index records kept in memory (env "+envIndexCacheBytes+"; 0: none)")
 	if _, err := fs.parse(args, 0, 0); err != nil {
 		return err
 	}
-	indexCache, err := strconv.ParseInt(cacheBytes, 10, 64)
-	if err != nil || indexCache < 0 {
-		return fmt.Errorf("%w: bad --index-cache-bytes %q (want an integer >= 0)", errUsage, cacheBytes)
-	}
-	bud, withBudget, withMaxBlock, err := bf.options()
-	if err != nil {
-		return err
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	for _, d := range []struct {
 		name string
@@ -73,21 +75,31 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 	if err := checkMaxConns(lim.MaxConns); err != nil {
 		return err
 	}
+	sf.maxIndexFile = cfg.MaxIndexFileBytes
 	st, err := sf.open(ctx, env, false)
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(env.stderr, nil))
-	cache := index.NewCache(indexCache)
-	idx := index.NewReader(st.index, index.WithCache(cache), index.WithLogger(log))
-	s := streamer.New(idx, st.packs, streamer.WithLogger(log), withMaxBlock)
-	opts := append([]gateway.Option{gateway.WithLogger(log)}, withBudget...)
+	// Garbage is collected before the heap grows far past what the budget
+	// holds live, unless GOMEMLIMIT says otherwise.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(cfg.MemoryBudget + gcHeadroom)
+	}
+	log := slog.New(slog.NewJSONHandler(env.stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	var opts []gateway.Option
 	var mx *metrics
 	if metricsListen != "" {
-		mx = newMetrics(cache, bud)
-		opts = append(opts, gateway.WithObserver(mx.observe))
+		// The metrics read the cache and budget that server.New makes.
+		opts = append(opts, gateway.WithObserver(func(o gateway.Observation) { mx.observe(o) }))
 	}
-	handler := withHealth(gateway.New(s, opts...), st)
+	read, err := server.New(st.index, st.packs, cfg, log, opts...)
+	if err != nil {
+		return err
+	}
+	if metricsListen != "" {
+		mx = newMetrics(read.IndexCache, read.Budget)
+	}
+	handler := withHealth(read.Handler, st)
 
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {

@@ -177,7 +177,7 @@ func TestServeConnectionCap(t *testing.T) {
 	if open > lim.MaxConns || refused != 0 {
 		t.Errorf("open %d (cap %d), refused %d", open, lim.MaxConns, refused)
 	}
-	// The first connections were the oldest idle ones: closed by the server.
+	// The first connections were the oldest idle ones: closed by the s3Server.
 	buf := make([]byte, 1<<16)
 	for _, c := range conns[:100] {
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hash-stream/hash-stream-aws/lib/dag"
+	"github.com/hash-stream/hash-stream-aws/lib/server"
 	"github.com/ipfs/go-cid"
 )
 
@@ -57,7 +58,7 @@ func TestSoakNonReaders(t *testing.T) {
 	const (
 		attackers = 1000
 		addresses = 30
-		budgetMiB = DefaultServeBudget >> 20
+		budgetMiB = server.DefaultMemoryBudget >> 20
 	)
 	srv := startSoakServer(t, 200<<20, "--metrics-listen", "127.0.0.1:0")
 	car := "/ipfs/" + srv.cid + "?format=car"

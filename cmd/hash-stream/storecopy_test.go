@@ -150,10 +150,10 @@ func fsCARs(t *testing.T, dir string, roots []cid.Cid) map[string][]byte {
 }
 
 func s3CARs(t *testing.T, vars map[string]string, roots []cid.Cid) map[string][]byte {
-	client := server.Client()
+	client := s3Server.Client()
 	return cars(t,
-		s3.NewIndexStore(client, vars[envIndexBucket], s3.WithPrefix(vars[envIndexPrefix])),
-		s3.NewPackStore(client, vars[envPackBucket], s3.WithPrefix(vars[envPackPrefix])), roots)
+		s3.NewIndexStore(client, vars[s3.EnvIndexBucket], s3.WithPrefix(vars[s3.EnvIndexPrefix])),
+		s3.NewPackStore(client, vars[s3.EnvPackBucket], s3.WithPrefix(vars[s3.EnvPackPrefix])), roots)
 }
 
 func sameCARs(t *testing.T, got, want map[string][]byte) {
@@ -231,11 +231,11 @@ func TestStoreCopyUsage(t *testing.T) {
 // newS3Vars returns the variables of a new, empty S3 store.
 func newS3Vars(t *testing.T, dir string) map[string]string {
 	return map[string]string{
-		envDir:         dir,
-		envIndexBucket: server.NewBucket(t),
-		envPackBucket:  server.NewBucket(t),
-		envIndexPrefix: "idx/",
-		envPackPrefix:  "packs/",
+		envDir:            dir,
+		s3.EnvIndexBucket: s3Server.NewBucket(t),
+		s3.EnvPackBucket:  s3Server.NewBucket(t),
+		s3.EnvIndexPrefix: "idx/",
+		s3.EnvPackPrefix:  "packs/",
 	}
 }
 
@@ -244,7 +244,7 @@ func newS3Vars(t *testing.T, dir string) map[string]string {
 // everything; S3 back to a new fs folder gives the same tree. The same for
 // the store the JavaScript CLI wrote.
 func TestStoreCopyS3(t *testing.T) {
-	server.Require(t)
+	s3Server.Require(t)
 	shared := testutil.Shared(t)
 	jsStore := filepath.Join(shared, "interop", "js-fs-store")
 	var exp struct {
@@ -284,7 +284,7 @@ func TestStoreCopyS3(t *testing.T) {
 			}
 			sameCARs(t, s3CARs(t, vars, tc.roots), fsCARs(t, tc.src, tc.roots))
 			// The S3 layout: the doubled keys.
-			keys := server.Keys(t, vars[envPackBucket], "")
+			keys := s3Server.Keys(t, vars[s3.EnvPackBucket], "")
 			for name := range tree(t, tc.src) {
 				if k, ok := strings.CutPrefix(name, "pack/"); ok {
 					key := strings.TrimSuffix(k, ".car")
@@ -319,7 +319,7 @@ func TestStoreCopyS3(t *testing.T) {
 // upload left open; a small one (one PutObject) and a large one (streamed
 // in parts) alike. The other packs are copied.
 func TestStoreCopyCorruptPack(t *testing.T) {
-	server.Require(t)
+	s3Server.Require(t)
 	dir := t.TempDir()
 	big := filepath.Join(t.TempDir(), "big.bin")
 	f, err := os.Create(big)
@@ -364,7 +364,7 @@ func TestStoreCopyCorruptPack(t *testing.T) {
 	if p, _ := copied(t, out); p != [4]int{1, 0, 2, 0} {
 		t.Errorf("packs %v, want 1 copied and 2 failed", p)
 	}
-	packStore := s3.NewPackStore(server.Client(), vars[envPackBucket], s3.WithPrefix(vars[envPackPrefix]))
+	packStore := s3.NewPackStore(s3Server.Client(), vars[s3.EnvPackBucket], s3.WithPrefix(vars[s3.EnvPackPrefix]))
 	for _, k := range keys {
 		if !strings.Contains(errOut, k) {
 			t.Errorf("stderr does not name %s:\n%s", k, errOut)
@@ -374,11 +374,11 @@ func TestStoreCopyCorruptPack(t *testing.T) {
 			t.Errorf("pack %s at the destination: %v", k, err)
 		}
 	}
-	uploads, err := server.Client().ListMultipartUploads(context.Background(), &awss3.ListMultipartUploadsInput{Bucket: aws.String(vars[envPackBucket])})
+	uploads, err := s3Server.Client().ListMultipartUploads(context.Background(), &awss3.ListMultipartUploadsInput{Bucket: aws.String(vars[s3.EnvPackBucket])})
 	if err != nil || len(uploads.Uploads) != 0 {
 		t.Errorf("multipart uploads left: %v %v", uploads, err)
 	}
-	if n := len(server.Keys(t, vars[envPackBucket], "")); n != 1 {
+	if n := len(s3Server.Keys(t, vars[s3.EnvPackBucket], "")); n != 1 {
 		t.Errorf("%d objects in the pack bucket, want the good pack", n)
 	}
 }
@@ -390,12 +390,12 @@ func TestStoreCopyCorruptPack(t *testing.T) {
 // -s3.autoCreateBucket, on by default), there is no missing bucket, and
 // the test is skipped.
 func TestStoreCopyMissingBucket(t *testing.T) {
-	server.Require(t)
+	s3Server.Require(t)
 	missing := "no-such-bucket-" + strings.ToLower(t.Name())
 	skipIfBucketsMadeOnWrite(t, missing)
 	src, _ := loadedStore(t)
 	vars := newS3Vars(t, src)
-	vars[envPackBucket] = missing
+	vars[s3.EnvPackBucket] = missing
 	cli := s3CLI(t, vars)
 	code, out, errOut := cli("store", "copy", "--from", "fs", "--to", "s3", "-c", "1", "--max-failures", "2")
 	if code != 1 || !strings.Contains(errOut, "NoSuchBucket") || !strings.Contains(errOut, "then the copy stopped") {
@@ -415,7 +415,7 @@ func TestStoreCopyMissingBucket(t *testing.T) {
 func skipIfBucketsMadeOnWrite(t *testing.T, bucket string) {
 	t.Helper()
 	ctx := context.Background()
-	client := server.Client()
+	client := s3Server.Client()
 	in := &awss3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("probe"), Body: strings.NewReader("")}
 	_, err := client.PutObject(ctx, in)
 	var apiErr smithy.APIError

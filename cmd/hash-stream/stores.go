@@ -15,12 +15,8 @@ import (
 // Environment variables, named as in the JavaScript Hash Stream CLI. The
 // s3 backend's are declared beside the S3 store, which reads them.
 const (
-	envBackend     = "HASH_STREAM_STORE_BACKEND"
-	envDir         = "HASH_STREAM_DIR"
-	envIndexBucket = s3.EnvIndexBucket
-	envIndexPrefix = s3.EnvIndexPrefix
-	envPackBucket  = s3.EnvPackBucket
-	envPackPrefix  = s3.EnvPackPrefix
+	envBackend = "HASH_STREAM_STORE_BACKEND"
+	envDir     = "HASH_STREAM_DIR"
 )
 
 // storeFlags are the flags every command that opens the stores takes.
@@ -28,6 +24,9 @@ type storeFlags struct {
 	backend string
 	dir     string
 	fsync   bool
+	// maxIndexFile, when set, caps the index files the stores read
+	// (serve's --max-index-file-bytes); 0 leaves the stores' default.
+	maxIndexFile int64
 }
 
 func (s *storeFlags) register(fs *flagSet, env *cliEnv) {
@@ -60,14 +59,22 @@ func (s *storeFlags) open(ctx context.Context, env *cliEnv, create bool) (*store
 				return nil, fmt.Errorf("store folder %s: %w", dir, err)
 			}
 		}
+		opts := []fs.Option{fs.WithSync(s.fsync)}
+		if s.maxIndexFile > 0 {
+			opts = append(opts, fs.WithMaxIndexFileBytes(s.maxIndexFile))
+		}
 		return &stores{
-			index:   fs.NewIndexStore(filepath.Join(dir, "index"), fs.WithSync(s.fsync)),
+			index:   fs.NewIndexStore(filepath.Join(dir, "index"), opts...),
 			packs:   fs.NewPackStore(filepath.Join(dir, "pack"), fs.WithSync(s.fsync)),
 			backend: "fs",
 			where:   dir,
 		}, nil
 	case "s3":
-		idx, packs, e, err := s3.OpenFromEnv(ctx, env.getenv)
+		var opts []s3.Option
+		if s.maxIndexFile > 0 {
+			opts = append(opts, s3.WithMaxIndexFileBytes(s.maxIndexFile))
+		}
+		idx, packs, e, err := s3.OpenFromEnv(ctx, env.getenv, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("the s3 backend: %w", err)
 		}

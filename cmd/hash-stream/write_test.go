@@ -18,11 +18,12 @@ import (
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
+	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
 	"github.com/multiformats/go-multihash"
 )
 
 // envChild makes the test binary run the CLI with these arguments (split
-// on spaces) instead of the tests, before TestMain starts any server.
+// on spaces) instead of the tests, before TestMain starts any s3Server.
 const envChild = "HASH_STREAM_TEST_CLI_ARGS"
 
 func init() {
@@ -308,8 +309,8 @@ func TestIndexAddNeedsStoredPack(t *testing.T) {
 // The same on the S3 backend, whose ranged read of a pack's last byte
 // checks it.
 func TestIndexAddNeedsStoredPackS3(t *testing.T) {
-	server.Require(t)
-	vars := map[string]string{envBackend: "s3", envIndexBucket: server.NewBucket(t), envPackBucket: server.NewBucket(t)}
+	s3Server.Require(t)
+	vars := map[string]string{envBackend: "s3", s3.EnvIndexBucket: s3Server.NewBucket(t), s3.EnvPackBucket: s3Server.NewBucket(t)}
 	cli := s3CLI(t, vars)
 	cars := t.TempDir()
 	var keys, paths []string

@@ -2,50 +2,25 @@ package main
 
 import (
 	"fmt"
-	"log/slog"
 	"sort"
 	"strconv"
 	"strings"
 
-	"github.com/hash-stream/hash-stream-aws/lib/gateway"
-	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/lambdastream"
-	"github.com/hash-stream/hash-stream-aws/lib/store"
+	"github.com/hash-stream/hash-stream-aws/lib/server"
 	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
-	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 )
 
-// Environment variables of the function. The bucket and prefix names are
-// the hash-stream CLI's, declared beside the S3 store (s3.ReadEnv reads
-// them, with the S3 client's); the limits are the indexer's too, declared
-// beside them in package index.
+// Environment variables of the function besides the read side's (package
+// server) and the S3 store's (package s3).
 const (
-	envIndexBucket     = s3.EnvIndexBucket
-	envIndexPrefix     = s3.EnvIndexPrefix
-	envPackBucket      = s3.EnvPackBucket
-	envPackPrefix      = s3.EnvPackPrefix
-	envIndexCacheBytes = "HASH_STREAM_INDEX_CACHE_BYTES"
-	envMaxIndexFile    = index.EnvMaxIndexFileBytes
-	envMaxResponse     = "HASH_STREAM_MAX_RESPONSE_BYTES"
-	envReadGap         = "HASH_STREAM_READ_GAP_BYTES"
-	envReadMaxRange    = "HASH_STREAM_READ_MAX_RANGE_BYTES"
-	envReadConcurrency = "HASH_STREAM_READ_CONCURRENCY"
-	envReadAhead       = "HASH_STREAM_READ_AHEAD_BYTES"
-	envLogLevel        = "HASH_STREAM_LOG_LEVEL"
-	envEMFNamespace    = "HASH_STREAM_EMF_NAMESPACE"
-	envMemoryBudget    = "HASH_STREAM_MEMORY_BUDGET_BYTES"
-	envMaxBlock        = index.EnvMaxBlockBytes
+	envEMFNamespace = "HASH_STREAM_EMF_NAMESPACE"
 	// envFunctionMemory is set by Lambda: the function's memory in MB.
 	envFunctionMemory = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
 )
 
-// Defaults of the function.
+// Defaults of the function where they differ from serve's.
 const (
-	// DefaultIndexCacheBytes keeps index record sets across warm invocations.
-	DefaultIndexCacheBytes = index.DefaultCacheBytes
-	// DefaultMaxIndexFileBytes is the largest index file read: decoding
-	// one peaks at about 4.3 times its size, within the function's memory.
-	DefaultMaxIndexFileBytes = store.DefaultMaxIndexFileBytes
 	// DefaultMaxResponseBytes keeps under Lambda's 200 MB cap on a streamed
 	// response, whichever way the MB is counted (the adapter's own cap).
 	DefaultMaxResponseBytes = lambdastream.DefaultMaxBytes
@@ -69,60 +44,47 @@ func memoryBudget(mb string) int64 {
 type config struct {
 	// s3 is where the stores are and how to reach S3 (the variables
 	// s3.ReadEnv reads).
-	s3                s3.Env
-	indexCacheBytes   int64
-	maxIndexFileBytes int64
-	maxResponseBytes  int64
-	planner           streamer.PlannerConfig
-	logLevel          slog.Level
-	memoryBudget      int64
-	maxBlockBytes     int64
+	s3 s3.Env
+	// server is the read side's configuration, as serve's.
+	server server.Config
 	// emfNamespace, when set, makes each request log line also publish
 	// CloudWatch metrics (Embedded Metric Format) in that namespace.
 	emfNamespace string
 }
 
+// defaultServer is the read side's configuration before the environment:
+// serve's, with the budget sized to the function's memory and responses
+// capped under Lambda's.
+func defaultServer(getenv func(string) string) server.Config {
+	c := server.DefaultConfig()
+	c.MemoryBudget = memoryBudget(getenv(envFunctionMemory))
+	c.MaxResponseBytes = DefaultMaxResponseBytes
+	return c
+}
+
 // loadConfig reads the configuration from getenv; every problem is in the
 // error, so a bad deployment fails its init with one clear message.
 func loadConfig(getenv func(string) string) (config, error) {
-	c := config{
-		planner:      streamer.DefaultPlannerConfig(),
-		emfNamespace: getenv(envEMFNamespace),
-	}
+	c := config{server: defaultServer(getenv), emfNamespace: getenv(envEMFNamespace)}
 	var problems []string
+	// One problem a line (errors.Join), or a "; "-joined list.
+	add := func(err error, sep, trim string) {
+		if err != nil {
+			for p := range strings.SplitSeq(err.Error(), sep) {
+				problems = append(problems, strings.TrimPrefix(p, trim))
+			}
+		}
+	}
 	s3env, err := s3.ReadEnv(getenv)
-	if err != nil {
-		// One problem a line (errors.Join).
-		for line := range strings.SplitSeq(err.Error(), "\n") {
-			problems = append(problems, strings.TrimPrefix(line, "s3: "))
-		}
-	}
+	add(err, "\n", "s3: ")
 	c.s3 = s3env
-	bytesVar := func(name string, def int64, min int64) int64 {
-		v := getenv(name)
-		if v == "" {
-			return def
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < min {
-			problems = append(problems, fmt.Sprintf("%s=%q: want an integer >= %d", name, v, min))
-			return def
-		}
-		return n
+	add(c.server.FromEnv(getenv), "; ", "")
+	if c.server.MaxResponseBytes == 0 {
+		// serve may go uncapped; a Lambda response may not.
+		problems = append(problems, fmt.Sprintf("%s=%q: want an integer >= 1 (a Lambda response is at most 200 MB)", server.EnvMaxResponseBytes, getenv(server.EnvMaxResponseBytes)))
 	}
-	c.indexCacheBytes = bytesVar(envIndexCacheBytes, DefaultIndexCacheBytes, 0)
-	c.maxIndexFileBytes = bytesVar(envMaxIndexFile, DefaultMaxIndexFileBytes, 1)
-	c.maxResponseBytes = bytesVar(envMaxResponse, DefaultMaxResponseBytes, 1)
-	c.planner.Gap = bytesVar(envReadGap, c.planner.Gap, 0)
-	c.planner.MaxRange = bytesVar(envReadMaxRange, c.planner.MaxRange, 1)
-	c.planner.Concurrency = int(bytesVar(envReadConcurrency, int64(c.planner.Concurrency), 1))
-	c.planner.ReadAhead = bytesVar(envReadAhead, c.planner.ReadAhead, 1)
-	c.memoryBudget = bytesVar(envMemoryBudget, memoryBudget(getenv(envFunctionMemory)), gateway.DefaultResponseFloor)
-	c.maxBlockBytes = bytesVar(envMaxBlock, streamer.DefaultMaxBlockBytes, 1)
-	if v := getenv(envLogLevel); v != "" {
-		if err := c.logLevel.UnmarshalText([]byte(strings.ToUpper(v))); err != nil {
-			problems = append(problems, fmt.Sprintf("%s=%q: want debug, info, warn or error", envLogLevel, v))
-		}
+	if len(problems) == 0 {
+		add(c.server.Validate(), "\n", "")
 	}
 	if len(problems) > 0 {
 		sort.Strings(problems)

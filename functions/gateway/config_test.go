@@ -12,6 +12,9 @@ import (
 	"github.com/hash-stream/hash-stream-aws/internal/fixture"
 	"github.com/hash-stream/hash-stream-aws/internal/lambdatest"
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
+	"github.com/hash-stream/hash-stream-aws/lib/index"
+	"github.com/hash-stream/hash-stream-aws/lib/server"
+	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 )
@@ -23,7 +26,7 @@ func env(vars map[string]string) func(string) string {
 
 // withBuckets returns the two required variables plus extra.
 func withBuckets(extra map[string]string) map[string]string {
-	m := map[string]string{envIndexBucket: "idx", envPackBucket: "packs"}
+	m := map[string]string{s3.EnvIndexBucket: "idx", s3.EnvPackBucket: "packs"}
 	for k, v := range extra {
 		m[k] = v
 	}
@@ -35,15 +38,13 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := config{
-		s3:                s3.Env{IndexBucket: "idx", PackBucket: "packs"},
-		indexCacheBytes:   DefaultIndexCacheBytes,
-		maxIndexFileBytes: DefaultMaxIndexFileBytes,
-		maxResponseBytes:  DefaultMaxResponseBytes,
-		planner:           streamer.DefaultPlannerConfig(),
-		logLevel:          slog.LevelInfo,
-		memoryBudget:      DefaultMemoryBudget,
-		maxBlockBytes:     streamer.DefaultMaxBlockBytes,
+	srv := server.DefaultConfig()
+	srv.MaxResponseBytes = DefaultMaxResponseBytes
+	srv.MemoryBudget = DefaultMemoryBudget
+	want := config{s3: s3.Env{IndexBucket: "idx", PackBucket: "packs"}, server: srv}
+	if srv.IndexCacheBytes != index.DefaultCacheBytes || srv.MaxIndexFileBytes != store.DefaultMaxIndexFileBytes ||
+		srv.Planner != streamer.DefaultPlannerConfig() || srv.LogLevel != slog.LevelInfo || srv.MaxBlockBytes != streamer.DefaultMaxBlockBytes {
+		t.Fatalf("server defaults %+v", srv)
 	}
 	if c != want {
 		t.Fatalf("config\n got %+v\nwant %+v", c, want)
@@ -51,8 +52,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 	// Empty values mean unset, as Lambda shows a variable removed from the
 	// configuration.
 	vars := withBuckets(nil)
-	for _, k := range []string{envIndexPrefix, envPackPrefix, envIndexCacheBytes, envMaxIndexFile, envMaxResponse,
-		envReadGap, envReadMaxRange, envReadConcurrency, envReadAhead, envLogLevel, envMemoryBudget, envMaxBlock} {
+	for _, k := range []string{s3.EnvIndexPrefix, s3.EnvPackPrefix, server.EnvIndexCacheBytes, index.EnvMaxIndexFileBytes, server.EnvMaxResponseBytes,
+		server.EnvReadGap, server.EnvReadMaxRange, server.EnvReadConcurrency, server.EnvReadAhead, server.EnvLogLevel, server.EnvMemoryBudget, index.EnvMaxBlockBytes} {
 		vars[k] = ""
 	}
 	if c, err := loadConfig(env(vars)); err != nil || c != want {
@@ -62,39 +63,39 @@ func TestLoadConfigDefaults(t *testing.T) {
 
 func TestLoadConfigAll(t *testing.T) {
 	c, err := loadConfig(env(map[string]string{
-		envIndexBucket:      "idx",
-		envIndexPrefix:      "index/",
-		envPackBucket:       "packs",
-		envPackPrefix:       "packs/",
-		envIndexCacheBytes:  "0", // no cache is allowed
-		envMaxResponse:      "1048576",
-		envReadGap:          "0",
-		envReadMaxRange:     "2097152",
-		envReadConcurrency:  "2",
-		envReadAhead:        "1",
-		envLogLevel:         "debug",
-		s3.EnvEndpointS3:    "http://127.0.0.1:9000",
-		s3.EnvHeaderTimeout: "2s",
-		s3.EnvBodyTimeout:   "1500ms",
-		envMemoryBudget:     "33554432",
-		envMaxBlock:         "2097152",
-		envMaxIndexFile:     "1000",
+		s3.EnvIndexBucket:          "idx",
+		s3.EnvIndexPrefix:          "index/",
+		s3.EnvPackBucket:           "packs",
+		s3.EnvPackPrefix:           "packs/",
+		server.EnvIndexCacheBytes:  "0", // no cache is allowed
+		server.EnvMaxResponseBytes: "1048576",
+		server.EnvReadGap:          "0",
+		server.EnvReadMaxRange:     "2097152",
+		server.EnvReadConcurrency:  "2",
+		server.EnvReadAhead:        "1",
+		server.EnvLogLevel:         "debug",
+		s3.EnvEndpointS3:           "http://127.0.0.1:9000",
+		s3.EnvHeaderTimeout:        "2s",
+		s3.EnvBodyTimeout:          "1500ms",
+		server.EnvMemoryBudget:     "33554432",
+		index.EnvMaxBlockBytes:     "2097152",
+		index.EnvMaxIndexFileBytes: "1000",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	planner := streamer.DefaultPlannerConfig()
-	planner.Gap, planner.MaxRange, planner.Concurrency, planner.ReadAhead = 0, 2<<20, 2, 1
+	srv := server.DefaultConfig()
+	srv.Planner.Gap, srv.Planner.MaxRange, srv.Planner.Concurrency, srv.Planner.ReadAhead = 0, 2<<20, 2, 1
+	srv.IndexCacheBytes = 0
+	srv.MaxResponseBytes = 1 << 20
+	srv.LogLevel = slog.LevelDebug
+	srv.MemoryBudget = 32 << 20
+	srv.MaxBlockBytes = 2 << 20
+	srv.MaxIndexFileBytes = 1000
 	want := config{
-		indexCacheBytes:  0,
-		maxResponseBytes: 1 << 20,
-		planner:          planner,
+		server: srv,
 		s3: s3.Env{IndexBucket: "idx", IndexPrefix: "index/", PackBucket: "packs", PackPrefix: "packs/",
 			Client: s3.Config{Endpoint: "http://127.0.0.1:9000", HeaderTimeout: 2 * time.Second, BodyTimeout: 1500 * time.Millisecond}},
-		logLevel:          slog.LevelDebug,
-		memoryBudget:      32 << 20,
-		maxBlockBytes:     2 << 20,
-		maxIndexFileBytes: 1000,
 	}
 	if c != want {
 		t.Fatalf("config\n got %+v\nwant %+v", c, want)
@@ -105,12 +106,12 @@ func TestLoadConfigAll(t *testing.T) {
 func TestLoadConfigMemoryBudget(t *testing.T) {
 	for mb, want := range map[string]int64{"": DefaultMemoryBudget, "128": 32 << 20, "1024": 256 << 20, "10240": 256 << 20, "32": 16 << 20, "x": DefaultMemoryBudget} {
 		c, err := loadConfig(env(withBuckets(map[string]string{envFunctionMemory: mb})))
-		if err != nil || c.memoryBudget != want {
-			t.Errorf("%s=%q: budget %d (%v), want %d", envFunctionMemory, mb, c.memoryBudget, err, want)
+		if err != nil || c.server.MemoryBudget != want {
+			t.Errorf("%s=%q: budget %d (%v), want %d", envFunctionMemory, mb, c.server.MemoryBudget, err, want)
 		}
 	}
-	_, err := loadConfig(env(withBuckets(map[string]string{envMemoryBudget: "1000"})))
-	if err == nil || !strings.Contains(err.Error(), envMemoryBudget) {
+	_, err := loadConfig(env(withBuckets(map[string]string{server.EnvMemoryBudget: "1000"})))
+	if err == nil || !strings.Contains(err.Error(), server.EnvMemoryBudget) {
 		t.Errorf("a budget under one response floor: %v", err)
 	}
 }
@@ -120,19 +121,19 @@ func TestLoadConfigLogLevels(t *testing.T) {
 		"debug": slog.LevelDebug, "DEBUG": slog.LevelDebug, "Info": slog.LevelInfo,
 		"warn": slog.LevelWarn, "error": slog.LevelError, "warn+2": slog.LevelWarn + 2,
 	} {
-		c, err := loadConfig(env(withBuckets(map[string]string{envLogLevel: in})))
+		c, err := loadConfig(env(withBuckets(map[string]string{server.EnvLogLevel: in})))
 		if err != nil {
-			t.Errorf("%s=%q: %v", envLogLevel, in, err)
+			t.Errorf("%s=%q: %v", server.EnvLogLevel, in, err)
 			continue
 		}
-		if c.logLevel != want {
-			t.Errorf("%s=%q: level %v, want %v", envLogLevel, in, c.logLevel, want)
+		if c.server.LogLevel != want {
+			t.Errorf("%s=%q: level %v, want %v", server.EnvLogLevel, in, c.server.LogLevel, want)
 		}
 	}
 	for _, in := range []string{"verbose", "trace", "1", "info "} {
-		_, err := loadConfig(env(withBuckets(map[string]string{envLogLevel: in})))
-		if err == nil || !strings.Contains(err.Error(), envLogLevel+"=") || !strings.Contains(err.Error(), "want debug, info, warn or error") {
-			t.Errorf("%s=%q: error %v", envLogLevel, in, err)
+		_, err := loadConfig(env(withBuckets(map[string]string{server.EnvLogLevel: in})))
+		if err == nil || !strings.Contains(err.Error(), server.EnvLogLevel+"=") || !strings.Contains(err.Error(), "want debug, info, warn or error") {
+			t.Errorf("%s=%q: error %v", server.EnvLogLevel, in, err)
 		}
 	}
 }
@@ -146,52 +147,52 @@ func TestLoadConfigErrors(t *testing.T) {
 		{
 			name: "nothing set",
 			vars: map[string]string{},
-			want: []string{envIndexBucket + " is not set", envPackBucket + " is not set"},
+			want: []string{s3.EnvIndexBucket + " is not set", s3.EnvPackBucket + " is not set"},
 		},
 		{
 			name: "no index bucket",
-			vars: map[string]string{envPackBucket: "packs", envIndexPrefix: "p/"},
-			want: []string{envIndexBucket + " is not set"},
+			vars: map[string]string{s3.EnvPackBucket: "packs", s3.EnvIndexPrefix: "p/"},
+			want: []string{s3.EnvIndexBucket + " is not set"},
 		},
 		{
 			name: "no pack bucket",
-			vars: map[string]string{envIndexBucket: "idx"},
-			want: []string{envPackBucket + " is not set"},
+			vars: map[string]string{s3.EnvIndexBucket: "idx"},
+			want: []string{s3.EnvPackBucket + " is not set"},
 		},
 		{
 			name: "not a number",
-			vars: withBuckets(map[string]string{envIndexCacheBytes: "64MiB"}),
-			want: []string{envIndexCacheBytes + `="64MiB": want an integer >= 0`},
+			vars: withBuckets(map[string]string{server.EnvIndexCacheBytes: "64MiB"}),
+			want: []string{server.EnvIndexCacheBytes + `="64MiB": want an integer >= 0`},
 		},
 		{
 			name: "negative cache",
-			vars: withBuckets(map[string]string{envIndexCacheBytes: "-1"}),
-			want: []string{envIndexCacheBytes + `="-1": want an integer >= 0`},
+			vars: withBuckets(map[string]string{server.EnvIndexCacheBytes: "-1"}),
+			want: []string{server.EnvIndexCacheBytes + `="-1": want an integer >= 0`},
 		},
 		{
 			name: "zero index file cap",
-			vars: withBuckets(map[string]string{envMaxIndexFile: "0"}),
-			want: []string{envMaxIndexFile + `="0": want an integer >= 1`},
+			vars: withBuckets(map[string]string{index.EnvMaxIndexFileBytes: "0"}),
+			want: []string{index.EnvMaxIndexFileBytes + `="0": want an integer >= 1`},
 		},
 		{
 			name: "zero cap",
-			vars: withBuckets(map[string]string{envMaxResponse: "0"}),
-			want: []string{envMaxResponse + `="0": want an integer >= 1`},
+			vars: withBuckets(map[string]string{server.EnvMaxResponseBytes: "0"}),
+			want: []string{server.EnvMaxResponseBytes + `="0": want an integer >= 1`},
 		},
 		{
 			name: "overflow",
-			vars: withBuckets(map[string]string{envMaxResponse: "99999999999999999999"}),
-			want: []string{envMaxResponse + `="99999999999999999999"`},
+			vars: withBuckets(map[string]string{server.EnvMaxResponseBytes: "99999999999999999999"}),
+			want: []string{server.EnvMaxResponseBytes + `="99999999999999999999"`},
 		},
 		{
 			name: "float and spaces",
-			vars: withBuckets(map[string]string{envReadGap: "1e6", envReadAhead: " 5"}),
-			want: []string{envReadGap + `="1e6"`, envReadAhead + `=" 5"`},
+			vars: withBuckets(map[string]string{server.EnvReadGap: "1e6", server.EnvReadAhead: " 5"}),
+			want: []string{server.EnvReadGap + `="1e6"`, server.EnvReadAhead + `=" 5"`},
 		},
 		{
 			name: "zero concurrency and range",
-			vars: withBuckets(map[string]string{envReadConcurrency: "0", envReadMaxRange: "0"}),
-			want: []string{envReadConcurrency + `="0": want an integer >= 1`, envReadMaxRange + `="0": want an integer >= 1`},
+			vars: withBuckets(map[string]string{server.EnvReadConcurrency: "0", server.EnvReadMaxRange: "0"}),
+			want: []string{server.EnvReadConcurrency + `="0": want an integer >= 1`, server.EnvReadMaxRange + `="0": want an integer >= 1`},
 		},
 		{
 			name: "S3 timeout",
@@ -200,8 +201,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		},
 		{
 			name: "every problem at once",
-			vars: map[string]string{envReadAhead: "x", envLogLevel: "loud"},
-			want: []string{envIndexBucket, envPackBucket, envReadAhead + `="x"`, envLogLevel + `="loud"`},
+			vars: map[string]string{server.EnvReadAhead: "x", server.EnvLogLevel: "loud"},
+			want: []string{s3.EnvIndexBucket, s3.EnvPackBucket, server.EnvReadAhead + `="x"`, server.EnvLogLevel + `="loud"`},
 		},
 	}
 	for _, tt := range tests {
@@ -246,7 +247,7 @@ func TestInitFailure(t *testing.T) {
 	rt := lambdatest.NewRuntime(t)
 	inv := rt.Invoke(lambdatest.FunctionURLEvent("GET", "/ipfs/"+fixture.HelloCID, "format=raw"))
 	cmd := exec.Command(bin)
-	cmd.Env = append(isolatedEnv(t), "AWS_LAMBDA_RUNTIME_API="+rt.Addr(), envLogLevel+"=loud")
+	cmd.Env = append(isolatedEnv(t), "AWS_LAMBDA_RUNTIME_API="+rt.Addr(), server.EnvLogLevel+"=loud")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -266,7 +267,7 @@ func TestInitFailure(t *testing.T) {
 		t.Fatalf("still running %v after start without configuration; output %s", testutil.WaitTimeout, out.String())
 	}
 	msg := out.String()
-	for _, w := range []string{"init failed", envIndexBucket + " is not set", envPackBucket + " is not set", envLogLevel + `=\"loud\"`} {
+	for _, w := range []string{"init failed", s3.EnvIndexBucket + " is not set", s3.EnvPackBucket + " is not set", server.EnvLogLevel + `=\"loud\"`} {
 		if !strings.Contains(msg, w) {
 			t.Errorf("output %q lacks %q", msg, w)
 		}

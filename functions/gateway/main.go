@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"runtime/debug"
@@ -19,12 +18,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/hash-stream/hash-stream-aws/lib/budget"
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
-	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/lambdastream"
+	"github.com/hash-stream/hash-stream-aws/lib/server"
 	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
-	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 )
 
 func main() {
@@ -35,7 +32,7 @@ func main() {
 		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("init failed", "err", err.Error())
 		os.Exit(1)
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.logLevel}))
+	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.server.LogLevel}))
 	setMemoryLimit(os.Getenv)
 	h, err := newHandler(ctx, cfg, log)
 	if err != nil {
@@ -57,21 +54,18 @@ func setMemoryLimit(getenv func(string) string) {
 	}
 }
 
-// newHandler wires the S3 stores, the caches and the gateway handler.
+// newHandler opens the S3 stores and builds the read side over them.
 func newHandler(ctx context.Context, cfg config, log *slog.Logger) (lambdastream.Handler, error) {
-	indexStore, packStore, err := cfg.s3.Open(ctx, s3.WithMaxIndexFileBytes(cfg.maxIndexFileBytes))
+	indexStore, packStore, err := cfg.s3.Open(ctx, s3.WithMaxIndexFileBytes(cfg.server.MaxIndexFileBytes))
 	if err != nil {
 		return nil, err
 	}
-	indexCache := index.NewCache(cfg.indexCacheBytes)
-	s := streamer.New(index.NewReader(indexStore, index.WithCache(indexCache), index.WithLogger(log)), packStore,
-		streamer.WithLogger(log), streamer.WithPlanner(cfg.planner), streamer.WithMaxBlockBytes(cfg.maxBlockBytes))
-
 	// One request at a time runs in a Lambda instance, so the cache
 	// counters' change over a request is that request's.
+	var srv *server.Server
 	var lastHits, lastMisses atomic.Int64
 	logAttrs := func(ctx context.Context) []any {
-		hits, misses := indexCache.Stats()
+		hits, misses := srv.IndexCache.Stats()
 		dh, dm := hits-lastHits.Swap(hits), misses-lastMisses.Swap(misses)
 		attrs := []any{"request_id", lambdastream.RequestID(ctx), "index_cache_hits", dh, "index_cache_misses", dm}
 		if cfg.emfNamespace != "" {
@@ -79,12 +73,10 @@ func newHandler(ctx context.Context, cfg config, log *slog.Logger) (lambdastream
 		}
 		return attrs
 	}
-	handler := gateway.New(s, gateway.WithLogger(log), gateway.WithLogAttrs(logAttrs),
-		gateway.WithMaxResponseBytes(cfg.maxResponseBytes),
-		gateway.WithBudget(budget.New(cfg.memoryBudget), 0, 0))
-	log.Info("init", "index_bucket", cfg.s3.IndexBucket, "pack_bucket", cfg.s3.PackBucket,
-		"index_cache_bytes", cfg.indexCacheBytes, "max_index_file_bytes", cfg.maxIndexFileBytes, "max_response_bytes", cfg.maxResponseBytes,
-		"memory_budget", cfg.memoryBudget, "max_block_bytes", cfg.maxBlockBytes,
-		"planner", fmt.Sprintf("%+v", cfg.planner))
-	return lambdastream.New(handler, lambdastream.WithLogger(log), lambdastream.WithMaxBytes(cfg.maxResponseBytes)), nil
+	srv, err = server.New(indexStore, packStore, cfg.server, log, gateway.WithLogAttrs(logAttrs))
+	if err != nil {
+		return nil, err
+	}
+	log.Info("init", append([]any{"index_bucket", cfg.s3.IndexBucket, "pack_bucket", cfg.s3.PackBucket}, cfg.server.LogAttrs()...)...)
+	return lambdastream.New(srv.Handler, lambdastream.WithLogger(log), lambdastream.WithMaxBytes(cfg.server.MaxResponseBytes)), nil
 }

@@ -61,8 +61,8 @@ func functionEnv(t testing.TB, b *buckets, endpoint string, extra ...string) []s
 	env := append(isolatedEnv(t), s3srv.Env()...)
 	env = append(env,
 		"AWS_ENDPOINT_URL_S3="+endpoint,
-		envIndexBucket+"="+b.index,
-		envPackBucket+"="+b.pack,
+		s3.EnvIndexBucket+"="+b.index,
+		s3.EnvPackBucket+"="+b.pack,
 	)
 	return append(env, extra...)
 }

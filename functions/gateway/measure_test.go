@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hash-stream/hash-stream-aws/internal/lambdatest"
+	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
 )
 
 // TestBootstrapSize builds the release binary (make build-lambda: arm64,
@@ -57,7 +58,7 @@ func TestStartup(t *testing.T) {
 	env := append(isolatedEnv(t),
 		"AWS_ENDPOINT_URL_S3=http://127.0.0.1:9", // never contacted
 		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
-		envIndexBucket+"=index", envPackBucket+"=packs",
+		s3.EnvIndexBucket+"=index", s3.EnvPackBucket+"=packs",
 	)
 	const runs = 7
 	var toNext, toAnswer []time.Duration
@@ -163,7 +164,7 @@ func BenchmarkColdStart(b *testing.B) {
 	env := append(isolatedEnv(b),
 		"AWS_ENDPOINT_URL_S3=http://127.0.0.1:9", // never contacted
 		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
-		envIndexBucket+"=index", envPackBucket+"=packs",
+		s3.EnvIndexBucket+"=index", s3.EnvPackBucket+"=packs",
 	)
 	event := lambdatest.FunctionURLEvent(http.MethodGet, "/ipfs/not-a-cid", "format=raw")
 	var next, answer time.Duration

@@ -92,9 +92,12 @@ func WithDecodeBytes(n int64) ReaderOption {
 	}
 }
 
+// Cache holds decoded Sets by multihash, for Readers (WithCache).
+type Cache = cache.Cache[string, *Set]
+
 // NewCache returns a Set cache of about capacity bytes (as Set.Size counts
 // them), for WithCache.
-func NewCache(capacity int64) *cache.Cache[string, *Set] {
+func NewCache(capacity int64) *Cache {
 	return cache.New(capacity, func(k string, s *Set) int64 { return int64(len(k)) + s.Size() })
 }
 
