@@ -21,7 +21,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/hash-stream/hash-stream-aws/lib/ingest"
-	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
 )
 
 func main() {
@@ -41,16 +40,15 @@ func main() {
 	lambda.Start(handler(x, log))
 }
 
-// newIndexer wires the S3 stores and the pack bucket's objects to an
-// ingest.Indexer.
+// newIndexer opens the S3 stores the environment names (s3.Env.Open, as
+// the CLI and the gateway function open theirs) and wires them and the
+// pack bucket's objects to an ingest.Indexer.
 func newIndexer(ctx context.Context, cfg config, log *slog.Logger) (*ingest.Indexer, error) {
-	client, err := s3.NewClient(ctx, cfg.s3.Client)
+	idx, packs, err := cfg.s3.Open(ctx)
 	if err != nil {
 		return nil, err
 	}
-	idx := s3.NewIndexStore(client, cfg.s3.IndexBucket, s3.WithPrefix(cfg.s3.IndexPrefix))
-	packs := s3.NewPackStore(client, cfg.s3.PackBucket, s3.WithPrefix(cfg.s3.PackPrefix))
-	x, err := ingest.New(s3.NewObjects(client, cfg.s3.PackBucket), packs, idx,
+	x, err := ingest.New(packs.Objects(), packs, idx,
 		ingest.WithIngestPrefix(cfg.ingest), ingest.WithRejectedPrefix(cfg.rejected),
 		ingest.WithPackPrefix(cfg.s3.PackPrefix), ingest.WithWriters(cfg.writers), ingest.WithLimits(cfg.limits), ingest.WithLogger(log))
 	if err != nil {
@@ -63,11 +61,12 @@ func newIndexer(ctx context.Context, cfg config, log *slog.Logger) (*ingest.Inde
 	return x, nil
 }
 
-// handler returns the function's handler: the event's objects indexed, an
-// error (logged once, here) when one failed in a way a retry may fix.
+// handler returns the function's handler: the event's objects (objects)
+// indexed, an error (logged once, here) when one failed in a way a retry
+// may fix.
 func handler(x *ingest.Indexer, log *slog.Logger) func(context.Context, events.S3Event) error {
 	return func(ctx context.Context, ev events.S3Event) error {
-		err := x.Handle(ctx, ev)
+		err := x.Handle(ctx, objects(ctx, log, ev)...)
 		if err != nil {
 			log.ErrorContext(ctx, "event failed: Lambda retries it", "records", len(ev.Records), "err", err.Error())
 		}

@@ -1,6 +1,8 @@
 // Package ingest indexes CAR files dropped under an ingest prefix of the
-// pack bucket, one S3 ObjectCreated event at a time: the write side of the
-// indexer function (functions/indexer).
+// pack bucket, the objects of one S3 ObjectCreated event at a time: the
+// write side of the indexer function (functions/indexer), which turns the
+// events into Objects. The package is runtime-free: it knows buckets and
+// keys, not Lambda events.
 //
 // For each object it streams the CAR once (one GET, one block in memory at
 // a time) through pack.Scan, which checks every block against its CID and
@@ -25,12 +27,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
@@ -184,48 +184,57 @@ func overlapsPacks(prefix, packPrefix string) bool {
 	return ok && strings.HasPrefix(rest, "b")
 }
 
-// Handle indexes the objects of an S3 event, in turn. It returns an error
-// when any of them failed in a way a retry may fix (the Lambda runtime then
-// retries the event; every object is safe to do again); a rejected CAR,
-// an ignored record and an object already processed are no error.
-func (x *Indexer) Handle(ctx context.Context, ev events.S3Event) error {
+// Object names one object to index, as an S3 ObjectCreated event names
+// it: its bucket and its key, decoded (an event's keys are URL-encoded:
+// the function that receives the event decodes them).
+type Object struct {
+	Bucket, Key string
+}
+
+// Handle indexes objs, the objects of one event, in turn. It returns an
+// error when any of them failed in a way a retry may fix (the Lambda
+// runtime then retries the event; every object is safe to do again); a
+// rejected CAR, an ignored object and an object already processed are no
+// error. An object of another bucket or outside the ingest prefix is
+// ignored with a warning (misrouted or hostile), a folder placeholder
+// (a key ending in "/") with an Info line.
+func (x *Indexer) Handle(ctx context.Context, objs ...Object) error {
 	var errs []error
-	for i, r := range ev.Records {
-		key, ok := x.accept(ctx, i, r)
-		if !ok {
+	for _, o := range objs {
+		if !x.accept(ctx, o) {
 			continue
 		}
-		if _, err := x.Ingest(ctx, key); err != nil {
+		if _, err := x.Ingest(ctx, o.Key); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// accept returns the object key of record i when it is one to index, and
-// logs why not otherwise: events for another bucket or outside the ingest
-// prefix are misrouted or hostile (Warn); folder placeholders are not CARs.
-func (x *Indexer) accept(ctx context.Context, i int, r events.S3EventRecord) (string, bool) {
-	// Keys in S3 events are URL-encoded, with "+" for spaces.
-	key, err := url.QueryUnescape(r.S3.Object.Key)
-	ignore := func(level slog.Level, why string) (string, bool) {
-		x.log.Log(ctx, level, "event record ignored", "record", i, "reason", why, "event", r.EventName,
-			"bucket", r.S3.Bucket.Name, "key", r.S3.Object.Key)
-		return "", false
-	}
+// accept reports whether o is one to index, and logs why not otherwise.
+func (x *Indexer) accept(ctx context.Context, o Object) bool {
+	var level slog.Level
+	var why string
 	switch {
-	case !strings.HasPrefix(r.EventName, "ObjectCreated:"):
-		return ignore(slog.LevelWarn, "not an ObjectCreated event")
-	case r.S3.Bucket.Name != x.src.Bucket():
-		return ignore(slog.LevelWarn, "another bucket than "+x.src.Bucket())
-	case err != nil:
-		return ignore(slog.LevelWarn, "bad key encoding: "+err.Error())
-	case !strings.HasPrefix(key, x.ingest):
-		return ignore(slog.LevelWarn, "key outside the ingest prefix "+x.ingest)
-	case strings.HasSuffix(key, "/"):
-		return ignore(slog.LevelInfo, "a folder placeholder, not a CAR")
+	case o.Bucket != x.src.Bucket():
+		level, why = slog.LevelWarn, "another bucket than "+x.src.Bucket()
+	case !strings.HasPrefix(o.Key, x.ingest):
+		level, why = slog.LevelWarn, "key outside the ingest prefix "+x.ingest
+	case strings.HasSuffix(o.Key, "/"):
+		level, why = slog.LevelInfo, "a folder placeholder, not a CAR"
+	default:
+		return true
 	}
-	return key, true
+	LogIgnored(ctx, x.log, level, why, "bucket", o.Bucket, "key", o.Key)
+	return false
+}
+
+// LogIgnored logs, at level, that an event record is ignored and why;
+// attrs name it. Handle logs the objects it ignores with it, and the
+// function that translates S3 events to Objects the records it cannot
+// translate, so that every ignored record is one line of one shape.
+func LogIgnored(ctx context.Context, log *slog.Logger, level slog.Level, why string, attrs ...any) {
+	log.Log(ctx, level, "event record ignored", append([]any{"reason", why}, attrs...)...)
 }
 
 // Result is what Ingest did with one object.

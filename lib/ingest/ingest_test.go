@@ -14,7 +14,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/ingest"
@@ -228,16 +227,13 @@ func indexFiles(t *testing.T, idx store.IndexStore, info pack.Info) int {
 	return n
 }
 
-func event(bucketName string, keys ...string) events.S3Event {
-	var ev events.S3Event
+// objects returns the objects of bucketName at keys.
+func objects(bucketName string, keys ...string) []ingest.Object {
+	var objs []ingest.Object
 	for _, k := range keys {
-		var r events.S3EventRecord
-		r.EventName = "ObjectCreated:Put"
-		r.S3.Bucket.Name = bucketName
-		r.S3.Object.Key = k
-		ev.Records = append(ev.Records, r)
+		objs = append(objs, ingest.Object{Bucket: bucketName, Key: k})
 	}
-	return ev
+	return objs
 }
 
 // A good CAR is stored as its pack, indexed with both writers (every
@@ -250,8 +246,9 @@ func TestIngest(t *testing.T) {
 	car, root, info := testCAR(t, 3<<20+5)
 	r.src.put("ingest/my car+1.car", car)
 
-	// The event's key is URL-encoded, "+" for a space.
-	if err := r.x.Handle(ctx, event(bucket, "ingest/my+car%2B1.car")); err != nil {
+	// The key as the function decodes it from the event's
+	// "ingest/my+car%2B1.car" (functions/indexer TestObjectsDecodesKeys).
+	if err := r.x.Handle(ctx, objects(bucket, "ingest/my car+1.car")...); err != nil {
 		t.Fatal(err)
 	}
 	if r.src.has("ingest/my car+1.car") {
@@ -352,7 +349,7 @@ func TestIngestRetry(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := x.Handle(ctx, event(bucket, "ingest/a.car")); !errors.Is(err, errInjected) {
+			if err := x.Handle(ctx, objects(bucket, "ingest/a.car")...); !errors.Is(err, errInjected) {
 				t.Fatalf("got %v, want the injected failure", err)
 			}
 			if !r.src.has("ingest/a.car") {
@@ -401,7 +398,7 @@ func TestIngestRejects(t *testing.T) {
 
 	r := newRig(t)
 	r.src.put("ingest/sub/bad.car", bad)
-	if err := r.x.Handle(ctx, event(bucket, "ingest/sub/bad.car")); err != nil {
+	if err := r.x.Handle(ctx, objects(bucket, "ingest/sub/bad.car")...); err != nil {
 		t.Fatal(err)
 	}
 	if r.src.has("ingest/sub/bad.car") || !r.src.has("rejected/sub/bad.car") {
@@ -452,30 +449,28 @@ func TestIngestReplaced(t *testing.T) {
 	}
 }
 
-// Records for another bucket, outside the ingest prefix, of another event
-// type or with a bad key are ignored with a warning and touch nothing.
+// Objects of another bucket or outside the ingest prefix are ignored with
+// a warning, a folder placeholder with an Info line, and touch nothing.
+// (The records the function cannot translate, of another event type or
+// with a bad key, are functions/indexer TestHandlerIgnores.)
 func TestIngestIgnores(t *testing.T) {
 	ctx := context.Background()
 	car, _, _ := testCAR(t, 1<<20)
 	r := newRig(t)
 	r.src.put("other/a.car", car)
 	r.src.put("ingest/a.car", car)
-	ev := event(bucket, "other/a.car", "ingest/%zz", "ingest/")
-	ev.Records = append(ev.Records, event("another-bucket", "ingest/a.car").Records...)
-	removed := event(bucket, "ingest/a.car").Records[0]
-	removed.EventName = "ObjectRemoved:Delete"
-	ev.Records = append(ev.Records, removed)
-	if err := r.x.Handle(ctx, ev); err != nil {
+	objs := append(objects(bucket, "other/a.car", "ingest/"), objects("another-bucket", "ingest/a.car")...)
+	if err := r.x.Handle(ctx, objs...); err != nil {
 		t.Fatal(err)
 	}
 	if !r.src.has("other/a.car") || !r.src.has("ingest/a.car") || r.src.copies != 0 {
-		t.Fatal("an ignored record was processed")
+		t.Fatal("an ignored object was processed")
 	}
-	if n := strings.Count(r.log.String(), `"msg":"event record ignored"`); n != 5 {
-		t.Errorf("%d ignored lines, want 5: %s", n, r.log)
+	if n := strings.Count(r.log.String(), `"msg":"event record ignored"`); n != 3 {
+		t.Errorf("%d ignored lines, want 3: %s", n, r.log)
 	}
-	if n := strings.Count(r.log.String(), `"level":"WARN"`); n != 4 {
-		t.Errorf("%d warnings, want 4 (the folder placeholder is Info)", n)
+	if n := strings.Count(r.log.String(), `"level":"WARN"`); n != 2 {
+		t.Errorf("%d warnings, want 2 (the folder placeholder is Info)", n)
 	}
 }
 

@@ -27,6 +27,13 @@ func NewObjects(client *s3.Client, bucket string, opts ...Option) *Objects {
 	return &Objects{client: client, bucket: bucket, opts: newOptions(opts)}
 }
 
+// Objects returns plain object access to the bucket of s, on its client
+// and with its copy options: the indexer function takes the CARs dropped
+// in the pack bucket through it.
+func (s *PackStore) Objects() *Objects {
+	return &Objects{client: s.client, bucket: s.bucket, opts: s.opts}
+}
+
 // Bucket returns the name of the bucket.
 func (o *Objects) Bucket() string { return o.bucket }
 
