@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hash-stream/hash-stream-aws/lib/abort"
 	"github.com/hash-stream/hash-stream-aws/lib/budget"
 	"github.com/hash-stream/hash-stream-aws/lib/dag"
 )
@@ -225,7 +226,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = fmt.Errorf("%w: %w", budget.ErrShed, err)
 	}
 	rl.aborted = err
-	if abort(w, err) {
+	if abort.Response(w, err) {
 		return
 	}
 	resetOnClose(r)
@@ -261,25 +262,6 @@ func (h *Handler) serveFormat(ctx context.Context, w http.ResponseWriter, r *htt
 		return h.serveRaw(ctx, w, r, req, rl)
 	}
 	return h.serveCAR(ctx, w, r, req, rl)
-}
-
-// aborter is a ResponseWriter that can end a response with an error.
-type aborter interface{ Abort(err error) }
-
-// abort ends the response with err through w, or a writer w wraps, when
-// one can; it reports whether one did.
-func abort(w http.ResponseWriter, err error) bool {
-	for {
-		switch t := w.(type) {
-		case aborter:
-			t.Abort(err)
-			return true
-		case interface{ Unwrap() http.ResponseWriter }:
-			w = t.Unwrap()
-		default:
-			return false
-		}
-	}
 }
 
 func (h *Handler) fail(w *countingWriter, rl *requestLog, err error) {

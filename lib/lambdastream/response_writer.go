@@ -11,37 +11,26 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/hash-stream/hash-stream-aws/lib/abort"
 )
 
 // Aborter is implemented by the http.ResponseWriter New gives the handler.
-type Aborter interface {
-	// Abort ends the response with an error: the body is closed with an
-	// *AbortError wrapping err (http.ErrAbortHandler if nil), so the client
-	// sees the response cut short, never a clean end, and the request's
-	// context is cancelled. Later writes fail. It may be called from any
-	// goroutine; the handler should return soon after. Abort after the
-	// handler returned does nothing.
-	Abort(err error)
-}
+// Its Abort ends the response with an error: the body is closed with an
+// *AbortError wrapping err (http.ErrAbortHandler if nil), so the client
+// sees the response cut short, never a clean end, and the request's
+// context is cancelled. Later writes fail. It may be called from any
+// goroutine; the handler should return soon after. Abort after the handler
+// returned does nothing.
+type Aborter = abort.Aborter
 
 // Abort ends the response being written to w with err, as Aborter
 // describes, and reports true, if w or a writer it wraps (through an
 // Unwrap() http.ResponseWriter method, as http.ResponseController follows)
 // implements Aborter. It reports false otherwise: under net/http's server,
 // for one, the handler cuts the response with panic(http.ErrAbortHandler).
-func Abort(w http.ResponseWriter, err error) bool {
-	for {
-		switch t := w.(type) {
-		case Aborter:
-			t.Abort(err)
-			return true
-		case interface{ Unwrap() http.ResponseWriter }:
-			w = t.Unwrap()
-		default:
-			return false
-		}
-	}
-}
+// It is abort.Response, which the gateway aborts its responses with.
+func Abort(w http.ResponseWriter, err error) bool { return abort.Response(w, err) }
 
 // head is a committed status line and header.
 type head struct {
