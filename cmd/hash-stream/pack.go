@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/pack"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
@@ -34,6 +35,42 @@ func checkFormat(format string) error {
 	return nil
 }
 
+// writeInput is what pack write and pack import start from: the stores
+// opened for writing, the index writers and the readers' limits the flags
+// name, and the input (the one positional argument), open.
+type writeInput struct {
+	path    string
+	file    *os.File
+	st      *stores
+	writers []index.Writer
+	limits  index.Limits
+}
+
+// openWrite is the preamble pack write and pack import share: it parses
+// args with fs, on which wf is registered (one positional argument, the
+// input), runs check (the command's own flags; nil for none), then opens
+// the stores and the input. The caller closes the input's file.
+func openWrite(ctx context.Context, env *cliEnv, fs *flagSet, wf *writeFlags, args []string, check func() error) (*writeInput, error) {
+	pos, err := fs.parse(args, 1, 1)
+	if err != nil {
+		return nil, err
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			return nil, err
+		}
+	}
+	st, writers, limits, err := wf.open(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(pos[0])
+	if err != nil {
+		return nil, err
+	}
+	return &writeInput{path: pos[0], file: f, st: st, writers: writers, limits: limits}, nil
+}
+
 func packWrite(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlagSet("pack write", "<file|folder>", "Writes a file as a UnixFS DAG (1 MiB raw leaves, balanced 1024-link nodes, CIDv1) into CAR packs,\n"+
 		"stores them and indexes them. The same file gives the same packs and index files as the JavaScript CLI.\n"+
@@ -44,55 +81,48 @@ func packWrite(ctx context.Context, env *cliEnv, args []string) error {
 		"folder's root.", env.stderr)
 	var wf writeFlags
 	var format, size string
+	var maxSize int64
 	wf.register(fs, env, `index writer: "all" (both, what block-by-block clients need), "single-level", "multiple-level" or "none"`)
 	fs.stringVar(&size, []string{"pack-size", "ps"}, strconv.Itoa(pack.DefaultMaxSize), "maximum pack size in bytes")
 	fs.stringVar(&format, []string{"format", "f"}, "car", `pack format: "car"`)
-	pos, err := fs.parse(args, 1, 1)
+	in, err := openWrite(ctx, env, fs, &wf, args, func() error {
+		var err error
+		maxSize, err = strconv.ParseInt(size, 10, 64)
+		if err != nil || maxSize <= 0 {
+			return fmt.Errorf("%w: bad --pack-size %q", errUsage, size)
+		}
+		return checkFormat(format)
+	})
 	if err != nil {
 		return err
 	}
-	maxSize, err := strconv.ParseInt(size, 10, 64)
-	if err != nil || maxSize <= 0 {
-		return fmt.Errorf("%w: bad --pack-size %q", errUsage, size)
-	}
-	if err := checkFormat(format); err != nil {
-		return err
-	}
-	st, writers, limits, err := wf.open(ctx, env)
+	defer in.file.Close()
+	info, err := in.file.Stat()
 	if err != nil {
 		return err
 	}
-	f, err := os.Open(pos[0])
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	opts := []pack.WriterOption{pack.WithMaxSize(maxSize), pack.WithWriterLimits(limits)}
+	opts := []pack.WriterOption{pack.WithMaxSize(maxSize), pack.WithWriterLimits(in.limits)}
 	if info.IsDir() {
-		return packWriteFolder(ctx, env, pos[0], st, writers, opts, limits, maxSize, wf.writer)
+		return packWriteFolder(ctx, env, in.path, in.st, in.writers, opts, in.limits, maxSize, wf.writer)
 	}
 	// A file of more blocks than one index file can locate is refused
 	// before anything is read: it has at least this many leaves.
-	if err := checkBlockCount(pos[0], (info.Size()+unixfs.DefaultChunkSize-1)/unixfs.DefaultChunkSize, limits); err != nil {
+	if err := checkBlockCount(in.path, (info.Size()+unixfs.DefaultChunkSize-1)/unixfs.DefaultChunkSize, in.limits); err != nil {
 		return err
 	}
 
-	fmt.Fprintf(env.stdout, "\nPacking file: %s\n    Pack Max Size: %d bytes\n    Index Writer: %s\n    Store backend: %s\n", filepath.Base(pos[0]), maxSize, wf.writer, st.backend)
-	var in io.Reader = f
+	fmt.Fprintf(env.stdout, "\nPacking file: %s\n    Pack Max Size: %d bytes\n    Index Writer: %s\n    Store backend: %s\n", filepath.Base(in.path), maxSize, wf.writer, in.st.backend)
+	var src io.Reader = in.file
 	if env.stderrIsTTY {
 		bar := progressbar.DefaultBytes(info.Size(), "packing")
 		defer bar.Close()
-		in = io.TeeReader(f, bar)
+		src = io.TeeReader(in.file, bar)
 	}
-	root, packs, err := pack.WriteFile(ctx, st.packs, in, opts...)
+	root, packs, err := pack.WriteFile(ctx, in.st.packs, src, opts...)
 	if err != nil {
 		return leftBehind(env, overLimit(err))
 	}
-	return indexWritten(ctx, env, writers, root, packs)
+	return indexWritten(ctx, env, in.writers, root, packs)
 }
 
 // checkBlockCount refuses a DAG of at least blocks blocks when the index
@@ -167,32 +197,24 @@ func packImport(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlagSet("pack import", "<car>", "Stores an existing CAR file (v1 or v2) as one pack under the multihash of its bytes and indexes\nevery block at its offset. The CAR's single root, if any, becomes the containing CID.", env.stderr)
 	var wf writeFlags
 	wf.register(fs, env, `index writer: "all", "single-level", "multiple-level" or "none"`)
-	pos, err := fs.parse(args, 1, 1)
+	in, err := openWrite(ctx, env, fs, &wf, args, nil)
 	if err != nil {
 		return err
 	}
-	st, writers, limits, err := wf.open(ctx, env)
+	defer in.file.Close()
+	info, err := pack.Import(ctx, in.st.packs, in.file, pack.WithLimits(in.limits))
 	if err != nil {
-		return err
-	}
-	f, err := os.Open(pos[0])
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	info, err := pack.Import(ctx, st.packs, f, pack.WithLimits(limits))
-	if err != nil {
-		return overLimit(fmt.Errorf("%s: %w", pos[0], err))
+		return overLimit(fmt.Errorf("%s: %w", in.path, err))
 	}
 	var root cid.Cid
 	var containing multihash.Multihash
 	if len(info.Roots) == 1 {
 		root, containing = info.Roots[0], info.Roots[0].Hash()
 	}
-	if err := pack.AddToIndex(ctx, writers, []pack.Info{info}, containing); err != nil {
+	if err := pack.AddToIndex(ctx, in.writers, []pack.Info{info}, containing); err != nil {
 		return leftBehind(env, err)
 	}
-	fmt.Fprintf(env.stdout, "\nImported: %s (%d bytes, %d blocks)\n", filepath.Base(pos[0]), info.Size, len(info.Blobs))
+	fmt.Fprintf(env.stdout, "\nImported: %s (%d bytes, %d blocks)\n", filepath.Base(in.path), info.Size, len(info.Blobs))
 	printPacks(env.stdout, root, []pack.Info{info})
 	return nil
 }
@@ -261,7 +283,7 @@ func writeFileAtomic(path string, fill func(io.Writer) error) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	cw := &countWriter{w: tmp}
+	cw := &dag.Counter{W: tmp}
 	err = tmp.Chmod(0o644) // as os.Create would make it (before the umask)
 	if err == nil {
 		err = fill(cw)
@@ -276,16 +298,5 @@ func writeFileAtomic(path string, fill func(io.Writer) error) (int64, error) {
 		os.Remove(tmp.Name())
 		return 0, err
 	}
-	return cw.n, nil
-}
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
+	return cw.N, nil
 }

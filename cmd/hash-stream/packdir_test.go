@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
 	"github.com/hash-stream/hash-stream-aws/lib/unixfs"
 	"github.com/ipfs/go-cid"
@@ -259,8 +260,7 @@ func TestProgressFS(t *testing.T) {
 	for _, f := range files {
 		want += len(f)
 	}
-	var counted countWriter
-	counted.w = io.Discard
+	counted := dag.Counter{W: io.Discard}
 	plain, err := unixfs.BuildDirectory(os.DirFS(tree), func(unixfs.Block) error { return nil })
 	if err != nil {
 		t.Fatal(err)
@@ -269,7 +269,7 @@ func TestProgressFS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !root.Equals(plain) || counted.n != int64(want) {
-		t.Errorf("root %s (%s without the bar), %d bytes counted, want %d", root, plain, counted.n, want)
+	if !root.Equals(plain) || counted.N != int64(want) {
+		t.Errorf("root %s (%s without the bar), %d bytes counted, want %d", root, plain, counted.N, want)
 	}
 }

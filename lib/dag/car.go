@@ -57,3 +57,26 @@ func WriteSection(w io.Writer, c cid.Cid, data []byte) error {
 	_, err := w.Write(data)
 	return err
 }
+
+// Counter counts the bytes of a CAR read or written through it, in N:
+// the offset of the next section of a CAR being read (set R), the length
+// of a CAR or of sections being written (set W).
+type Counter struct {
+	R io.Reader
+	W io.Writer
+	N int64
+}
+
+// Read reads from R, counting the bytes.
+func (c *Counter) Read(p []byte) (int, error) {
+	n, err := c.R.Read(p)
+	c.N += int64(n)
+	return n, err
+}
+
+// Write writes to W, counting the bytes written.
+func (c *Counter) Write(p []byte) (int, error) {
+	n, err := c.W.Write(p)
+	c.N += int64(n)
+	return n, err
+}

@@ -2,7 +2,7 @@
 // bytes are checked against its CID (Verify, Inline), what its codec says
 // about it (Decode, Links, PathStep), how a UnixFS directory or HAMT
 // shard names its entries (Lookup), and how blocks are framed in a CAR
-// (CARHeader, WriteSection, SectionLen).
+// (CARHeader, WriteSection, SectionLen; Counter counts a CAR's bytes).
 //
 // It also holds the seam between the serving side and storage: Source, a
 // supply of verified blocks, one at a time or as an ordered Stream. The

@@ -253,21 +253,10 @@ func (o *carOut) block(c cid.Cid, data []byte) error {
 	if err := o.fits(sectionLen(c, len(data))); err != nil {
 		return err
 	}
-	cw := &counter{w: o.w}
+	cw := &dag.Counter{W: o.w}
 	err := dag.WriteSection(cw, c, data)
-	o.n += cw.n
+	o.n += cw.N
 	return err
-}
-
-type counter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *counter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // scope writes what the dag-scope adds below the terminal block c, which

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/hash-stream/hash-stream-aws/lib/dag"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/ipfs/go-cid"
@@ -125,7 +126,7 @@ func Scan(r io.Reader, opts ...ScanOption) (Info, error) {
 	}
 	h := sha256.New()
 	src := &sourceReader{r: r}
-	cr := &countingReader{r: io.TeeReader(src, h)}
+	cr := &dag.Counter{R: io.TeeReader(src, h)}
 	// readErr tells a failure of r from a malformed CAR.
 	readErr := func() error {
 		if src.err != nil {
@@ -151,7 +152,7 @@ func Scan(r io.Reader, opts ...ScanOption) (Info, error) {
 	tally.Pack(sha256Len)
 	var buf []byte
 	for i := 0; ; i++ {
-		start := cr.n
+		start := cr.N
 		bad := func(c cid.Cid, err error) error {
 			if rerr := readErr(); rerr != nil {
 				return rerr
@@ -191,7 +192,7 @@ func Scan(r io.Reader, opts ...ScanOption) (Info, error) {
 			return Info{}, bad(c, fmt.Errorf("data does not match the CID (its hash makes %s)", sum))
 		}
 		// The data ends where the reader is now.
-		offset := uint64(cr.n) - length
+		offset := uint64(cr.N) - length
 		if err := tally.Blob(c.Hash(), offset, length); err != nil {
 			return Info{}, bad(c, err)
 		}
@@ -209,7 +210,7 @@ func Scan(r io.Reader, opts ...ScanOption) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	info.Multihash, info.Size = mh, cr.n
+	info.Multihash, info.Size = mh, cr.N
 	for i := range info.Blobs {
 		info.Blobs[i].Pack = store.Location{Multihash: mh}
 	}
@@ -219,17 +220,6 @@ func Scan(r io.Reader, opts ...ScanOption) (Info, error) {
 // sha256Len is the length of a sha2-256 multihash (code, length, 32
 // bytes), which names every pack.
 const sha256Len = 2 + sha256.Size
-
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
 
 // sourceReader keeps the first error of r other than io.EOF.
 type sourceReader struct {
