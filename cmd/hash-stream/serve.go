@@ -11,8 +11,10 @@ import (
 	"runtime/debug"
 	"time"
 
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
 	"github.com/hash-stream/hash-stream-aws/lib/server"
+	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
 )
 
 // DefaultListen is where `hash-stream serve` listens by default.
@@ -92,7 +94,14 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 		// The metrics read the cache and budget that server.New makes.
 		opts = append(opts, gateway.WithObserver(func(o gateway.Observation) { mx.observe(o) }))
 	}
-	read, err := server.New(st.index, st.packs, cfg, log, opts...)
+	read, err := server.New(ctx, st.index, st.packs, cfg, log, server.WithHandlerOptions(opts...),
+		server.WithS3Client(func(ctx context.Context) (*awss3.Client, error) {
+			c, err := s3.ConfigFromGetenv(env.getenv)
+			if err != nil {
+				return nil, err
+			}
+			return s3.NewClient(ctx, c)
+		}))
 	if err != nil {
 		return err
 	}

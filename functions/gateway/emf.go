@@ -12,6 +12,7 @@ var emfMetrics = []map[string]string{
 	{"Name": "index_cache_misses", "Unit": "Count"},
 	{"Name": "ttfb_ms", "Unit": "Milliseconds"},
 	{"Name": "duration_ms", "Unit": "Milliseconds"},
+	{"Name": "denylist_reload_failures", "Unit": "Count"},
 }
 
 // emf returns the "_aws" member that turns a request log line into

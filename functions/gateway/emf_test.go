@@ -14,7 +14,7 @@ func TestEMF(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&buf, nil))
 	log.Info("request", "status", 200, "bytes", 1973, "blocks", 10, "storage_reads", 2,
-		"index_cache_hits", 1, "index_cache_misses", 1, "ttfb_ms", 3, "duration_ms", 5,
+		"index_cache_hits", 1, "index_cache_misses", 1, "ttfb_ms", 3, "duration_ms", 5, "denylist_reload_failures", 0,
 		"_aws", emf("HashStream", time.UnixMilli(1795618800000)))
 	var line map[string]any
 	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {

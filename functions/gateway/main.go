@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/hash-stream/hash-stream-aws/lib/denylist"
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
 	"github.com/hash-stream/hash-stream-aws/lib/lambdastream"
 	"github.com/hash-stream/hash-stream-aws/lib/server"
@@ -63,20 +65,33 @@ func newHandler(ctx context.Context, cfg config, log *slog.Logger) (lambdastream
 	// One request at a time runs in a Lambda instance, so the cache
 	// counters' change over a request is that request's.
 	var srv *server.Server
-	var lastHits, lastMisses atomic.Int64
+	var lastHits, lastMisses, lastFailures atomic.Int64
 	logAttrs := func(ctx context.Context) []any {
 		hits, misses := srv.IndexCache.Stats()
 		dh, dm := hits-lastHits.Swap(hits), misses-lastMisses.Swap(misses)
-		attrs := []any{"request_id", lambdastream.RequestID(ctx), "index_cache_hits", dh, "index_cache_misses", dm}
+		attrs := []any{"request_id", lambdastream.RequestID(ctx), "index_cache_hits", dh, "index_cache_misses", dm,
+			"denylist_reload_failures", denylistFailures(srv.Denylist, &lastFailures)}
 		if cfg.emfNamespace != "" {
 			attrs = append(attrs, "_aws", emf(cfg.emfNamespace, time.Now()))
 		}
 		return attrs
 	}
-	srv, err = server.New(indexStore, packStore, cfg.server, log, gateway.WithLogAttrs(logAttrs))
+	srv, err = server.New(ctx, indexStore, packStore, cfg.server, log, server.WithHandlerOptions(gateway.WithLogAttrs(logAttrs)),
+		server.WithS3Client(func(ctx context.Context) (*awss3.Client, error) { return s3.NewClient(ctx, cfg.s3.Client) }))
 	if err != nil {
 		return nil, err
 	}
 	log.Info("init", append([]any{"index_bucket", cfg.s3.IndexBucket, "pack_bucket", cfg.s3.PackBucket}, cfg.server.LogAttrs()...)...)
 	return lambdastream.New(srv.Handler, lambdastream.WithLogger(log), lambdastream.WithMaxBytes(cfg.server.MaxResponseBytes)), nil
+}
+
+// denylistFailures returns the denylist reloads that failed since the last
+// request (a metric the stack alarms on): the last good list stays in
+// force, but an operator's change is not.
+func denylistFailures(w *denylist.Watcher, last *atomic.Int64) int64 {
+	if w == nil {
+		return 0
+	}
+	n := w.Failures()
+	return n - last.Swap(n)
 }

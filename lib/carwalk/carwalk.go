@@ -70,6 +70,10 @@ func WithContaining(mh multihash.Multihash) Option {
 	return func(w *Walker) { w.containing = mh }
 }
 
+// WithCheck makes the walk call check on every block before it is written
+// (a denylist): an error ends the walk.
+func WithCheck(check func(cid.Cid) error) Option { return func(w *Walker) { w.check = check } }
+
 // WithStats counts the walk's reads into stats.
 func WithStats(stats *dag.Stats) Option { return func(w *Walker) { w.stats = stats } }
 
@@ -90,6 +94,7 @@ type Walker struct {
 	containing multihash.Multihash
 	stats      *dag.Stats
 	cacheBytes int64
+	check      func(cid.Cid) error
 
 	seen    map[string]bool // written blocks, with dups=n
 	written int
@@ -136,6 +141,11 @@ func (w *Walker) Written() int { return w.written }
 // Block writes one block already read (a path block, the root): nothing
 // for an identity CID, nor with dups=n for a block written before.
 func (w *Walker) Block(c cid.Cid, data []byte) error {
+	if w.check != nil {
+		if err := w.check(c); err != nil {
+			return err
+		}
+	}
 	if dag.IsIdentity(c) {
 		return nil
 	}

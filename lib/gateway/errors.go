@@ -115,6 +115,8 @@ func clip(s string, max int) string {
 //   - *RequestError: its Status and Message, cut to MaxMessageBytes (400,
 //     404, 405, 406, 413);
 //   - *RangeError: 416;
+//   - *BlockedError: the denylist rule's status (410 by default, 451),
+//     body "blocked", cacheable for BlockedMaxAge seconds;
 //   - budget.ErrClientLimit: 429 with Retry-After, the client has the
 //     most responses in flight it may have;
 //   - budget.ErrExhausted (or budget.ErrShed): 503 with Retry-After, the
@@ -138,9 +140,12 @@ func ErrorStatus(err error) (int, string) {
 	var rangeErr *RangeError
 	var netErr net.Error
 	var codecErr *dag.CodecError
+	var blocked *BlockedError
 	switch {
 	case err == nil:
 		return http.StatusOK, ""
+	case errors.As(err, &blocked):
+		return blocked.Rule.Status, "blocked"
 	case errors.Is(err, context.Canceled):
 		return 0, ""
 	case errors.As(err, &reqErr):
@@ -192,6 +197,10 @@ func writeError(w http.ResponseWriter, err error) {
 	for _, k := range []string{"Etag", "Cache-Control", "Content-Disposition", "Content-Length",
 		"Content-Range", "Accept-Ranges", "Content-Location", "X-Ipfs-Roots", "Content-Encoding"} {
 		h.Del(k)
+	}
+	var blocked *BlockedError
+	if errors.As(err, &blocked) {
+		h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", BlockedMaxAge))
 	}
 	switch status {
 	case http.StatusMethodNotAllowed:

@@ -14,6 +14,7 @@ import (
 	"github.com/hash-stream/hash-stream-aws/lib/abort"
 	"github.com/hash-stream/hash-stream-aws/lib/budget"
 	"github.com/hash-stream/hash-stream-aws/lib/dag"
+	"github.com/hash-stream/hash-stream-aws/lib/denylist"
 )
 
 // Handler serves the trustless gateway over a dag.Source: raw blocks and
@@ -23,6 +24,8 @@ import (
 type Handler struct {
 	blocks dag.Source
 	log    *slog.Logger
+	// denylist returns the Set a request is checked against (nil: none).
+	denylist func(context.Context) *denylist.Set
 	// maxCARBytes caps a CAR response (0: no cap). See WithMaxResponseBytes.
 	maxCARBytes int64
 	logAttrs    func(context.Context) []any
@@ -177,6 +180,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		attrs = append(attrs, "scope", string(req.Car.Scope))
 	}
 	ctx := r.Context()
+	if h.denylist != nil {
+		// Before admission: blocked content costs no budget.
+		ctx = withDenylist(ctx, h.denylist(ctx))
+		if err := checkDenied(ctx, req.Root, req.Segments); err != nil {
+			attrs = append(attrs, "blocked", err.Error())
+			h.fail(cw, rl, err)
+			return
+		}
+	}
 	var acct *budget.Account
 	if h.budget != nil {
 		client := h.clientKey(r)

@@ -63,6 +63,9 @@ func (h *Handler) serveCAR(ctx context.Context, w http.ResponseWriter, r *http.R
 	if err := h.checkSize(terminal, termData, req, before); err != nil {
 		return err
 	}
+	if err := checkLinksDenied(ctx, terminal, termData, req.Car.Scope); err != nil {
+		return err
+	}
 	SetHeaders(w.Header(), req, roots)
 	if notModified(r, req.Etag()) {
 		writeNotModified(w)
@@ -88,7 +91,7 @@ func (h *Handler) serveCAR(ctx context.Context, w http.ResponseWriter, r *http.R
 		return err
 	}
 	wk := carwalk.New(ctx, h.blocks, out.block, carwalk.WithDups(req.Car.Dups),
-		carwalk.WithContaining(req.Root.Hash()), carwalk.WithStats(&rl.stats))
+		carwalk.WithContaining(req.Root.Hash()), carwalk.WithStats(&rl.stats), carwalk.WithCheck(blockCheck(ctx)))
 	// The blocks the path went through (with HAMT shards), in load order.
 	for _, b := range res.loaded[:pathBlocks] {
 		if err := wk.Block(b.cid, b.data); err != nil {

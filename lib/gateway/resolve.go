@@ -35,6 +35,11 @@ func (r *resolver) load(c cid.Cid) ([]byte, error) {
 			return b.data, nil
 		}
 	}
+	// Every block a path goes through is checked: a path through a
+	// blocked directory is blocked.
+	if err := checkDenied(r.ctx, c, nil); err != nil {
+		return nil, err
+	}
 	data, err := r.blocks.Block(r.ctx, c.Hash(), r.containing, r.stats)
 	if err != nil {
 		return nil, err

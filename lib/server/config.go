@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hash-stream/hash-stream-aws/lib/budget"
+	"github.com/hash-stream/hash-stream-aws/lib/denylist"
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
@@ -37,6 +38,8 @@ const (
 	EnvReadAhead        = "HASH_STREAM_READ_AHEAD_BYTES"
 	EnvReadLookahead    = "HASH_STREAM_READ_LOOKAHEAD"
 	EnvLogLevel         = "HASH_STREAM_LOG_LEVEL"
+	EnvDenylist         = "HASH_STREAM_DENYLIST"
+	EnvDenylistInterval = "HASH_STREAM_DENYLIST_INTERVAL"
 )
 
 // Defaults of a Config (see DefaultConfig).
@@ -82,6 +85,12 @@ type Config struct {
 	Planner streamer.PlannerConfig
 	// LogLevel is the level of the JSON log.
 	LogLevel slog.Level
+	// Denylist is where the IPIP-383 lists are ("": none): a list file,
+	// a folder of *.deny files, or s3://bucket/prefix/ (its *.deny
+	// objects). DenylistInterval is how often they are checked for a
+	// change.
+	Denylist         string
+	DenylistInterval time.Duration
 }
 
 // DefaultConfig returns the defaults of `hash-stream serve`; the gateway
@@ -100,6 +109,7 @@ func DefaultConfig() Config {
 		ClientFrom:        "addr",
 		Planner:           streamer.DefaultPlannerConfig(),
 		LogLevel:          slog.LevelInfo,
+		DenylistInterval:  denylist.DefaultInterval,
 	}
 }
 
@@ -128,6 +138,8 @@ func (c *Config) knobs() []knob {
 		{"read-ahead", EnvReadAhead, "bytes one ranged read may hold ahead of the response", &bytesValue{&c.Planner.ReadAhead, 1}},
 		{"read-lookahead", EnvReadLookahead, "blocks located through the index ahead of the reads", &intValue{&c.Planner.Lookahead, 1}},
 		{"log-level", EnvLogLevel, "level of the JSON log: debug, info, warn or error", &levelValue{&c.LogLevel}},
+		{"denylist", EnvDenylist, "IPIP-383 denylist: a list file, a folder of *.deny files, or s3://bucket/prefix/;\nblocked content answers 410 (or the list's status); a list that cannot be read at start fails the start", &stringValue{&c.Denylist}},
+		{"denylist-interval", EnvDenylistInterval, "how often the denylist is checked for a change (a bad new version keeps the last good one)", &durationValue{&c.DenylistInterval}},
 	}
 }
 

@@ -40,6 +40,8 @@ var knobValues = []struct{ flag, env, value string }{
 	{"read-ahead", server.EnvReadAhead, "14000"},
 	{"read-lookahead", server.EnvReadLookahead, "15"},
 	{"log-level", server.EnvLogLevel, "debug"},
+	{"denylist", server.EnvDenylist, "s3://lists/deny/"},
+	{"denylist-interval", server.EnvDenylistInterval, "10s"},
 }
 
 // Every knob is both a flag and a variable, each changes the Config the
@@ -148,7 +150,7 @@ func TestValidate(t *testing.T) {
 		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("error %v, want %q", err, tt.want)
 		}
-		if _, err := server.New(memory.NewIndexStore(), memory.NewPackStore(), c, slog.New(slog.DiscardHandler)); err == nil {
+		if _, err := server.New(context.Background(), memory.NewIndexStore(), memory.NewPackStore(), c, slog.New(slog.DiscardHandler)); err == nil {
 			t.Errorf("New accepted what Validate refuses: %+v", c)
 		}
 	}
@@ -167,7 +169,7 @@ func TestNew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(idx, packs, server.DefaultConfig(), slog.New(slog.DiscardHandler))
+	srv, err := server.New(ctx, idx, packs, server.DefaultConfig(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
