@@ -12,8 +12,15 @@
 // Both stores take a ready *s3.Client; NewClient builds one from the AWS
 // SDK's usual configuration chain, with connect, response header and body
 // progress timeouts, and ConfigFromEnv reads the endpoint and timeout
-// variables Hash Stream honours. A pack read that fails part-way is resumed
-// from the bytes already received (see PackStore.GetRange).
+// variables Hash Stream honours; ReadEnv and Env.Open read the buckets and
+// prefixes too and open both stores (the CLI, the gateway and the indexer
+// functions all open theirs so). A pack read that fails part-way is
+// resumed from the bytes already received (see PackStore.GetRange).
+//
+// The files follow the types: index_store.go (IndexStore), pack_store.go
+// (PackStore, CopyFrom included), objects.go (Objects, plain access to a
+// bucket's objects), options.go (the options; the prefix, extension and
+// index file cap are store.Options, shared by every backend).
 //
 // A timestamp-named index file is written with If-None-Match: * so it never
 // replaces another (Amazon S3 and versitygw support conditional writes; a

@@ -8,7 +8,8 @@ import (
 
 // Environment variables that name the buckets and key prefixes of the
 // stores, as the JavaScript Hash Stream CLI names them. The CLI and the
-// gateway function read them (through ReadEnv); the infra sets them.
+// gateway and indexer functions read them (through ReadEnv); the infra
+// sets them.
 const (
 	EnvIndexBucket = "HASH_STREAM_S3_INDEX_BUCKET"
 	EnvIndexPrefix = "HASH_STREAM_S3_INDEX_PREFIX"
@@ -63,7 +64,9 @@ func (e Env) Open(ctx context.Context, opts ...Option) (*IndexStore, *PackStore,
 }
 
 // OpenFromEnv reads Env with getenv and opens the stores it describes:
-// the wiring the CLI's s3 backend and the gateway function share.
+// the wiring the CLI's s3 backend and the functions share (each function
+// reads Env with its other variables, then calls Env.Open; the indexer
+// reaches the pack bucket's objects through PackStore.Objects).
 func OpenFromEnv(ctx context.Context, getenv func(string) string, opts ...Option) (*IndexStore, *PackStore, Env, error) {
 	e, err := ReadEnv(getenv)
 	if err != nil {
