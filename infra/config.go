@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -29,6 +30,23 @@ const (
 	// with a quota increase. A streamed CAR is not cut by it, as long as
 	// bytes keep coming.
 	DefaultOriginReadTimeoutSeconds = 60
+	// DefaultOriginKeepaliveTimeoutSeconds is how long CloudFront keeps an
+	// idle connection to the origin open for the next request (CloudFront's
+	// own default is 5 s): block-by-block clients send many small requests,
+	// each of which would otherwise pay a new TCP and TLS handshake to the
+	// origin.
+	DefaultOriginKeepaliveTimeoutSeconds = 60
+	// QuotaOriginTimeoutSeconds is the most CloudFront's default quotas
+	// allow for the origin response (read) and keep-alive timeouts
+	// (CloudFront Developer Guide, "Quotas": 1-120 seconds each, "Request a
+	// higher quota"); MaxOriginTimeoutSeconds is the most this stack takes
+	// at all, with an approved increase.
+	QuotaOriginTimeoutSeconds = 120
+	MaxOriginTimeoutSeconds   = 180
+	// DefaultServerTimingSamplingRate is the share of responses (percent)
+	// CloudFront adds its Server-Timing header to (cache hit or miss, time
+	// to the origin's first byte, the edge location); 0 turns it off.
+	DefaultServerTimingSamplingRate = 100
 	DefaultPriceClass               = "100"
 	// DefaultAccessLogExpirationDays is how long server access logs and
 	// CloudFront access logs are kept in the log bucket.
@@ -62,6 +80,21 @@ const (
 	// rate-based rule's limit.
 	MinWAFRateLimit = 10
 	MaxWAFRateLimit = 2000000000
+	// MaxStreamSeconds is how long a Lambda response of the largest size the
+	// gateway streams (lambdastream.DefaultMaxBytes, 199,000,000 bytes) takes:
+	// the first 6 MB uncapped, the rest at 2 MB/s (Lambda docs, "Bandwidth
+	// limits for response streaming"). A function timeout below it cuts such
+	// a response.
+	MaxStreamSeconds = (199_000_000 - 6_000_000 + 2_000_000 - 1) / 2_000_000
+
+	// DefaultPackPrefix is the pack store's key prefix in a pack bucket the
+	// stack makes: the JavaScript CLI's S3 store takes one too
+	// (HASH_STREAM_S3_PACK_PREFIX), and with it the grants on packs stop at
+	// packs/ instead of covering the whole bucket (ingest/, rejected/). An
+	// imported bucket keeps no prefix unless packPrefix is given; `-c
+	// packPrefix=` (empty) keeps a made bucket's packs at its root, as
+	// stacks made before this default did.
+	DefaultPackPrefix = "packs/"
 
 	// DefaultIngestPrefix is where, in the pack bucket, a CAR dropped for
 	// the indexer goes (ingest=true); DefaultRejectedPrefix is where the
@@ -133,6 +166,16 @@ type Config struct {
 	AccessLogExpirationDays int
 
 	OriginReadTimeoutSeconds int
+	// OriginKeepaliveTimeoutSeconds is how long CloudFront keeps an idle
+	// connection to the origin.
+	OriginKeepaliveTimeoutSeconds int
+	// OriginShieldRegion, when set, turns on CloudFront Origin Shield in
+	// that region for the origin (Lambda or ECS): one origin fetch per
+	// object instead of one per regional edge cache.
+	OriginShieldRegion string
+	// ServerTimingSamplingRate is the percent of responses that carry
+	// CloudFront's Server-Timing header (0: none).
+	ServerTimingSamplingRate float64
 	PriceClass               string
 	// WebACLArn attaches an existing AWS WAF web ACL (scope CLOUDFRONT,
 	// made in us-east-1) to the distribution.
@@ -147,6 +190,15 @@ type Config struct {
 	// makes it only there (as for the certificate); elsewhere use WebACLArn.
 	WAF          bool
 	WAFRateLimit int
+	// WAFCacheBustingRateLimit, when above 0 (with WAF), adds a second
+	// rate-based rule, tighter than WAFRateLimit, counting only requests
+	// whose query names entity-bytes or filename: the parameters that make
+	// a new cache entry (and an origin invocation) for the same content.
+	WAFCacheBustingRateLimit int
+	// CloudFrontPrefixListID (compute=ecs) is the ID of the region's
+	// CloudFront managed prefix list (com.amazonaws.global.cloudfront.origin-facing):
+	// when set, the load balancer admits only it instead of the VPC's range.
+	CloudFrontPrefixListID string
 	// KMSKeyArn grants kms:Decrypt on that key (for imported buckets
 	// encrypted with SSE-KMS), through S3 only.
 	KMSKeyArn string
@@ -193,8 +245,8 @@ var ContextKeys = []string{
 	"indexBucketName", "packBucketName", "indexPrefix", "packPrefix", "removalPolicy",
 	"memorySize", "timeout", "logRetentionDays", "logLevel", "metricsNamespace",
 	"accessLogs", "accessLogExpirationDays",
-	"originReadTimeout", "priceClass", "webAclArn",
-	"reservedConcurrency", "waf", "wafRateLimit", "kmsKeyArn", "alarms", "alarmEmail",
+	"originReadTimeout", "originKeepaliveTimeout", "originShieldRegion", "serverTimingSamplingRate", "priceClass", "webAclArn",
+	"reservedConcurrency", "waf", "wafRateLimit", "wafCacheBustingRateLimit", "cloudFrontPrefixListId", "kmsKeyArn", "alarms", "alarmEmail",
 	"domainName", "hostedZoneId", "hostedZoneName", "certificateArn",
 	"ingest", "ingestPrefix", "rejectedPrefix", "indexerLambdaDir", "indexerMemorySize", "indexerTimeout",
 	"indexWriter", "indexerConcurrency",
@@ -241,6 +293,24 @@ func (r *contextReader) str(key, def string) string {
 	return def
 }
 
+// strOrEmpty is str for a key whose empty value means empty, not the
+// default: only an absent key takes def.
+func (r *contextReader) strOrEmpty(key, def string) string {
+	if v, ok := r.raw(key); ok {
+		return v
+	}
+	return def
+}
+
+// defaultPackPrefix is DefaultPackPrefix for a pack bucket the stack
+// makes, none for an imported one (its layout is the writer's).
+func defaultPackPrefix(packBucketName string) string {
+	if packBucketName == "" {
+		return DefaultPackPrefix
+	}
+	return ""
+}
+
 func (r *contextReader) integer(key string, def, minV, maxV int) int {
 	s, ok := r.raw(key)
 	if !ok || s == "" {
@@ -252,6 +322,22 @@ func (r *contextReader) integer(key string, def, minV, maxV int) int {
 		return def
 	}
 	return n
+}
+
+// number reads a decimal number in [minV, maxV] with at most decimals
+// digits after the point.
+func (r *contextReader) number(key string, def, minV, maxV float64, decimals int) float64 {
+	s, ok := r.raw(key)
+	if !ok || s == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	_, frac, _ := strings.Cut(s, ".")
+	if err != nil || f < minV || f > maxV || len(frac) > decimals || strings.ContainsAny(s, "eE") {
+		r.errs = append(r.errs, fmt.Errorf("context %s=%q: want a number in [%g, %g] with at most %d decimals", key, s, minV, maxV, decimals))
+		return def
+	}
+	return f
 }
 
 func (r *contextReader) boolean(key string, def bool) bool {
@@ -285,7 +371,7 @@ func ConfigFromContext(node constructs.Node) (Config, error) {
 		IndexBucketName:          r.str("indexBucketName", ""),
 		PackBucketName:           r.str("packBucketName", ""),
 		IndexPrefix:              r.str("indexPrefix", ""),
-		PackPrefix:               r.str("packPrefix", ""),
+		PackPrefix:               r.strOrEmpty("packPrefix", defaultPackPrefix(r.str("packBucketName", ""))),
 		RemovalPolicy:            strings.ToLower(r.str("removalPolicy", "retain")),
 		MemoryMB:                 r.integer("memorySize", DefaultMemoryMB, 128, 10240),
 		TimeoutSeconds:           r.integer("timeout", DefaultTimeoutSeconds, 1, 900),
@@ -294,12 +380,22 @@ func ConfigFromContext(node constructs.Node) (Config, error) {
 		MetricsNamespace:         r.str("metricsNamespace", ""),
 		AccessLogs:               r.boolean("accessLogs", true),
 		AccessLogExpirationDays:  r.integer("accessLogExpirationDays", DefaultAccessLogExpirationDays, 1, 3653),
-		OriginReadTimeoutSeconds: r.integer("originReadTimeout", DefaultOriginReadTimeoutSeconds, 1, 3600),
+		OriginReadTimeoutSeconds: r.integer("originReadTimeout", DefaultOriginReadTimeoutSeconds, 1, MaxOriginTimeoutSeconds),
+		// CloudFront's ranges ("Quotas", General quotas on distributions):
+		// 1-120 s by default, more with an approved increase (a warning at
+		// synth, see GatewayStack.warnings).
+		OriginKeepaliveTimeoutSeconds: r.integer("originKeepaliveTimeout", DefaultOriginKeepaliveTimeoutSeconds, 1, MaxOriginTimeoutSeconds),
+		OriginShieldRegion:            strings.ToLower(r.str("originShieldRegion", "")),
+		// A response headers policy's sampling rate: 0 to 100 with up to four
+		// decimal places (CloudFront's own check, repeated by CDK).
+		ServerTimingSamplingRate: r.number("serverTimingSamplingRate", DefaultServerTimingSamplingRate, 0, 100, 4),
 		PriceClass:               r.str("priceClass", DefaultPriceClass),
 		WebACLArn:                r.str("webAclArn", ""),
 		ReservedConcurrency:      r.integer("reservedConcurrency", 0, 1, MaxReservedConcurrency),
 		WAF:                      r.boolean("waf", false),
 		WAFRateLimit:             r.integer("wafRateLimit", DefaultWAFRateLimit, MinWAFRateLimit, MaxWAFRateLimit),
+		WAFCacheBustingRateLimit: r.integer("wafCacheBustingRateLimit", 0, MinWAFRateLimit, MaxWAFRateLimit),
+		CloudFrontPrefixListID:   r.str("cloudFrontPrefixListId", ""),
 		KMSKeyArn:                r.str("kmsKeyArn", ""),
 		Alarms:                   r.boolean("alarms", true),
 		AlarmEmail:               r.str("alarmEmail", ""),
@@ -320,7 +416,7 @@ func ConfigFromContext(node constructs.Node) (Config, error) {
 	}
 	// Keys of the other compute option are an error rather than ignored.
 	only := map[string][]string{
-		ComputeECS:    {"minTasks", "maxTasks", "taskCpu", "taskMemory", "imageDir"},
+		ComputeECS:    {"minTasks", "maxTasks", "taskCpu", "taskMemory", "imageDir", "cloudFrontPrefixListId"},
 		ComputeLambda: {"memorySize", "timeout", "reservedConcurrency", "architecture"},
 	}
 	for compute, keys := range only {
@@ -340,12 +436,16 @@ func ConfigFromContext(node constructs.Node) (Config, error) {
 			}
 		}
 	}
-	if v, ok := r.raw("wafRateLimit"); ok && v != "" && !c.WAF {
-		r.errs = append(r.errs, errors.New("context wafRateLimit needs waf=true"))
+	for _, k := range []string{"wafRateLimit", "wafCacheBustingRateLimit"} {
+		if v, ok := r.raw(k); ok && v != "" && !c.WAF {
+			r.errs = append(r.errs, fmt.Errorf("context %s needs waf=true", k))
+		}
 	}
 	errs := append(r.errs, c.Validate())
 	return c, errors.Join(errs...)
 }
+
+var prefixListIDRE = regexp.MustCompile(`^pl-[0-9a-f]{8,17}$`)
 
 var kmsKeyArnRE = regexp.MustCompile(`^arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$`)
 
@@ -394,6 +494,18 @@ func (c Config) Validate() error {
 		if c.IndexBucketName == "" && c.PackBucketName == "" {
 			errs = append(errs, errors.New("context kmsKeyArn is for imported SSE-KMS buckets (indexBucketName, packBucketName); the buckets the stack makes use S3-managed keys"))
 		}
+	}
+	if c.WAFCacheBustingRateLimit > 0 && c.WAFCacheBustingRateLimit >= c.WAFRateLimit {
+		errs = append(errs, fmt.Errorf("context wafCacheBustingRateLimit=%d: the cache-busting rule must be tighter than wafRateLimit=%d (it counts a subset of the same requests)", c.WAFCacheBustingRateLimit, c.WAFRateLimit))
+	}
+	if c.Compute == ComputeLambda && c.TimeoutSeconds < c.OriginReadTimeoutSeconds {
+		errs = append(errs, fmt.Errorf("context timeout=%d is below originReadTimeout=%d: the function is stopped before CloudFront would give up waiting for its first byte, so the read timeout never applies; raise timeout or lower originReadTimeout", c.TimeoutSeconds, c.OriginReadTimeoutSeconds))
+	}
+	if c.OriginShieldRegion != "" && !slices.Contains(OriginShieldRegions, c.OriginShieldRegion) {
+		errs = append(errs, fmt.Errorf("context originShieldRegion=%q: Origin Shield is offered only in %s (CloudFront Developer Guide, \"Choosing the AWS Region for Origin Shield\"); pick the one closest to the stack's region", c.OriginShieldRegion, strings.Join(OriginShieldRegions, ", ")))
+	}
+	if c.CloudFrontPrefixListID != "" && !prefixListIDRE.MatchString(c.CloudFrontPrefixListID) {
+		errs = append(errs, fmt.Errorf("context cloudFrontPrefixListId=%q: want a managed prefix list ID (pl-<hex>), from `aws ec2 describe-managed-prefix-lists --filters Name=prefix-list-name,Values=com.amazonaws.global.cloudfront.origin-facing`", c.CloudFrontPrefixListID))
 	}
 	if c.WAF && c.WebACLArn != "" {
 		errs = append(errs, errors.New("context waf=true makes a web ACL and webAclArn attaches an existing one: pass one of them"))

@@ -16,105 +16,6 @@ import (
 
 var updateCost = flag.Bool("update", false, "rewrite the generated tables of COST.md")
 
-const (
-	gib = 1 << 30 // AWS bills data in GB of 2^30 bytes
-	mib = 1 << 20
-)
-
-// count is a figure this project measures (or a documented limit), with
-// where it comes from.
-type count struct {
-	key, what string
-	value     float64
-	source    string
-}
-
-// price is a list price, us-east-1, first tier, with where it was read.
-type price struct {
-	key, what string
-	usd       float64
-	unit      string
-	source    string
-}
-
-var costCounts = []count{
-	{"packGETsPerGiB", "S3 ranged GETs on packs per GiB of CAR", 21,
-		"`HASH_STREAM_BENCH_BYTES=1073741824 go test -run XXX -bench 'ServeCAR/fs' -benchtime 1x ./lib/gateway`: 21.00 reads/op (`BenchmarkServeCAR`, lib/gateway/bench_test.go; 6 per 256 MiB)"},
-	{"coldLISTs", "index LISTs of a request on a new execution environment", 1,
-		"`TestRequestCounts` steps \"cold CAR\" and \"cold raw block\", cmd/hash-stream/roundtrip_test.go"},
-	{"coldIndexGETsCAR", "index GETs of a CAR request, new environment", 2,
-		"same test, \"cold CAR\" (a root has a BLOB and a CONTAINING record)"},
-	{"coldIndexGETsBlock", "index GETs of a raw block request, new environment", 1,
-		"same test, \"cold raw block\""},
-	{"warmIndexReads", "index reads once the environment's index cache holds the records", 0,
-		"same test, \"warm CAR\" and \"warm raw block\""},
-	{"packGETsPerBlock", "S3 GETs on packs per raw block request", 1,
-		"a block is one contiguous range of one pack (`lib/streamer`); \"warm raw block\" above makes one pack GET"},
-	{"maxResponseBytes", "bytes of one Lambda response at most (larger CARs are served as slices: `entity-bytes`)", 199e6,
-		"`lambdastream.DefaultMaxBytes` (lib/lambdastream/options.go), under Lambda's 200 MB streamed response cap"},
-	{"uncappedBytes", "bytes per response streamed at full speed", 6e6,
-		"Lambda docs, \"Bandwidth limits for response streaming\" (https://docs.aws.amazon.com/lambda/latest/dg/configuration-response-streaming.html)"},
-	{"cappedBytesPerSec", "streaming rate past the first 6 MB, bytes/s", 2e6,
-		"same page: at most 2 MBps"},
-	{"memoryGB", "function memory, GB", 1,
-		"`DefaultMemoryMB` = 1024 (infra/config.go)"},
-	{"blockSeconds", "billed duration of a 1 MiB block request, s (ASSUMED, not measured: an S3 GET's first byte plus 1 MiB in-region)", 0.05,
-		"not measured against AWS; the function's own start-to-answer without S3 is `BenchmarkColdStart` ms/answer (functions/gateway/measure_test.go). The duration line is linear in it"},
-	{"blockBytes", "bytes of a block", mib,
-		"the CLI's 1 MiB chunks (the unit of the second table)"},
-	{"taskVCPU", "Fargate task vCPU (`compute=ecs`)", 1,
-		"`DefaultTaskCPU` = 1024 (infra/config.go)"},
-	{"taskGB", "Fargate task memory, GB", 2,
-		"`DefaultTaskMemoryMB` = 2048 (infra/config.go)"},
-}
-
-const (
-	awsLambda = "https://aws.amazon.com/lambda/pricing/"
-	awsS3     = "https://aws.amazon.com/s3/pricing/"
-	awsCF     = "https://aws.amazon.com/cloudfront/pricing/"
-)
-
-var costPrices = []price{
-	{"s3GET", "S3 Standard GET", 0.0004, "per 1,000 requests",
-		awsS3 + " (the stored copy shows no number; $0.0004 from a third-party summary: https://c3x.dev/blog/s3-request-fees-explained)"},
-	{"s3LIST", "S3 Standard LIST", 0.005, "per 1,000 requests",
-		awsS3 + " (third-party summary as above)"},
-	{"lambdaRequest", "Lambda requests", 0.20, "per 1,000,000 requests",
-		awsLambda + " (quoted from that page by a third-party transcription: api-evangelist/aws-lambda plans-pricing.yml)"},
-	{"lambdaGBs", "Lambda duration, Arm", 0.0000133334, "per GB-second",
-		awsLambda + " (the page renders rates client-side; $0.0000133334 from a third-party summary: https://cloudchipr.com/blog/aws-lambda-pricing)"},
-	{"lambdaStreamGB", "Lambda response streaming, past the first 6 MB of each response", 0.008, "per GB",
-		awsLambda + " (NOT FOUND in any stored copy; the figure commonly given for this charge: check it before relying on it)"},
-	{"cfRequest", "CloudFront HTTPS requests, United States", 0.01, "per 10,000 requests",
-		awsCF + " (the stored copy's request table is cut; $0.0100 from a third-party listing: github.com/vreutova/infracost-idem-support pull 15)"},
-	{"cfFunction", "CloudFront Functions invocations", 0.10, "per 1,000,000 invocations",
-		awsCF + " (as quoted in infra/README for the cache-key function; also https://cur.vantage.sh/aws/amazoncloudfront/)"},
-	{"cfEgressGB", "CloudFront data transfer out to the internet, United States, first 10 TB", 0.085, "per GB",
-		awsCF + " (read in the stored copy of the page)"},
-	{"fargateVCPUh", "Fargate Linux/ARM vCPU", 0.03238, "per vCPU-hour",
-		"https://aws.amazon.com/fargate/pricing/ (not in a stored copy; from a third-party summary: https://www.vantage.sh/blog/fargate-pricing)"},
-	{"fargateGBh", "Fargate Linux/ARM memory", 0.00356, "per GB-hour",
-		"https://aws.amazon.com/fargate/pricing/ (third-party summary as above)"},
-}
-
-func costCount(key string) float64 {
-	for _, c := range costCounts {
-		if c.key == key {
-			return c.value
-		}
-	}
-	panic("cost model: no count " + key)
-}
-
-func costPrice(key string) float64 {
-	for _, p := range costPrices {
-		if p.key == key {
-			return p.usd
-		}
-	}
-	panic("cost model: no price " + key)
-}
-
 // costLine is one line of a scenario table: a quantity per column and the
 // unit price it is multiplied by. qty < 0 marks a column where the line does
 // not apply.
@@ -126,7 +27,9 @@ type costLine struct {
 
 const na = -1
 
-func renderCostTable(cols []string, lines []costLine) string {
+// renderCostTable renders lines and their total per column, then extra
+// lines (an option's, such as WAF) that are shown but not summed.
+func renderCostTable(cols []string, lines []costLine, extra ...costLine) string {
 	var b strings.Builder
 	b.WriteString("| line | formula |")
 	for _, c := range cols {
@@ -152,6 +55,17 @@ func renderCostTable(cols []string, lines []costLine) string {
 		fmt.Fprintf(&b, " **%s** |", usdStr(t))
 	}
 	b.WriteString("\n")
+	for _, l := range extra {
+		fmt.Fprintf(&b, "| %s (not in the total) | %s |", l.what, l.formula)
+		for _, q := range l.qty {
+			if q == na {
+				b.WriteString(" n/a |")
+				continue
+			}
+			fmt.Fprintf(&b, " %s (%s) |", trimQty(q), usdStr(q*l.unitUSD))
+		}
+		b.WriteString("\n")
+	}
 	return b.String()
 }
 
@@ -186,6 +100,7 @@ func costSections() map[string]string {
 	s3GET, s3LIST := p("s3GET")/1e3, p("s3LIST")/1e3
 	lReq, lGBs, lStream := p("lambdaRequest")/1e6, p("lambdaGBs"), p("lambdaStreamGB")
 	cfReq, cfFn, cfOut := p("cfRequest")/1e4, p("cfFunction")/1e6, p("cfEgressGB")
+	wafReq := p("wafRequest") / 1e6
 
 	// Per GiB of CAR served through Lambda: n responses of at most
 	// maxResponseBytes; each streams its first 6 MB uncapped, the rest at
@@ -232,7 +147,8 @@ func costSections() map[string]string {
 				[]float64{n, n, n, n, 1}, cfFn},
 			{"CloudFront egress, GB", "1",
 				[]float64{1, 1, 1, 1, 1}, cfOut},
-		})
+		}, costLine{"AWS WAF requests, with `waf` or `webAclArn`", "n (ECS: 1)",
+			[]float64{n, n, n, n, 1}, wafReq})
 
 	const m = 1e6
 	blockGB := c("blockBytes") * m / gib
@@ -256,7 +172,50 @@ func costSections() map[string]string {
 			[]float64{m, m, m, m}, cfFn},
 		{"CloudFront egress, GB", "10^6 × blockBytes / 2^30",
 			[]float64{blockGB, blockGB, blockGB, blockGB}, cfOut},
-	})
+	}, costLine{"AWS WAF requests, with `waf` or `webAclArn`", "10^6 (cache hits included: WAF sees every request)",
+		[]float64{m, m, m, m}, wafReq})
+
+	// One maxResponseBytes slice missed by every regional edge cache
+	// (without Origin Shield each may fetch it on its own) or by Origin
+	// Shield alone.
+	recs := c("regionalEdgeCaches")
+	slice := c("maxResponseBytes")
+	sliceSeconds := (slice - c("uncappedBytes")) / c("cappedBytesPerSec")
+	sliceStreamGB := (slice - c("uncappedBytes")) / gib
+	sliceGETs := packs*slice/gib + 1
+	sections["shield"] = fmt.Sprintf("One slice of %s bytes (`maxResponseBytes`), a cache miss everywhere; "+
+		"without Origin Shield each of the %.0f regional edge caches (`regionalEdgeCaches`) may fetch it from the origin on its own.\n\n",
+		trimQty(slice), recs) +
+		renderCostTable([]string{"no Origin Shield, every regional edge cache misses", "Origin Shield (`originShieldRegion`)"}, []costLine{
+			{"origin fetches per object (Lambda requests)", "regionalEdgeCaches, or 1",
+				[]float64{recs, 1}, lReq},
+			{"Lambda GB-seconds", "fetches × (maxResponseBytes − uncappedBytes) / cappedBytesPerSec × memoryGB",
+				[]float64{recs * sliceSeconds * c("memoryGB"), sliceSeconds * c("memoryGB")}, lGBs},
+			{"Lambda streamed GB", "fetches × (maxResponseBytes − uncappedBytes) / 2^30",
+				[]float64{recs * sliceStreamGB, sliceStreamGB}, lStream},
+			{"S3 pack GETs", "fetches × (packGETsPerGiB × maxResponseBytes / 2^30 + 1)",
+				[]float64{recs * sliceGETs, sliceGETs}, s3GET},
+			{"Origin Shield requests", "regionalEdgeCaches − 1 (the shield's own regional edge cache is not charged)",
+				[]float64{na, recs - 1}, p("originShieldRequest") / 1e4},
+		})
+
+	w := worstCaseHour(DefaultMemoryMB, int(c("accountConcurrency")))
+	conc := c("accountConcurrency")
+	sections["worst"] = fmt.Sprintf("%.0f executions (`accountConcurrency`) of %d MB each streaming a %s-byte slice back to back, "+
+		"%.0f responses an hour, every one a cache miss. This is what the guardrails warning of `cdk synth` prints (with the configured `memorySize`).\n\n",
+		conc, DefaultMemoryMB, trimQty(slice), w.responses) +
+		renderCostTable([]string{"per hour"}, []costLine{
+			{"Lambda requests", "responses = accountConcurrency × 3600 / ((maxResponseBytes − uncappedBytes) / cappedBytesPerSec)",
+				[]float64{w.responses}, lReq},
+			{"Lambda GB-seconds", "accountConcurrency × 3600 × memoryGB",
+				[]float64{conc * 3600 * c("memoryGB")}, lGBs},
+			{"Lambda streamed GB", "accountConcurrency × 3600 × cappedBytesPerSec / 2^30",
+				[]float64{conc * 3600 * c("cappedBytesPerSec") / gib}, lStream},
+			{"CloudFront egress, GB", "responses × maxResponseBytes / 2^30",
+				[]float64{w.responses * slice / gib}, cfOut},
+			{"CloudFront requests and cache-key function", "responses",
+				[]float64{w.responses}, cfReq + cfFn},
+		})
 
 	hour := c("taskVCPU")*p("fargateVCPUh") + c("taskGB")*p("fargateGBh")
 	sections["fargate"] = fmt.Sprintf("| line | formula | per task-hour | per task-month (730 h) |\n| --- | --- | ---: | ---: |\n"+
@@ -323,5 +282,34 @@ func TestCostModelSanity(t *testing.T) {
 	s := costSections()
 	if !strings.Contains(s["block"], "976.5625") && !strings.Contains(s["block"], "977") {
 		t.Errorf("block table lacks the egress quantity:\n%s", s["block"])
+	}
+	// The worst hour, by hand: 1000 executions × 3600 s of 1 GB at
+	// $0.0000133334 is $48.00; 1000 × 3600 × 2e6 B = 6705.5 GB streamed at
+	// $0.008 is $53.64; a response is 96.5 s, so 37,305.7 responses of
+	// 199e6 B are 6914.0 GB of egress at $0.085, $587.69.
+	w := worstCaseHour(1024, 1000)
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"responses", w.responses, 37305.7},
+		{"lambda", w.lambda, 48.00 + 37305.7*0.2e-6},
+		{"stream", w.stream, 53.64},
+		{"egress", w.egress, 587.69},
+	} {
+		if c.got < c.want*0.999 || c.got > c.want*1.001 {
+			t.Errorf("worst hour %s = %.4f, want about %.4f", c.name, c.got, c.want)
+		}
+	}
+	if tot := w.total(); tot < 689 || tot > 690.5 {
+		t.Errorf("worst hour total %.2f, want about $689.5", tot)
+	}
+	// Reserved concurrency scales it down linearly.
+	if r := worstCaseHour(1024, 10).total(); r < w.total()/100*0.999 || r > w.total()/100*1.001 {
+		t.Errorf("worst hour at 10 executions %.4f, want a hundredth of %.4f", r, w.total())
+	}
+	// Origin Shield: one origin fetch instead of one per regional edge cache.
+	if !strings.Contains(s["shield"], "| origin fetches per object (Lambda requests) | regionalEdgeCaches, or 1 | 13.00 (") {
+		t.Errorf("shield table:\n%s", s["shield"])
 	}
 }

@@ -211,6 +211,10 @@ func (s *GatewayStack) ecsService(cfg Config, logGroup awslogs.LogGroup, logBuck
 		Image: awsecs.ContainerImage_FromAsset(jsii.String(cfg.ImageDir), &awsecs.AssetImageProps{
 			Platform: awsecrassets.Platform_LINUX_ARM64(),
 		}),
+		// serve's keep-alive idle timeout above the load balancer's, so the
+		// load balancer closes its idle connections to the task first (the
+		// image's entrypoint is `hash-stream serve`: these are its flags).
+		Command:                jsii.Strings(fmt.Sprintf("--idle-timeout=%ds", serveIdleSeconds(cfg))),
 		Essential:              jsii.Bool(true),
 		Environment:            &env,
 		PortMappings:           &[]*awsecs.PortMapping{{ContainerPort: jsii.Number(ContainerPort), Protocol: awsecs.Protocol_TCP}},
@@ -245,17 +249,28 @@ func (s *GatewayStack) ecsService(cfg Config, logGroup awslogs.LogGroup, logBuck
 		Description:      jsii.String("Hash Stream gateway load balancer: HTTP from the CloudFront VPC origin inside the VPC"),
 		AllowAllOutbound: jsii.Bool(false),
 	})
-	albSG.AddIngressRule(awsec2.Peer_Ipv4(jsii.String(VpcCIDR)), awsec2.Port_Tcp(jsii.Number(LoadBalancerPort)),
-		jsii.String("CloudFront VPC origin (its network interfaces are in the VPC)"), jsii.Bool(false))
+	if cfg.CloudFrontPrefixListID != "" {
+		// Option 1 of "Restrict access with VPC origins" (Security Group
+		// Configuration): the CloudFront managed prefix list. Its ID differs
+		// by region and is not known offline, so it is given as context.
+		albSG.AddIngressRule(awsec2.Peer_PrefixList(jsii.String(cfg.CloudFrontPrefixListID)), awsec2.Port_Tcp(jsii.Number(LoadBalancerPort)),
+			jsii.String("CloudFront (managed prefix list com.amazonaws.global.cloudfront.origin-facing) through the VPC origin"), jsii.Bool(false))
+	} else {
+		albSG.AddIngressRule(awsec2.Peer_Ipv4(jsii.String(VpcCIDR)), awsec2.Port_Tcp(jsii.Number(LoadBalancerPort)),
+			jsii.String("CloudFront VPC origin (its network interfaces are in the VPC)"), jsii.Bool(false))
+	}
 	e.LoadBalancer = awselasticloadbalancingv2.NewApplicationLoadBalancer(stack, jsii.String("LoadBalancer"), &awselasticloadbalancingv2.ApplicationLoadBalancerProps{
 		Vpc:                     e.Vpc,
 		InternetFacing:          jsii.Bool(false),
 		VpcSubnets:              private,
 		SecurityGroup:           albSG,
 		DropInvalidHeaderFields: jsii.Bool(true),
-		// Between bytes, not for a whole response: a long CAR keeps
-		// bytes coming. Equal to CloudFront's origin read timeout.
-		IdleTimeout: awscdk.Duration_Seconds(jsii.Number(float64(cfg.OriginReadTimeoutSeconds))),
+		// Between bytes, not for a whole response: a long CAR keeps bytes
+		// coming. At least CloudFront's origin read timeout, and longer than
+		// its keep-alive timeout, so CloudFront, not the load balancer,
+		// closes an idle connection (else a request sent on a connection the
+		// load balancer is closing fails).
+		IdleTimeout: awscdk.Duration_Seconds(jsii.Number(float64(loadBalancerIdleSeconds(cfg)))),
 	})
 	if logBucket != nil {
 		e.LoadBalancer.LogAccessLogs(logBucket, jsii.String("alb"))
@@ -333,11 +348,33 @@ func (s *GatewayStack) ecsService(cfg Config, logGroup awslogs.LogGroup, logBuck
 	// stays on AWS's network and inside the VPC; HTTPS would need a
 	// certificate for a domain on an internal load balancer.
 	e.Origin = awscloudfrontorigins.VpcOrigin_WithApplicationLoadBalancer(e.LoadBalancer, &awscloudfrontorigins.VpcOriginWithEndpointProps{
-		ProtocolPolicy: awscloudfront.OriginProtocolPolicy_HTTP_ONLY,
-		HttpPort:       jsii.Number(LoadBalancerPort),
-		ReadTimeout:    awscdk.Duration_Seconds(jsii.Number(float64(cfg.OriginReadTimeoutSeconds))),
+		// Account-global: see accountGlobalName.
+		VpcOriginName:      accountGlobalName(stack, "LoadBalancer", 64),
+		ProtocolPolicy:     awscloudfront.OriginProtocolPolicy_HTTP_ONLY,
+		HttpPort:           jsii.Number(LoadBalancerPort),
+		ReadTimeout:        awscdk.Duration_Seconds(jsii.Number(float64(cfg.OriginReadTimeoutSeconds))),
+		KeepaliveTimeout:   awscdk.Duration_Seconds(jsii.Number(float64(cfg.OriginKeepaliveTimeoutSeconds))),
+		OriginShieldRegion: originShieldRegion(cfg),
 	})
 	return e
+}
+
+// idleMarginSeconds separates each hop's idle timeout from the next one's.
+const idleMarginSeconds = 5
+
+// loadBalancerIdleSeconds is the load balancer's idle timeout: at least
+// the origin read timeout (the longest pause within a response CloudFront
+// accepts) and above CloudFront's keep-alive timeout.
+func loadBalancerIdleSeconds(cfg Config) int {
+	return max(cfg.OriginReadTimeoutSeconds, cfg.OriginKeepaliveTimeoutSeconds+idleMarginSeconds)
+}
+
+// serveIdleSeconds is serve's keep-alive idle timeout: above the load
+// balancer's ("Application Load Balancers" user guide, Connection idle
+// timeout: configure the application's keep-alive timeout above the load
+// balancer's idle timeout).
+func serveIdleSeconds(cfg Config) int {
+	return loadBalancerIdleSeconds(cfg) + idleMarginSeconds
 }
 
 // Alarm thresholds of compute=ecs (alarms=true).

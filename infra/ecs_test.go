@@ -78,11 +78,17 @@ func TestECSStack(t *testing.T) {
 			env[e["Name"].(string)] = canon(e["Value"])
 		}
 		want := map[string]string{
-			EnvIndexBucket: ref(index), EnvIndexPrefix: `""`, EnvPackBucket: ref(pack), EnvPackPrefix: `""`,
+			EnvIndexBucket: ref(index), EnvIndexPrefix: `""`, EnvPackBucket: ref(pack), EnvPackPrefix: `"packs/"`,
 			EnvLogLevel: `"info"`, EnvStoreBackend: `"s3"`, EnvListen: `"0.0.0.0:3000"`, EnvRegion: `"eu-west-1"`,
 		}
 		if !reflect.DeepEqual(env, want) {
 			t.Errorf("environment %v, want %v", env, want)
+		}
+		// serve's keep-alive idle timeout: above the load balancer's (65 s:
+		// CloudFront's 60 s keep-alive + 5), so the load balancer closes
+		// its idle connections to the task first.
+		if canon(c["Command"]) != `["--idle-timeout=70s"]` {
+			t.Errorf("command %s, want serve's --idle-timeout=70s", canon(c["Command"]))
 		}
 		if canon(c["PortMappings"]) != `[{"ContainerPort":3000,"Protocol":"tcp"}]` {
 			t.Errorf("port mappings %s", canon(c["PortMappings"]))
@@ -126,7 +132,7 @@ func TestECSStack(t *testing.T) {
 		want := []statement{
 			{"Allow", []string{"s3:GetObject"}, []string{canon([]interface{}{
 				map[string]interface{}{"Fn::Join": []interface{}{"", []interface{}{map[string]interface{}{"Fn::GetAtt": []interface{}{index, "Arn"}}, "/*"}}},
-				map[string]interface{}{"Fn::Join": []interface{}{"", []interface{}{map[string]interface{}{"Fn::GetAtt": []interface{}{pack, "Arn"}}, "/*"}}},
+				map[string]interface{}{"Fn::Join": []interface{}{"", []interface{}{map[string]interface{}{"Fn::GetAtt": []interface{}{pack, "Arn"}}, "/packs/*"}}},
 			})}, nil},
 			{"Allow", []string{"s3:ListBucket"}, []string{getAttArn(index)}, nil},
 		}
@@ -193,7 +199,7 @@ func TestECSStack(t *testing.T) {
 		}
 		for k, v := range map[string]string{
 			"routing.http.drop_invalid_header_fields.enabled": `"true"`,
-			"idle_timeout.timeout_seconds":                    `"60"`,
+			"idle_timeout.timeout_seconds":                    `"65"`,
 			"access_logs.s3.enabled":                          `"true"`,
 			"access_logs.s3.bucket":                           ref(bucketID(t, s, "AccessLogBucket")),
 			"access_logs.s3.prefix":                           `"alb"`,
@@ -298,8 +304,14 @@ func TestECSStack(t *testing.T) {
 		o := origins[0].(map[string]interface{})
 		voc, _ := o["VpcOriginConfig"].(map[string]interface{})
 		if voc == nil || canon(voc["VpcOriginId"]) != canon(map[string]interface{}{"Fn::GetAtt": []interface{}{voID, "Id"}}) ||
-			voc["OriginReadTimeout"] != float64(DefaultOriginReadTimeoutSeconds) {
-			t.Errorf("origin %s, want the VPC origin %s with read timeout %d", canon(o), voID, DefaultOriginReadTimeoutSeconds)
+			voc["OriginReadTimeout"] != float64(DefaultOriginReadTimeoutSeconds) || voc["OriginKeepaliveTimeout"] != float64(DefaultOriginKeepaliveTimeoutSeconds) {
+			t.Errorf("origin %s, want the VPC origin %s with read timeout %d and keep-alive %d", canon(o), voID, DefaultOriginReadTimeoutSeconds, DefaultOriginKeepaliveTimeoutSeconds)
+		}
+		if o["OriginShield"] != nil {
+			t.Errorf("Origin Shield %s without originShieldRegion", canon(o["OriginShield"]))
+		}
+		if c["Name"] != "HashStreamGateway-LoadBalancer-eu-west-1" {
+			t.Errorf("VPC origin name %v, want the stack, purpose and region", c["Name"])
 		}
 		if !strings.Contains(canon(o["DomainName"]), albID) {
 			t.Errorf("origin domain %s, want the load balancer's", canon(o["DomainName"]))
@@ -453,4 +465,53 @@ func TestFargateSizes(t *testing.T) {
 			t.Errorf("checkFargateSize(%d, %d) = %v, want ok %v", tc.cpu, tc.mem, err, tc.ok)
 		}
 	}
+}
+
+// TestECSPrefixList: with cloudFrontPrefixListId the load balancer admits
+// CloudFront's managed prefix list (the AWS-documented way for VPC
+// origins) instead of the VPC's range; origin settings reach the VPC
+// origin; the idle timeouts follow the origin timeouts.
+func TestECSPrefixList(t *testing.T) {
+	s := synth(t, ecsCtx(t, "cloudFrontPrefixListId", "pl-4fa04526", "originShieldRegion", "eu-west-1",
+		"originReadTimeout", "90", "originKeepaliveTimeout", "30"), "eu-west-1")
+	_, alb := s.onlyResource(t, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+	albSG := props(alb)["SecurityGroups"].([]interface{})[0].(map[string]interface{})["Fn::GetAtt"].([]interface{})[0].(string)
+	// Inline rules of the group, and rules made as their own resources
+	// (CDK makes a prefix-list rule one of those).
+	in := asSlice(props(s.resources("AWS::EC2::SecurityGroup")[albSG])["SecurityGroupIngress"])
+	for _, r := range s.resources("AWS::EC2::SecurityGroupIngress") {
+		if p := props(r); canon(p["GroupId"]) == canon(map[string]interface{}{"Fn::GetAtt": []interface{}{albSG, "GroupId"}}) {
+			in = append(in, p)
+		}
+	}
+	if len(in) != 1 {
+		t.Fatalf("load balancer ingress %s, want one rule", canon(in))
+	}
+	r := in[0].(map[string]interface{})
+	if r["SourcePrefixListId"] != "pl-4fa04526" || r["CidrIp"] != nil || r["FromPort"] != 80.0 || r["ToPort"] != 80.0 {
+		t.Errorf("load balancer ingress %s, want port 80 from pl-4fa04526 only", canon(r))
+	}
+	attrs := map[string]string{}
+	for _, a := range props(alb)["LoadBalancerAttributes"].([]interface{}) {
+		a := a.(map[string]interface{})
+		attrs[a["Key"].(string)] = canon(a["Value"])
+	}
+	// max(read 90, keep-alive 30 + 5) = 90; serve 95.
+	if attrs["idle_timeout.timeout_seconds"] != `"90"` {
+		t.Errorf("idle timeout %s, want 90 (the read timeout)", attrs["idle_timeout.timeout_seconds"])
+	}
+	_, td := s.onlyResource(t, "AWS::ECS::TaskDefinition")
+	if c := props(td)["ContainerDefinitions"].([]interface{})[0].(map[string]interface{}); canon(c["Command"]) != `["--idle-timeout=95s"]` {
+		t.Errorf("command %s, want --idle-timeout=95s", canon(c["Command"]))
+	}
+	_, dist := s.onlyResource(t, "AWS::CloudFront::Distribution")
+	o := props(dist)["DistributionConfig"].(map[string]interface{})["Origins"].([]interface{})[0].(map[string]interface{})
+	voc := o["VpcOriginConfig"].(map[string]interface{})
+	if voc["OriginReadTimeout"] != 90.0 || voc["OriginKeepaliveTimeout"] != 30.0 {
+		t.Errorf("VPC origin config %s, want read 90 keep-alive 30", canon(voc))
+	}
+	if canon(o["OriginShield"]) != `{"Enabled":true,"OriginShieldRegion":"eu-west-1"}` {
+		t.Errorf("Origin Shield %s, want enabled in eu-west-1", canon(o["OriginShield"]))
+	}
+	checkNoNagFindings(t, s)
 }

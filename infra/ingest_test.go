@@ -367,7 +367,7 @@ func TestIngest(t *testing.T) {
 			EnvIndexBucket:    map[string]interface{}{"Ref": index},
 			EnvIndexPrefix:    "",
 			EnvPackBucket:     map[string]interface{}{"Ref": pack},
-			EnvPackPrefix:     "",
+			EnvPackPrefix:     DefaultPackPrefix,
 			EnvIngestPrefix:   "ingest/",
 			EnvRejectedPrefix: "rejected/",
 			EnvIndexWriter:    "all",
@@ -470,7 +470,7 @@ func TestIngestWithECS(t *testing.T) {
 		EnvIndexBucket:    map[string]interface{}{"Ref": bucketID(t, s, "IndexBucket")},
 		EnvIndexPrefix:    "",
 		EnvPackBucket:     map[string]interface{}{"Ref": bucketID(t, s, "PackBucket")},
-		EnvPackPrefix:     "",
+		EnvPackPrefix:     DefaultPackPrefix,
 		EnvIngestPrefix:   "ingest/",
 		EnvRejectedPrefix: "rejected/",
 		EnvIndexWriter:    "all",
@@ -547,7 +547,9 @@ func TestIngestConfigErrors(t *testing.T) {
 		{"ingest inside rejected", ingestCtx(map[string]string{"ingestPrefix": "rejected/in/"}), "overlap"},
 		{"packs inside ingest", ingestCtx(map[string]string{"packPrefix": "ingest/packs/"}), `packPrefix="ingest/packs/" is inside ingestPrefix="ingest/"`},
 		{"packs inside rejected", ingestCtx(map[string]string{"packPrefix": "rejected/"}), `packPrefix="rejected/" is inside rejectedPrefix="rejected/"`},
-		{"ingest shaped like a pack key", ingestCtx(map[string]string{"ingestPrefix": "bafkreigh2akiscaildc/"}), "could be a pack key"},
+		// Packs at the bucket's root (an empty packPrefix; made buckets put
+		// them under DefaultPackPrefix, where no ingest name can collide).
+		{"ingest shaped like a pack key", ingestCtx(map[string]string{"packPrefix": "", "ingestPrefix": "bafkreigh2akiscaildc/"}), "could be a pack key"},
 		{"rejected shaped like a pack key under the pack prefix", ingestCtx(map[string]string{"packPrefix": "p/", "rejectedPrefix": "p/bulk/"}), `first segment after packPrefix="p/", "bulk", could be a pack key`},
 		{"index inside ingest in a shared bucket", ingestCtx(map[string]string{
 			"indexBucketName": "shared", "packBucketName": "shared", "indexPrefix": "ingest/idx/", "packPrefix": "packs/",

@@ -117,6 +117,9 @@ func NewGatewayStack(scope constructs.Construct, id string, props *GatewayStackP
 	if err := checkWAFRegion(cfg, props.Env); err != nil {
 		return nil, err
 	}
+	if err := checkRegion(cfg, props.Env); err != nil {
+		return nil, err
+	}
 
 	sprops := props.StackProps
 	if sprops.Description == nil {
@@ -222,6 +225,9 @@ func NewGatewayStack(scope constructs.Construct, id string, props *GatewayStackP
 		s.Ingest = s.ingest(cfg, removal)
 	}
 	s.WriterPolicy = s.writerPolicy(cfg)
+	for _, w := range configWarnings(cfg) {
+		awscdk.Annotations_Of(stack).AddWarningV2(jsii.String(w.id), jsii.String(w.message), nil)
+	}
 
 	out := func(id, value, desc string) {
 		awscdk.NewCfnOutput(stack, &id, &awscdk.CfnOutputProps{Value: &value, Description: &desc})
@@ -379,6 +385,10 @@ func (s *GatewayStack) distribution(cfg Config, logBucket awss3.IBucket) awsclou
 	// origin's Cache-Control rules; DefaultTtl covers responses without one;
 	// MaxTtl is above the origin's max-age so it is honoured in full.
 	cachePolicy := awscloudfront.NewCachePolicy(stack, jsii.String("GatewayCachePolicy"), &awscloudfront.CachePolicyProps{
+		// Account-global. CDK's own name (the construct path cut at 110
+		// characters, then the region) is the same for two long stack names
+		// that differ only past the cut.
+		CachePolicyName:     accountGlobalName(stack, "Cache", 128),
 		Comment:             jsii.String("Hash Stream gateway: path, trustless query parameters and Accept, normalised by the cache-key function"),
 		MinTtl:              awscdk.Duration_Seconds(jsii.Number(0)),
 		DefaultTtl:          awscdk.Duration_Days(jsii.Number(1)),
@@ -394,8 +404,10 @@ func (s *GatewayStack) distribution(cfg Config, logBucket awss3.IBucket) awsclou
 	// Trustless clients run in browsers too (@helia/verified-fetch): allow any
 	// origin to GET and read the gateway headers. The origin's own CORS
 	// headers win if it sends them.
-	headers := awscloudfront.NewResponseHeadersPolicy(stack, jsii.String("GatewayResponseHeaders"), &awscloudfront.ResponseHeadersPolicyProps{
-		Comment: jsii.String("Hash Stream gateway: CORS for GET/HEAD/OPTIONS, nosniff, HSTS"),
+	headersProps := &awscloudfront.ResponseHeadersPolicyProps{
+		// Account-global: see accountGlobalName.
+		ResponseHeadersPolicyName: accountGlobalName(stack, "ResponseHeaders", 128),
+		Comment:                   jsii.String("Hash Stream gateway: CORS for GET/HEAD/OPTIONS, nosniff, HSTS, Server-Timing"),
 		CorsBehavior: &awscloudfront.ResponseHeadersCorsBehavior{
 			AccessControlAllowCredentials: jsii.Bool(false),
 			AccessControlAllowHeaders:     jsii.Strings("*"),
@@ -416,16 +428,45 @@ func (s *GatewayStack) distribution(cfg Config, logBucket awss3.IBucket) awsclou
 				Override:            jsii.Bool(true),
 			},
 		},
+	}
+	if cfg.ServerTimingSamplingRate > 0 {
+		// CloudFront's own Server-Timing header on this share of responses:
+		// cdn-cache-hit/miss, cdn-upstream-fbl (origin first byte), the edge
+		// location. Free; viewers and `hash-stream smoke` read it.
+		headersProps.ServerTimingSamplingRate = jsii.Number(cfg.ServerTimingSamplingRate)
+	}
+	headers := awscloudfront.NewResponseHeadersPolicy(stack, jsii.String("GatewayResponseHeaders"), headersProps)
+
+	// The viewer's address (and port) for the gateway's request log, in a
+	// header CloudFront adds: CloudFront-Viewer-Address. Only that header,
+	// not in the cache key; the viewer's Host is not forwarded (a Function
+	// URL must see its own host: CloudFront Developer Guide, "Use managed
+	// origin request policies", AllViewerExceptHostHeader).
+	viewerAddress := awscloudfront.NewOriginRequestPolicy(stack, jsii.String("ViewerAddressPolicy"), &awscloudfront.OriginRequestPolicyProps{
+		OriginRequestPolicyName: accountGlobalName(stack, "ViewerAddress", 128),
+		Comment:                 jsii.String("Hash Stream gateway: forward CloudFront-Viewer-Address only"),
+		HeaderBehavior:          awscloudfront.OriginRequestHeaderBehavior_AllowList(jsii.String(ViewerAddressHeader)),
+		QueryStringBehavior:     awscloudfront.OriginRequestQueryStringBehavior_None(),
+		CookieBehavior:          awscloudfront.OriginRequestCookieBehavior_None(),
 	})
 
 	var origin awscloudfront.IOrigin
 	if s.ECS != nil {
 		origin = s.ECS.Origin
 	} else {
+		oac := awscloudfront.NewFunctionUrlOriginAccessControl(stack, jsii.String("FunctionUrlOriginAccessControl"), &awscloudfront.FunctionUrlOriginAccessControlProps{
+			OriginAccessControlName: accountGlobalName(stack, "FunctionUrl", 64),
+			Description:             jsii.String("Hash Stream gateway: CloudFront signs every request to the Function URL (SigV4)"),
+			Signing:                 awscloudfront.Signing_SIGV4_ALWAYS(),
+		})
 		origin = awscloudfrontorigins.FunctionUrlOrigin_WithOriginAccessControl(s.FunctionURL, &awscloudfrontorigins.FunctionUrlOriginWithOACProps{
+			OriginAccessControl: oac,
 			// Time to the first byte and then between bytes, not for the whole
 			// response: a long streamed CAR keeps the connection busy.
-			ReadTimeout: awscdk.Duration_Seconds(jsii.Number(float64(cfg.OriginReadTimeoutSeconds))),
+			ReadTimeout:      awscdk.Duration_Seconds(jsii.Number(float64(cfg.OriginReadTimeoutSeconds))),
+			KeepaliveTimeout: awscdk.Duration_Seconds(jsii.Number(float64(cfg.OriginKeepaliveTimeoutSeconds))),
+			// Empty: no Origin Shield.
+			OriginShieldRegion: originShieldRegion(cfg),
 		})
 	}
 
@@ -439,6 +480,7 @@ func (s *GatewayStack) distribution(cfg Config, logBucket awss3.IBucket) awsclou
 			CachedMethods:         awscloudfront.CachedMethods_CACHE_GET_HEAD_OPTIONS(),
 			ViewerProtocolPolicy:  awscloudfront.ViewerProtocolPolicy_REDIRECT_TO_HTTPS,
 			CachePolicy:           cachePolicy,
+			OriginRequestPolicy:   viewerAddress,
 			ResponseHeadersPolicy: headers,
 			Compress:              jsii.Bool(false),
 			FunctionAssociations: &[]*awscloudfront.FunctionAssociation{{
@@ -522,13 +564,37 @@ func (s *GatewayStack) distribution(cfg Config, logBucket awss3.IBucket) awsclou
 }
 
 // WAFRateRuleName is the name of the web ACL's rate-based rule (and of its
-// CloudWatch metric).
-const WAFRateRuleName = "RateLimitPerIP"
+// CloudWatch metric); WAFCacheBustingRuleName that of the tighter rule of
+// wafCacheBustingRateLimit.
+const (
+	WAFRateRuleName         = "RateLimitPerIP"
+	WAFCacheBustingRuleName = "RateLimitCacheBustingPerIP"
+)
+
+// CacheBustingParams are the query parameters that make a new cache entry,
+// and an origin invocation, for content already cached: every distinct
+// entity-bytes range or filename is its own entry (the cache-key function
+// folds everything else away). The cache-busting rule counts requests
+// whose query holds either name.
+var CacheBustingParams = []string{"entity-bytes", "filename"}
+
+// ViewerAddressHeader is the CloudFront header with the viewer's address
+// and port the origin request policy forwards.
+const ViewerAddressHeader = "CloudFront-Viewer-Address"
+
+func originShieldRegion(cfg Config) *string {
+	if cfg.OriginShieldRegion == "" {
+		return nil
+	}
+	return jsii.String(cfg.OriginShieldRegion)
+}
 
 // webACL makes the CloudFront web ACL of waf=true: everything allowed but a
 // client IP above cfg.WAFRateLimit requests in 5 minutes, which is blocked
-// (403) until its rate falls back under the limit. Cache hits count too:
-// WAF sees every request before the cache.
+// (403) until its rate falls back under the limit, and, with
+// wafCacheBustingRateLimit, above that many cache-busting requests (entity-bytes
+// or filename in the query) in 5 minutes. Cache hits count too: WAF sees
+// every request before the cache.
 func (s *GatewayStack) webACL(cfg Config) awswafv2.CfnWebACL {
 	visibility := func(name string) *awswafv2.CfnWebACL_VisibilityConfigProperty {
 		return &awswafv2.CfnWebACL_VisibilityConfigProperty{
@@ -537,24 +603,61 @@ func (s *GatewayStack) webACL(cfg Config) awswafv2.CfnWebACL {
 			SampledRequestsEnabled:   jsii.Bool(true),
 		}
 	}
+	rules := []interface{}{&awswafv2.CfnWebACL_RuleProperty{
+		Name:     jsii.String(WAFRateRuleName),
+		Priority: jsii.Number(0),
+		Action:   &awswafv2.CfnWebACL_RuleActionProperty{Block: &awswafv2.CfnWebACL_BlockActionProperty{}},
+		Statement: &awswafv2.CfnWebACL_StatementProperty{
+			RateBasedStatement: &awswafv2.CfnWebACL_RateBasedStatementProperty{
+				AggregateKeyType:    jsii.String("IP"),
+				Limit:               jsii.Number(float64(cfg.WAFRateLimit)),
+				EvaluationWindowSec: jsii.Number(300),
+			},
+		},
+		VisibilityConfig: visibility(WAFRateRuleName),
+	}}
+	if cfg.WAFCacheBustingRateLimit > 0 {
+		// Counts, per client IP, only the requests whose query names a
+		// cache-busting parameter (after URL decoding, as the gateway reads
+		// it: entity%2Dbytes is entity-bytes): each distinct value misses the
+		// cache and holds an origin execution, where plain block and CAR
+		// requests are mostly cache hits.
+		var matches []interface{}
+		for _, p := range CacheBustingParams {
+			matches = append(matches, &awswafv2.CfnWebACL_StatementProperty{
+				ByteMatchStatement: &awswafv2.CfnWebACL_ByteMatchStatementProperty{
+					FieldToMatch:         &awswafv2.CfnWebACL_FieldToMatchProperty{QueryString: map[string]interface{}{}},
+					PositionalConstraint: jsii.String("CONTAINS"),
+					SearchString:         jsii.String(p),
+					TextTransformations: &[]interface{}{&awswafv2.CfnWebACL_TextTransformationProperty{
+						Priority: jsii.Number(0), Type: jsii.String("URL_DECODE"),
+					}},
+				},
+			})
+		}
+		rules = append(rules, &awswafv2.CfnWebACL_RuleProperty{
+			Name:     jsii.String(WAFCacheBustingRuleName),
+			Priority: jsii.Number(1),
+			Action:   &awswafv2.CfnWebACL_RuleActionProperty{Block: &awswafv2.CfnWebACL_BlockActionProperty{}},
+			Statement: &awswafv2.CfnWebACL_StatementProperty{
+				RateBasedStatement: &awswafv2.CfnWebACL_RateBasedStatementProperty{
+					AggregateKeyType:    jsii.String("IP"),
+					Limit:               jsii.Number(float64(cfg.WAFCacheBustingRateLimit)),
+					EvaluationWindowSec: jsii.Number(300),
+					ScopeDownStatement: &awswafv2.CfnWebACL_StatementProperty{
+						OrStatement: &awswafv2.CfnWebACL_OrStatementProperty{Statements: &matches},
+					},
+				},
+			},
+			VisibilityConfig: visibility(WAFCacheBustingRuleName),
+		})
+	}
 	return awswafv2.NewCfnWebACL(s.Stack, jsii.String("WebAcl"), &awswafv2.CfnWebACLProps{
 		Description:      jsii.String("Hash Stream gateway: rate limit per client IP"),
 		Scope:            jsii.String("CLOUDFRONT"),
 		DefaultAction:    &awswafv2.CfnWebACL_DefaultActionProperty{Allow: &awswafv2.CfnWebACL_AllowActionProperty{}},
 		VisibilityConfig: visibility("HashStreamGatewayWebAcl"),
-		Rules: &[]interface{}{&awswafv2.CfnWebACL_RuleProperty{
-			Name:     jsii.String(WAFRateRuleName),
-			Priority: jsii.Number(0),
-			Action:   &awswafv2.CfnWebACL_RuleActionProperty{Block: &awswafv2.CfnWebACL_BlockActionProperty{}},
-			Statement: &awswafv2.CfnWebACL_StatementProperty{
-				RateBasedStatement: &awswafv2.CfnWebACL_RateBasedStatementProperty{
-					AggregateKeyType:    jsii.String("IP"),
-					Limit:               jsii.Number(float64(cfg.WAFRateLimit)),
-					EvaluationWindowSec: jsii.Number(300),
-				},
-			},
-			VisibilityConfig: visibility(WAFRateRuleName),
-		}},
+		Rules:            &rules,
 	})
 }
 

@@ -344,6 +344,9 @@ func checkLeastPrivilegeKMS(t *testing.T, s *synthesized, wantGet []string, want
 	}
 }
 
+// checkNoNagFindings: no error annotation at all, and no warning but the
+// stack's own configuration warnings (configWarnings, checked by
+// TestConfigWarnings).
 func checkNoNagFindings(t *testing.T, s *synthesized) {
 	t.Helper()
 	for _, e := range *s.ann.FindError(jsii.String("*"), assertions.Match_AnyValue()) {
@@ -352,7 +355,10 @@ func checkNoNagFindings(t *testing.T, s *synthesized) {
 	}
 	for _, w := range *s.ann.FindWarning(jsii.String("*"), assertions.Match_AnyValue()) {
 		//lint:ignore SA1019 the assertions API returns this type; it has no replacement in the Go module
-		t.Errorf("warning annotation on %s: %v", *w.Id, w.Entry.Data)
+		if msg := fmt.Sprint(w.Entry.Data); !strings.Contains(msg, "[ack: hash-stream:") {
+			//lint:ignore SA1019 as above
+			t.Errorf("warning annotation on %s: %v", *w.Id, msg)
+		}
 	}
 	must(t, func() {
 		s.ann.HasNoError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
@@ -459,8 +465,19 @@ func checkDistribution(t *testing.T, s *synthesized, logging bool) {
 	if canon(b["CachePolicyId"]) != canon(map[string]interface{}{"Ref": cpID}) {
 		t.Errorf("behaviour cache policy %v, want %s", b["CachePolicyId"], cpID)
 	}
-	if b["OriginRequestPolicyId"] != nil {
-		t.Errorf("origin request policy %v: the cache key already forwards what the function needs", b["OriginRequestPolicyId"])
+	// The origin request policy adds the viewer's address and nothing else
+	// (the cache key already forwards what the function needs; the
+	// viewer's Host would break a Function URL origin).
+	orpID, orp := s.onlyResource(t, "AWS::CloudFront::OriginRequestPolicy")
+	if canon(b["OriginRequestPolicyId"]) != ref(orpID) {
+		t.Errorf("behaviour origin request policy %v, want %s", b["OriginRequestPolicyId"], orpID)
+	}
+	oc := props(orp)["OriginRequestPolicyConfig"].(map[string]interface{})
+	if got := canon(oc["HeadersConfig"]); got != `{"HeaderBehavior":"whitelist","Headers":["CloudFront-Viewer-Address"]}` {
+		t.Errorf("origin request policy headers %s, want CloudFront-Viewer-Address only", got)
+	}
+	if canon(oc["QueryStringsConfig"]) != `{"QueryStringBehavior":"none"}` || canon(oc["CookiesConfig"]) != `{"CookieBehavior":"none"}` {
+		t.Errorf("origin request policy query %s cookies %s, want none", canon(oc["QueryStringsConfig"]), canon(oc["CookiesConfig"]))
 	}
 	c := props(cp)["CachePolicyConfig"].(map[string]interface{})
 	if c["MinTTL"] != 0.0 || c["MaxTTL"].(float64) < 29030400 || c["DefaultTTL"].(float64) < 3600 {
@@ -724,14 +741,16 @@ func TestDefaultStack(t *testing.T) {
 		}
 	})
 	t.Run("iam", func(t *testing.T) {
-		checkLeastPrivilege(t, s, []string{objectsOf(index, "*"), objectsOf(pack, "*")}, getAttArn(index), nil)
+		// Made buckets: packs under DefaultPackPrefix, so the grants on
+		// packs stop there.
+		checkLeastPrivilege(t, s, []string{objectsOf(index, "*"), objectsOf(pack, DefaultPackPrefix+"*")}, getAttArn(index), nil)
 	})
 	t.Run("function", func(t *testing.T) {
 		checkFunction(t, s, DefaultMemoryMB, DefaultTimeoutSeconds, map[string]interface{}{
 			EnvIndexBucket: map[string]interface{}{"Ref": index},
 			EnvIndexPrefix: "",
 			EnvPackBucket:  map[string]interface{}{"Ref": pack},
-			EnvPackPrefix:  "",
+			EnvPackPrefix:  DefaultPackPrefix,
 			EnvLogLevel:    "info",
 		})
 	})
@@ -763,10 +782,16 @@ func TestDefaultStack(t *testing.T) {
 		}
 	})
 	t.Run("outputs", func(t *testing.T) {
-		checkOutputs(t, s)
+		checkOutputs(t, s, "PackPrefix")
 		outs := s.json["Outputs"].(map[string]interface{})
 		if canon(outs["IndexBucketName"].(map[string]interface{})["Value"]) != canon(map[string]interface{}{"Ref": index}) {
 			t.Errorf("IndexBucketName output %v", outs["IndexBucketName"])
+		}
+		if v := outs["PackPrefix"].(map[string]interface{})["Value"]; v != DefaultPackPrefix {
+			t.Errorf("PackPrefix output %v, want %s", v, DefaultPackPrefix)
+		}
+		if outs["IndexPrefix"] != nil {
+			t.Errorf("IndexPrefix output %v without indexPrefix", outs["IndexPrefix"])
 		}
 	})
 	t.Run("nag", func(t *testing.T) { checkNoNagFindings(t, s) })
@@ -1096,5 +1121,33 @@ func TestContextKeysDocumented(t *testing.T) {
 		if !strings.Contains(string(b), "`"+k+"`") {
 			t.Errorf("context key %s is not in infra/README.md", k)
 		}
+	}
+}
+
+// TestPackPrefixDefault: a pack bucket the stack makes gets
+// DefaultPackPrefix; an empty packPrefix keeps packs at the bucket's root
+// (stacks made before the default); an imported bucket gets none.
+func TestPackPrefixDefault(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ctx  map[string]string
+		want string
+	}{
+		{"made", nil, DefaultPackPrefix},
+		{"made, empty on purpose", map[string]string{"packPrefix": ""}, ""},
+		{"made, given", map[string]string{"packPrefix": "store/"}, "store/"},
+		{"imported", map[string]string{"packBucketName": "their-packs"}, ""},
+		{"imported, given", map[string]string{"packBucketName": "their-packs", "packPrefix": "p/"}, "p/"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := synth(t, tc.ctx, "")
+			if s.cfg.PackPrefix != tc.want {
+				t.Errorf("pack prefix %q, want %q", s.cfg.PackPrefix, tc.want)
+			}
+			_, fn := s.onlyResource(t, "AWS::Lambda::Function")
+			if got := props(fn)["Environment"].(map[string]interface{})["Variables"].(map[string]interface{})[EnvPackPrefix]; got != tc.want {
+				t.Errorf("%s = %v, want %q", EnvPackPrefix, got, tc.want)
+			}
+		})
 	}
 }

@@ -37,15 +37,21 @@ var synthVariants = []struct {
 		"webAclArn=arn:aws:wafv2:us-east-1:111122223333:global/webacl/gw/abc",
 	}, env: []string{"AWS_REGION=eu-west-1"}},
 	{name: "guardrails in us-east-1", ctx: []string{
-		"reservedConcurrency=50", "waf=true", "wafRateLimit=500", "alarmEmail=ops@example.org",
+		"reservedConcurrency=50", "waf=true", "wafRateLimit=500", "wafCacheBustingRateLimit=100", "alarmEmail=ops@example.org",
 	}, env: []string{"AWS_REGION=us-east-1"}},
+	// Origin settings in a second region: Origin Shield, keep-alive,
+	// Server-Timing sampling.
+	{name: "origin settings elsewhere", ctx: []string{
+		"originShieldRegion=eu-west-1", "originKeepaliveTimeout=30", "serverTimingSamplingRate=12.5", "reservedConcurrency=10",
+	}, env: []string{"AWS_REGION=eu-west-1"}},
 	{name: "imported SSE-KMS buckets", ctx: []string{
 		"indexBucketName=my-index", "packBucketName=my-packs",
 		"kmsKeyArn=arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", "alarms=false",
 	}, env: []string{"AWS_REGION=eu-west-1"}},
 	// compute=ecs: the image asset is only copied into the cloud assembly;
 	// imageDir is filled in by the test.
-	{name: "ecs", ctx: []string{"compute=ecs", "minTasks=2", "maxTasks=8", "taskCpu=2048", "taskMemory=4096"},
+	{name: "ecs", ctx: []string{"compute=ecs", "minTasks=2", "maxTasks=8", "taskCpu=2048", "taskMemory=4096",
+		"cloudFrontPrefixListId=pl-12345678", "originShieldRegion=eu-west-1"},
 		env: []string{"AWS_REGION=eu-west-1"}},
 	// What `make synth CDK_ARGS="-c architecture=x86_64"` makes for sam local.
 	{name: "x86_64 for sam local", ctx: []string{"architecture=x86_64"}},
@@ -169,13 +175,59 @@ func TestCDKSynth(t *testing.T) {
 			if err != nil {
 				t.Fatalf("cdk synth %s: %v\n%s", strings.Join(v.ctx, " "), err, b)
 			}
-			if len(b) > 0 {
-				// --quiet prints only warnings and errors.
-				t.Errorf("cdk synth printed:\n%s", b)
+			// --quiet prints only warnings and errors: the stack's own
+			// configuration warnings (configWarnings) and nothing else. Where
+			// no guardrail is set, the guardrails warning is printed.
+			own, rest := splitOwnWarnings(string(b))
+			if rest != "" {
+				t.Errorf("cdk synth printed:\n%s", rest)
+			}
+			if want := wantsGuardrailsWarning(v.ctx); slices.Contains(own, WarnGuardrails) != want {
+				t.Errorf("cdk synth printed the warnings %v: guardrails warning %v, want %v", own, !want, want)
 			}
 			checkSynthOutput(t, out, stackName, ecs, ingest)
 		})
 	}
+}
+
+// splitOwnWarnings separates the CLI's printout of the stack's own
+// warnings (a "WARNING ..." line, then indented lines ending with
+// "Acknowledge with 'Annotation::<id>'") from everything else, and
+// returns their IDs.
+func splitOwnWarnings(out string) (ids []string, rest string) {
+	var other []string
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	for i := 0; i < len(lines); i++ {
+		if strings.HasPrefix(lines[i], "WARNING ") {
+			j := i + 1
+			for j < len(lines) && strings.HasPrefix(lines[j], "   ") {
+				j++
+			}
+			block := strings.Join(lines[i:j], "\n")
+			if _, id, ok := strings.Cut(block, "Acknowledge with 'Annotation::hash-stream:"); ok {
+				ids = append(ids, "hash-stream:"+strings.TrimSuffix(strings.TrimSpace(id), "'"))
+				i = j - 1
+				continue
+			}
+		}
+		if strings.TrimSpace(lines[i]) != "" {
+			other = append(other, lines[i])
+		}
+	}
+	return ids, strings.Join(other, "\n")
+}
+
+// wantsGuardrailsWarning: compute=lambda with neither reservedConcurrency
+// nor waf/webAclArn.
+func wantsGuardrailsWarning(ctx []string) bool {
+	for _, c := range ctx {
+		k, v, _ := strings.Cut(c, "=")
+		switch {
+		case k == "compute" && v == ComputeECS, k == "reservedConcurrency", k == "webAclArn", k == "waf" && v == "true":
+			return false
+		}
+	}
+	return true
 }
 
 func checkSynthOutput(t *testing.T, out, stackName string, ecs, ingest bool) {
