@@ -14,6 +14,9 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
+	kvs "github.com/aws/aws-sdk-go-v2/service/cloudfrontkeyvaluestore"
 )
 
 // command is one leaf command of the CLI.
@@ -36,6 +39,11 @@ func commands() []command {
 		{"serve", "", "Serve the trustless gateway over the store (default " + DefaultListen + ")", serve},
 		{"smoke", "<url> [cid]", "Check a deployed gateway: verified raw block and CAR, cache headers, cache result", smoke},
 		{"fetch", "<cid>[/path] [-o out]", "Fetch a file or directory (or a CAR with --car) from trustless gateways, verified, in parallel slices", fetchCmd},
+		{"deny add", "<cid>[/path] [--status 410|451] [--reason text]", "Block content: in the denylist, the edge list, and CloudFront's caches", denyAdd},
+		{"deny remove", "<cid>[/path]", "Lift a block of the takedowns list", denyRemove},
+		{"deny list", "", "Print the takedowns list's rules and the other lists", denyList},
+		{"deny check", "<cid>[/path]", "Say which denylist rule blocks or allows a CID or path", denyCheck},
+		{"deny import", "<file.deny>", "Add a list (e.g. bad-bits) to the denylist folder, and its CID rules to the edge list", denyImport},
 	}
 }
 
@@ -47,6 +55,9 @@ type cliEnv struct {
 	onListen       func(addr string) // tests: called once serve listens
 	onMetrics      func(addr string) // tests: called once serve's metrics listen
 	wrapStores     func(*stores)     // tests: wraps the stores a write opens
+	// cdnClients, in tests, gives deny its KeyValueStore and CloudFront
+	// clients (pointed at fakes on loopback).
+	cdnClients func() (*kvs.Client, *cloudfront.Client)
 }
 
 func main() {
