@@ -53,12 +53,16 @@ type config struct {
 }
 
 // defaultServer is the read side's configuration before the environment:
-// serve's, with the budget sized to the function's memory and responses
-// capped under Lambda's.
+// serve's, with the budget sized to the function's memory, responses
+// capped under Lambda's, and the viewer's address taken from CloudFront.
 func defaultServer(getenv func(string) string) server.Config {
 	c := server.DefaultConfig()
 	c.MemoryBudget = memoryBudget(getenv(envFunctionMemory))
 	c.MaxResponseBytes = DefaultMaxResponseBytes
+	// Only CloudFront can call the Function URL (origin access control),
+	// and it writes this header itself when the stack's origin request
+	// policy asks for it.
+	c.ViewerFrom = "CloudFront-Viewer-Address"
 	return c
 }
 

@@ -41,6 +41,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	srv := server.DefaultConfig()
 	srv.MaxResponseBytes = DefaultMaxResponseBytes
 	srv.MemoryBudget = DefaultMemoryBudget
+	srv.ViewerFrom = "CloudFront-Viewer-Address"
 	want := config{s3: s3.Env{IndexBucket: "idx", PackBucket: "packs"}, server: srv}
 	if srv.IndexCacheBytes != index.DefaultCacheBytes || srv.MaxIndexFileBytes != store.DefaultMaxIndexFileBytes ||
 		srv.Planner != streamer.DefaultPlannerConfig() || srv.LogLevel != slog.LevelInfo || srv.MaxBlockBytes != streamer.DefaultMaxBlockBytes {
@@ -92,6 +93,7 @@ func TestLoadConfigAll(t *testing.T) {
 	srv.MemoryBudget = 32 << 20
 	srv.MaxBlockBytes = 2 << 20
 	srv.MaxIndexFileBytes = 1000
+	srv.ViewerFrom = "CloudFront-Viewer-Address"
 	want := config{
 		server: srv,
 		s3: s3.Env{IndexBucket: "idx", IndexPrefix: "index/", PackBucket: "packs", PackPrefix: "packs/",

@@ -37,6 +37,9 @@ type Handler struct {
 	floor     int64
 	admitWait time.Duration
 	clientKey func(*http.Request) string
+	// viewerFrom names the header a trusted proxy puts the viewer's
+	// address in, for the request log ("": none).
+	viewerFrom string
 }
 
 // Memory budget defaults (see WithBudget).
@@ -71,8 +74,19 @@ func WithBudget(b *budget.Budget, floor int64, wait time.Duration) Option {
 	}
 }
 
+// maxViewerBytes bounds the viewer address logged: an IPv6 address and a
+// port fit well within it; a longer header is clipped, not trusted more.
+const maxViewerBytes = 64
+
 // Option configures a Handler.
 type Option func(*Handler)
+
+// WithViewerFrom makes each request's log line name the viewer's address
+// as the header name carries it (CloudFront-Viewer-Address behind
+// CloudFront). Only a header a trusted proxy sets, and overwrites, may be
+// named: a client can write any header. Default: none, the log names the
+// connection's remote address only.
+func WithViewerFrom(name string) Option { return func(h *Handler) { h.viewerFrom = name } }
 
 // WithClientKey sets how the budget tells clients apart (default
 // RemoteAddrKey; HeaderKey behind a trusted proxy, NoClientKey for one
@@ -142,6 +156,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	closeAfterChunkedRequest(w, r)
 	req, err := ParseRequest(r)
 	attrs := []any{"method", r.Method, "path", clip(r.URL.Path, MaxEchoBytes)} // a path may be ~1 MB
+	if h.viewerFrom != "" {
+		if v := r.Header.Get(h.viewerFrom); v != "" {
+			attrs = append(attrs, "viewer", clip(v, maxViewerBytes))
+		}
+	}
 	defer func() {
 		if h.observe != nil {
 			o := Observation{Method: r.Method, Status: rl.status, Bytes: rl.bytes, Blocks: rl.stats.Blocks.Load(),

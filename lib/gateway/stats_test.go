@@ -114,3 +114,46 @@ func TestRequestLogStats(t *testing.T) {
 		}
 	})
 }
+
+// With WithViewerFrom, the request log names the viewer's address as the
+// trusted proxy's header gives it, clipped; without it, a client's header
+// of that name is not logged.
+func TestRequestLogViewer(t *testing.T) {
+	dir, root := indexFixture(t)
+	s := streamer.New(index.NewReader(fs.NewIndexStore(filepath.Join(dir, "index"))), fs.NewPackStore(filepath.Join(dir, "pack")))
+	for _, tc := range []struct {
+		name, from, sent, want string
+	}{
+		{"behind CloudFront", "CloudFront-Viewer-Address", "2001:db8::1:443", "2001:db8::1:443"},
+		{"clipped", "CloudFront-Viewer-Address", strings.Repeat("9", 200), strings.Repeat("9", 64) + "…"},
+		{"no trusted proxy", "", "198.51.100.7:1234", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs testutil.Buffer
+			srv := httptest.NewServer(gateway.New(s, gateway.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))), gateway.WithViewerFrom(tc.from)))
+			defer srv.Close()
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/ipfs/"+root.String()+"?format=raw", nil)
+			req.Header.Set("CloudFront-Viewer-Address", tc.sent)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			l, err := logs.WaitFunc(testutil.WaitContext(t), func(s string) bool { return strings.Contains(s, "\n") })
+			if err != nil {
+				t.Fatal(err)
+			}
+			var line struct{ Viewer *string }
+			if err := json.Unmarshal([]byte(strings.TrimSpace(l)), &line); err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tc.want == "" && line.Viewer != nil:
+				t.Fatalf("viewer %q logged without a trusted proxy", *line.Viewer)
+			case tc.want != "" && (line.Viewer == nil || *line.Viewer != tc.want):
+				t.Fatalf("viewer %v, want %q", line.Viewer, tc.want)
+			}
+		})
+	}
+}

@@ -38,6 +38,7 @@ const (
 	EnvReadAhead        = "HASH_STREAM_READ_AHEAD_BYTES"
 	EnvReadLookahead    = "HASH_STREAM_READ_LOOKAHEAD"
 	EnvLogLevel         = "HASH_STREAM_LOG_LEVEL"
+	EnvViewerFrom       = "HASH_STREAM_VIEWER_FROM"
 	EnvDenylist         = "HASH_STREAM_DENYLIST"
 	EnvDenylistInterval = "HASH_STREAM_DENYLIST_INTERVAL"
 )
@@ -81,6 +82,10 @@ type Config struct {
 	// ClientFrom says how clients are told apart: addr, none, or the
 	// name of a header a trusted proxy sets.
 	ClientFrom string
+	// ViewerFrom names the header a trusted proxy writes the viewer's
+	// address in (CloudFront-Viewer-Address), logged with each request
+	// ("": none).
+	ViewerFrom string
 	// Planner tunes the streamer's ranged reads.
 	Planner streamer.PlannerConfig
 	// LogLevel is the level of the JSON log.
@@ -132,6 +137,7 @@ func (c *Config) knobs() []knob {
 		{"stall-after", EnvStallAfter, "a response whose client takes nothing of a 64 KiB write for this long is stalled: it gives back its read-ahead,\nand may be cut to admit a client holding fewer responses", &durationValue{&c.StallAfter}},
 		{"max-per-client", EnvMaxPerClient, "responses one client may have in flight (admitted or waiting); one more answers 429 (0: no limit)", &intValue{&c.MaxPerClient, 0}},
 		{"client-from", EnvClientFrom, "how clients are told apart for fair admission and --max-per-client: addr (the remote address, an IPv6 one by its /64),\nnone (one client: a proxy in front that reports no address), or the name of a header a trusted proxy sets\n(X-Forwarded-For: its last address)", &stringValue{&c.ClientFrom}},
+		{"viewer-from", EnvViewerFrom, "header a trusted proxy in front writes the viewer's address in (CloudFront-Viewer-Address),\nlogged with each request; a client can send any header, so name one only behind such a proxy", &stringValue{&c.ViewerFrom}},
 		{"read-gap", EnvReadGap, "largest hole between two blocks of a pack still read through rather than split into two ranged reads", &bytesValue{&c.Planner.Gap, 0}},
 		{"read-max-range", EnvReadMaxRange, "largest merged ranged read", &bytesValue{&c.Planner.MaxRange, 1}},
 		{"read-concurrency", EnvReadConcurrency, "ranged reads in flight per response", &intValue{&c.Planner.Concurrency, 1}},
@@ -191,6 +197,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%s must be positive", name("admission-wait"))
 	case c.StallAfter <= 0:
 		return fmt.Errorf("%s must be positive", name("stall-after"))
+	}
+	if c.ViewerFrom != "" && !validHeaderName(c.ViewerFrom) {
+		return fmt.Errorf("%s: %q is not a header name", name("viewer-from"), c.ViewerFrom)
 	}
 	if _, err := ClientKey(c.ClientFrom); err != nil {
 		return fmt.Errorf("%s: %w", name("client-from"), err)

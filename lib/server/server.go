@@ -90,6 +90,7 @@ func New(ctx context.Context, idx store.IndexStore, packs store.PackStore, c Con
 		gateway.WithBudget(bud, c.ResponseFloor, c.AdmissionWait),
 		gateway.WithClientKey(clientKey),
 		gateway.WithMaxResponseBytes(c.MaxResponseBytes),
+		gateway.WithViewerFrom(c.ViewerFrom),
 	}
 	srv := &Server{IndexCache: cache, Budget: bud}
 	if c.Denylist != "" {
@@ -145,8 +146,13 @@ func ClientKey(from string) (func(*http.Request) string, error) {
 		return gateway.RemoteAddrKey, nil
 	case from == "none":
 		return gateway.NoClientKey, nil
-	case from != "" && !strings.ContainsAny(from, " \t\r\n:()<>@,;\\\"/[]?={}"):
+	case validHeaderName(from):
 		return gateway.HeaderKey(from), nil
 	}
 	return nil, fmt.Errorf("%q: want addr, none or a header name", from)
+}
+
+// validHeaderName reports whether s can name an HTTP header.
+func validHeaderName(s string) bool {
+	return s != "" && !strings.ContainsAny(s, " \t\r\n:()<>@,;\\\"/[]?={}")
 }

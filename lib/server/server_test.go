@@ -34,6 +34,7 @@ var knobValues = []struct{ flag, env, value string }{
 	{"stall-after", server.EnvStallAfter, "7s"},
 	{"max-per-client", server.EnvMaxPerClient, "9"},
 	{"client-from", server.EnvClientFrom, "X-Client"},
+	{"viewer-from", server.EnvViewerFrom, "CloudFront-Viewer-Address"},
 	{"read-gap", server.EnvReadGap, "11"},
 	{"read-max-range", server.EnvReadMaxRange, "12000000"},
 	{"read-concurrency", server.EnvReadConcurrency, "13"},
