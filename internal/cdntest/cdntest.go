@@ -109,9 +109,6 @@ func (f *KVS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(map[string]any{"ItemCount": len(f.Items), "TotalSizeInBytes": f.size()})
 }
 
-func testConfig() aws.Config {
-	return aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", "")}
-}
 
 // fixedEndpoint resolves every KeyValueStore call to one URL.
 type fixedEndpoint struct{ url string }
