@@ -109,7 +109,6 @@ func (f *KVS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(map[string]any{"ItemCount": len(f.Items), "TotalSizeInBytes": f.size()})
 }
 
-
 // fixedEndpoint resolves every KeyValueStore call to one URL.
 type fixedEndpoint struct{ url string }
 
