@@ -178,24 +178,34 @@ func (r *report) err() error {
 	return fmt.Errorf("%s failed (see above for what was done)", strings.Join(r.failed, ", "))
 }
 
+// targetCommand parses the flags and the one <cid>[/path] argument of a
+// deny command.
+func (d *denyFlags) targetCommand(fs *flagSet, env *cliEnv, args []string) (cid.Cid, []string, string, error) {
+	d.register(fs, env)
+	pos, err := fs.parse(args, 1, 1)
+	if err != nil {
+		return cid.Undef, nil, "", err
+	}
+	c, path, err := denylist.ParseTarget(pos[0])
+	if err != nil {
+		return cid.Undef, nil, "", fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return c, path, pos[0], nil
+}
+
 func denyAdd(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlagSet("deny add", "<cid>[/path]", "Block a CID (every form of its multihash) or a path under it: in the list (the origin),\nin the edge list (a CID without a path) and by invalidating its cached copies.", env.stderr)
 	var d denyFlags
 	var status int
 	var reason string
-	d.register(fs, env)
 	fs.intVar(&status, []string{"status"}, http.StatusGone, "HTTP status of a blocked request: 410 (gone) or 451 (unavailable for legal reasons)")
 	fs.stringVar(&reason, []string{"reason"}, "", "why, for operators: kept in the list, never sent to clients")
-	pos, err := fs.parse(args, 1, 1)
+	c, path, target, err := d.targetCommand(fs, env, args)
 	if err != nil {
 		return err
 	}
 	if status != http.StatusGone && status != http.StatusUnavailableForLegalReasons {
 		return fmt.Errorf("%w: --status %d: want 410 or 451", errUsage, status)
-	}
-	c, path, err := denylist.ParseTarget(pos[0])
-	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	l, _, err := d.openList(ctx, env)
 	if err != nil {
@@ -217,7 +227,7 @@ func denyAdd(ctx context.Context, env *cliEnv, args []string) error {
 	if added {
 		r.done("list %s: %s", l, line)
 	} else {
-		r.done("list %s: %s was listed already", l, pos[0])
+		r.done("list %s: %s was listed already", l, target)
 	}
 	blockEdge(ctx, r, edge, c, path, status)
 	invalidate(ctx, r, inv, c)
@@ -259,14 +269,9 @@ func invalidate(ctx context.Context, r *report, inv *cdn.Invalidator, c cid.Cid)
 func denyRemove(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlagSet("deny remove", "<cid>[/path]", "Lift a block this list holds: from the list and the edge list. Cached 410s expire within a minute.", env.stderr)
 	var d denyFlags
-	d.register(fs, env)
-	pos, err := fs.parse(args, 1, 1)
+	c, path, target, err := d.targetCommand(fs, env, args)
 	if err != nil {
 		return err
-	}
-	c, path, err := denylist.ParseTarget(pos[0])
-	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	l, _, err := d.openList(ctx, env)
 	if err != nil {
@@ -287,9 +292,9 @@ func denyRemove(ctx context.Context, env *cliEnv, args []string) error {
 		r.skip("edge list: the list was not changed")
 		return r.err()
 	case removed:
-		r.done("list %s: rule for %s removed", l, pos[0])
+		r.done("list %s: rule for %s removed", l, target)
 	default:
-		r.done("list %s: no rule for %s", l, pos[0])
+		r.done("list %s: no rule for %s", l, target)
 	}
 	if edge != nil && len(path) == 0 {
 		if err := edge.Unblock(ctx, c.Hash()); err != nil {
@@ -344,14 +349,9 @@ func denyList(ctx context.Context, env *cliEnv, args []string) error {
 func denyCheck(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlagSet("deny check", "<cid>[/path]", "Say which rule of the lists blocks (or allows) a CID or path, as serve and the function apply them.", env.stderr)
 	var d denyFlags
-	d.register(fs, env)
-	pos, err := fs.parse(args, 1, 1)
+	c, path, target, err := d.targetCommand(fs, env, args)
 	if err != nil {
 		return err
-	}
-	c, path, err := denylist.ParseTarget(pos[0])
-	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	_, folder, err := d.openList(ctx, env)
 	if err != nil {
@@ -367,11 +367,11 @@ func denyCheck(ctx context.Context, env *cliEnv, args []string) error {
 	rule, blocked := w.Current().Match(c, path)
 	switch {
 	case blocked:
-		fmt.Fprintf(env.stdout, "%s: %s\n", pos[0], rule)
+		fmt.Fprintf(env.stdout, "%s: %s\n", target, rule)
 	case rule.File != "":
-		fmt.Fprintf(env.stdout, "%s: not blocked: %s\n", pos[0], rule)
+		fmt.Fprintf(env.stdout, "%s: not blocked: %s\n", target, rule)
 	default:
-		fmt.Fprintf(env.stdout, "%s: not blocked: no rule matches\n", pos[0])
+		fmt.Fprintf(env.stdout, "%s: not blocked: no rule matches\n", target)
 	}
 	return nil
 }

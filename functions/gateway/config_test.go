@@ -248,8 +248,27 @@ func TestInitFailure(t *testing.T) {
 	bin := bootstrap(t)
 	rt := lambdatest.NewRuntime(t)
 	inv := rt.Invoke(lambdatest.FunctionURLEvent("GET", "/ipfs/"+fixture.HelloCID, "format=raw"))
+	msg := runFailingInit(t, bin, append(isolatedEnv(t), "AWS_LAMBDA_RUNTIME_API="+rt.Addr(), server.EnvLogLevel+"=loud"))
+	for _, w := range []string{"init failed", s3.EnvIndexBucket + " is not set", s3.EnvPackBucket + " is not set", server.EnvLogLevel + `=\"loud\"`} {
+		if !strings.Contains(msg, w) {
+			t.Errorf("output %q lacks %q", msg, w)
+		}
+	}
+	select {
+	case <-inv.Done():
+		t.Error("the function answered an event without configuration")
+	default:
+	}
+	t.Logf("init failure output: %s", strings.TrimSpace(msg))
+}
+
+// runFailingInit runs the bootstrap bin with env, which must make its init
+// fail: it waits (up to testutil.WaitTimeout) for exit status 1 and
+// returns the output.
+func runFailingInit(t *testing.T, bin string, env []string) string {
+	t.Helper()
 	cmd := exec.Command(bin)
-	cmd.Env = append(isolatedEnv(t), "AWS_LAMBDA_RUNTIME_API="+rt.Addr(), server.EnvLogLevel+"=loud")
+	cmd.Env = env
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -266,18 +285,7 @@ func TestInitFailure(t *testing.T) {
 	case <-time.After(testutil.WaitTimeout):
 		_ = cmd.Process.Kill()
 		<-done
-		t.Fatalf("still running %v after start without configuration; output %s", testutil.WaitTimeout, out.String())
+		t.Fatalf("still running %v after a start that must fail; output %s", testutil.WaitTimeout, out.String())
 	}
-	msg := out.String()
-	for _, w := range []string{"init failed", s3.EnvIndexBucket + " is not set", s3.EnvPackBucket + " is not set", server.EnvLogLevel + `=\"loud\"`} {
-		if !strings.Contains(msg, w) {
-			t.Errorf("output %q lacks %q", msg, w)
-		}
-	}
-	select {
-	case <-inv.Done():
-		t.Error("the function answered an event without configuration")
-	default:
-	}
-	t.Logf("init failure output: %s", strings.TrimSpace(msg))
+	return out.String()
 }

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"net/http"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -75,27 +72,8 @@ func TestDenylistMissingFailsInit(t *testing.T) {
 	bin := bootstrap(t)
 	b := newBuckets(t)
 	rt := lambdatest.NewRuntime(t)
-	cmd := exec.Command(bin)
-	cmd.Env = append(functionEnv(t, b, s3srv.Endpoint, server.EnvDenylist+"=s3://"+s3srv.NewBucket(t)+"/deny/"), "AWS_LAMBDA_RUNTIME_API="+rt.Addr())
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-			t.Fatalf("exit: %v, want status 1; output %s", err, out.String())
-		}
-	case <-time.After(testutil.WaitTimeout):
-		_ = cmd.Process.Kill()
-		<-done
-		t.Fatalf("still running %v after start with an empty denylist folder; output %s", testutil.WaitTimeout, out.String())
-	}
-	if msg := out.String(); !strings.Contains(msg, "init failed") || !strings.Contains(msg, "denylist s3://") {
+	msg := runFailingInit(t, bin, append(functionEnv(t, b, s3srv.Endpoint, server.EnvDenylist+"=s3://"+s3srv.NewBucket(t)+"/deny/"), "AWS_LAMBDA_RUNTIME_API="+rt.Addr()))
+	if !strings.Contains(msg, "init failed") || !strings.Contains(msg, "denylist s3://") {
 		t.Fatalf("output %q does not name the denylist", msg)
 	}
 }
