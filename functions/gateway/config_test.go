@@ -13,6 +13,7 @@ import (
 	"github.com/hash-stream/hash-stream-aws/internal/lambdatest"
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
+	"github.com/hash-stream/hash-stream-aws/lib/logging"
 	"github.com/hash-stream/hash-stream-aws/lib/server"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
@@ -54,7 +55,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	// configuration.
 	vars := withBuckets(nil)
 	for _, k := range []string{s3.EnvIndexPrefix, s3.EnvPackPrefix, server.EnvIndexCacheBytes, index.EnvMaxIndexFileBytes, server.EnvMaxResponseBytes,
-		server.EnvReadGap, server.EnvReadMaxRange, server.EnvReadConcurrency, server.EnvReadAhead, server.EnvLogLevel, server.EnvMemoryBudget, index.EnvMaxBlockBytes} {
+		server.EnvReadGap, server.EnvReadMaxRange, server.EnvReadConcurrency, server.EnvReadAhead, logging.EnvLevel, server.EnvMemoryBudget, index.EnvMaxBlockBytes} {
 		vars[k] = ""
 	}
 	if c, err := loadConfig(env(vars)); err != nil || c != want {
@@ -74,7 +75,7 @@ func TestLoadConfigAll(t *testing.T) {
 		server.EnvReadMaxRange:     "2097152",
 		server.EnvReadConcurrency:  "2",
 		server.EnvReadAhead:        "1",
-		server.EnvLogLevel:         "debug",
+		logging.EnvLevel:           "debug",
 		s3.EnvEndpointS3:           "http://127.0.0.1:9000",
 		s3.EnvHeaderTimeout:        "2s",
 		s3.EnvBodyTimeout:          "1500ms",
@@ -123,19 +124,19 @@ func TestLoadConfigLogLevels(t *testing.T) {
 		"debug": slog.LevelDebug, "DEBUG": slog.LevelDebug, "Info": slog.LevelInfo,
 		"warn": slog.LevelWarn, "error": slog.LevelError, "warn+2": slog.LevelWarn + 2,
 	} {
-		c, err := loadConfig(env(withBuckets(map[string]string{server.EnvLogLevel: in})))
+		c, err := loadConfig(env(withBuckets(map[string]string{logging.EnvLevel: in})))
 		if err != nil {
-			t.Errorf("%s=%q: %v", server.EnvLogLevel, in, err)
+			t.Errorf("%s=%q: %v", logging.EnvLevel, in, err)
 			continue
 		}
 		if c.server.LogLevel != want {
-			t.Errorf("%s=%q: level %v, want %v", server.EnvLogLevel, in, c.server.LogLevel, want)
+			t.Errorf("%s=%q: level %v, want %v", logging.EnvLevel, in, c.server.LogLevel, want)
 		}
 	}
 	for _, in := range []string{"verbose", "trace", "1", "info "} {
-		_, err := loadConfig(env(withBuckets(map[string]string{server.EnvLogLevel: in})))
-		if err == nil || !strings.Contains(err.Error(), server.EnvLogLevel+"=") || !strings.Contains(err.Error(), "want debug, info, warn or error") {
-			t.Errorf("%s=%q: error %v", server.EnvLogLevel, in, err)
+		_, err := loadConfig(env(withBuckets(map[string]string{logging.EnvLevel: in})))
+		if err == nil || !strings.Contains(err.Error(), logging.EnvLevel+"=") || !strings.Contains(err.Error(), "want debug, info, warn or error") {
+			t.Errorf("%s=%q: error %v", logging.EnvLevel, in, err)
 		}
 	}
 }
@@ -203,8 +204,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		},
 		{
 			name: "every problem at once",
-			vars: map[string]string{server.EnvReadAhead: "x", server.EnvLogLevel: "loud"},
-			want: []string{s3.EnvIndexBucket, s3.EnvPackBucket, server.EnvReadAhead + `="x"`, server.EnvLogLevel + `="loud"`},
+			vars: map[string]string{server.EnvReadAhead: "x", logging.EnvLevel: "loud"},
+			want: []string{s3.EnvIndexBucket, s3.EnvPackBucket, server.EnvReadAhead + `="x"`, logging.EnvLevel + `="loud"`},
 		},
 	}
 	for _, tt := range tests {
@@ -248,8 +249,8 @@ func TestInitFailure(t *testing.T) {
 	bin := bootstrap(t)
 	rt := lambdatest.NewRuntime(t)
 	inv := rt.Invoke(lambdatest.FunctionURLEvent("GET", "/ipfs/"+fixture.HelloCID, "format=raw"))
-	msg := runFailingInit(t, bin, append(isolatedEnv(t), "AWS_LAMBDA_RUNTIME_API="+rt.Addr(), server.EnvLogLevel+"=loud"))
-	for _, w := range []string{"init failed", s3.EnvIndexBucket + " is not set", s3.EnvPackBucket + " is not set", server.EnvLogLevel + `=\"loud\"`} {
+	msg := runFailingInit(t, bin, append(isolatedEnv(t), "AWS_LAMBDA_RUNTIME_API="+rt.Addr(), logging.EnvLevel+"=loud"))
+	for _, w := range []string{"init failed", s3.EnvIndexBucket + " is not set", s3.EnvPackBucket + " is not set", logging.EnvLevel + `=\"loud\"`} {
 		if !strings.Contains(msg, w) {
 			t.Errorf("output %q lacks %q", msg, w)
 		}

@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
-	"github.com/hash-stream/hash-stream-aws/lib/server"
+	"github.com/hash-stream/hash-stream-aws/lib/logging"
 	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
 )
 
@@ -12,7 +12,7 @@ import (
 // reads, and what the infra sets is enough: loadConfig accepts it, and
 // fails without each variable it requires.
 func TestInfraEnvIsWhatTheFunctionReads(t *testing.T) {
-	testutil.CheckInfraEnv(t, "functionEnv", map[string]string{server.EnvLogLevel: "info"}, // the infra writes a level name
+	testutil.CheckInfraEnv(t, "functionEnv", map[string]string{logging.EnvLevel: "info"}, // the infra writes a level name
 		[]string{s3.EnvIndexBucket, s3.EnvPackBucket},
 		func(lookup func(string) (string, bool)) error {
 			_, err := loadConfig(func(k string) string { v, _ := lookup(k); return v })

@@ -9,27 +9,20 @@ import (
 
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/ingest"
+	"github.com/hash-stream/hash-stream-aws/lib/logging"
 	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
 )
 
 // Environment variables of the function (the contract with the CDK app,
-// which sets them). The bucket and prefix names are the hash-stream CLI's,
-// declared beside the S3 store (s3.ReadEnv reads them, with the S3
-// client's).
+// which sets them) besides those declared with what reads them: the
+// buckets and prefixes (package s3, s3.ReadEnv), the log level (package
+// logging), and the readers' limits (package index: a deployment that
+// changes them on the gateway sets the same values here, so the indexer
+// stores nothing the gateway refuses).
 const (
-	envIndexBucket    = s3.EnvIndexBucket
-	envIndexPrefix    = s3.EnvIndexPrefix
-	envPackBucket     = s3.EnvPackBucket
-	envPackPrefix     = s3.EnvPackPrefix
 	envIngestPrefix   = "HASH_STREAM_INGEST_PREFIX"
 	envRejectedPrefix = "HASH_STREAM_REJECTED_PREFIX"
 	envIndexWriter    = "HASH_STREAM_INDEX_WRITER"
-	envLogLevel       = "HASH_STREAM_LOG_LEVEL"
-	// The readers' limits, the gateway function's variables: a
-	// deployment that changes them on the gateway sets the same values
-	// here, so the indexer stores nothing the gateway refuses.
-	envMaxBlock     = index.EnvMaxBlockBytes
-	envMaxIndexFile = index.EnvMaxIndexFileBytes
 )
 
 // config is the function's configuration, read once at init.
@@ -77,7 +70,7 @@ func loadConfig(lookupEnv func(string) (string, bool)) (config, error) {
 	for _, v := range []struct {
 		name string
 		to   *int64
-	}{{envMaxBlock, &c.limits.MaxBlockBytes}, {envMaxIndexFile, &c.limits.MaxFileBytes}} {
+	}{{index.EnvMaxBlockBytes, &c.limits.MaxBlockBytes}, {index.EnvMaxIndexFileBytes, &c.limits.MaxFileBytes}} {
 		if val := getenv(v.name); val != "" {
 			n, err := strconv.ParseInt(val, 10, 64)
 			if err != nil || n < 1 {
@@ -87,9 +80,10 @@ func loadConfig(lookupEnv func(string) (string, bool)) (config, error) {
 			*v.to = n
 		}
 	}
-	if v := getenv(envLogLevel); v != "" {
-		if err := c.logLevel.UnmarshalText([]byte(strings.ToUpper(v))); err != nil {
-			problems = append(problems, fmt.Sprintf("%s=%q: want debug, info, warn or error", envLogLevel, v))
+	if v := getenv(logging.EnvLevel); v != "" {
+		var err error
+		if c.logLevel, err = logging.ParseLevel(v); err != nil {
+			problems = append(problems, fmt.Sprintf("%s=%q: %v", logging.EnvLevel, v, err))
 		}
 	}
 	if len(problems) > 0 {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/ingest"
+	"github.com/hash-stream/hash-stream-aws/lib/logging"
+	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 )
 
@@ -15,7 +17,7 @@ func lookupMap(m map[string]string) func(string) (string, bool) {
 }
 
 func TestLoadConfig(t *testing.T) {
-	base := map[string]string{envIndexBucket: "idx", envPackBucket: "packs"}
+	base := map[string]string{s3.EnvIndexBucket: "idx", s3.EnvPackBucket: "packs"}
 	c, err := loadConfig(lookupMap(base))
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +31,7 @@ func TestLoadConfig(t *testing.T) {
 		t.Fatalf("default limits %+v", c.limits)
 	}
 	raised := maps.Clone(base)
-	raised[envMaxBlock], raised[envMaxIndexFile] = "8388608", "1048576"
+	raised[index.EnvMaxBlockBytes], raised[index.EnvMaxIndexFileBytes] = "8388608", "1048576"
 	if c, err := loadConfig(lookupMap(raised)); err != nil || c.limits != (index.Limits{MaxBlockBytes: 8 << 20, MaxFileBytes: 1 << 20}) {
 		t.Fatalf("limits %+v, %v", c.limits, err)
 	}
@@ -38,11 +40,11 @@ func TestLoadConfig(t *testing.T) {
 		env  map[string]string
 		msgs []string
 	}{
-		{"no buckets", map[string]string{}, []string{envIndexBucket + " is not set", envPackBucket + " is not set"}},
+		{"no buckets", map[string]string{}, []string{s3.EnvIndexBucket + " is not set", s3.EnvPackBucket + " is not set"}},
 		{"empty prefixes", map[string]string{envIngestPrefix: "", envRejectedPrefix: ""}, []string{envIngestPrefix + " is set but empty", envRejectedPrefix + " is set but empty"}},
 		{"writer", map[string]string{envIndexWriter: "none"}, []string{envIndexWriter + `="none"`}},
-		{"level", map[string]string{envLogLevel: "loud"}, []string{envLogLevel + `="loud"`}},
-		{"limits", map[string]string{envMaxBlock: "0", envMaxIndexFile: "lots"}, []string{envMaxBlock + `="0"`, envMaxIndexFile + `="lots"`}},
+		{"level", map[string]string{logging.EnvLevel: "loud"}, []string{logging.EnvLevel + `="loud"`}},
+		{"limits", map[string]string{index.EnvMaxBlockBytes: "0", index.EnvMaxIndexFileBytes: "lots"}, []string{index.EnvMaxBlockBytes + `="0"`, index.EnvMaxIndexFileBytes + `="lots"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{}

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
+	"github.com/hash-stream/hash-stream-aws/lib/logging"
+	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
 )
 
 // Every variable the infra sets on the indexer (indexerEnv in
@@ -16,9 +18,9 @@ func TestInfraEnvIsWhatTheFunctionReads(t *testing.T) {
 		envIngestPrefix:   "ingest/",
 		envRejectedPrefix: "rejected/",
 		envIndexWriter:    "all",
-		envLogLevel:       "info",
+		logging.EnvLevel:  "info",
 	}
-	testutil.CheckInfraEnv(t, "indexerEnv", defaults, []string{envIndexBucket, envPackBucket},
+	testutil.CheckInfraEnv(t, "indexerEnv", defaults, []string{s3.EnvIndexBucket, s3.EnvPackBucket},
 		func(lookup func(string) (string, bool)) error {
 			_, err := loadConfig(lookup)
 			return err

@@ -35,7 +35,7 @@ func TestIndexerRefusesWhatTheGatewayRefuses(t *testing.T) {
 	r.wantRejected(t, "rejected/six.car")
 
 	raised := 8 << 20
-	r = newRig(t, envMaxBlock+"="+strconv.Itoa(raised))
+	r = newRig(t, index.EnvMaxBlockBytes+"="+strconv.Itoa(raised))
 	r.put(t, "ingest/six.car", car)
 	if msg := r.invoke(t, "ingest/six.car"); msg != "" {
 		t.Fatalf("function error: %s", msg)

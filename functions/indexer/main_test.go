@@ -143,8 +143,8 @@ func newRig(t *testing.T, extraEnv ...string) *rig {
 	env = append(env,
 		"AWS_ENDPOINT_URL_S3="+r.rec.url,
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=120",
-		envIndexBucket+"="+r.index, envIndexPrefix+"=idx/",
-		envPackBucket+"="+r.pack, envPackPrefix+"=packs/",
+		s3.EnvIndexBucket+"="+r.index, s3.EnvIndexPrefix+"=idx/",
+		s3.EnvPackBucket+"="+r.pack, s3.EnvPackPrefix+"=packs/",
 	)
 	r.emu = lambdatest.StartEmulator(t, bin, append(env, extraEnv...)...)
 	return r

@@ -14,6 +14,7 @@ import (
 	"github.com/hash-stream/hash-stream-aws/lib/denylist"
 	"github.com/hash-stream/hash-stream-aws/lib/gateway"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
+	"github.com/hash-stream/hash-stream-aws/lib/logging"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/hash-stream/hash-stream-aws/lib/streamer"
 )
@@ -37,7 +38,6 @@ const (
 	EnvReadConcurrency  = "HASH_STREAM_READ_CONCURRENCY"
 	EnvReadAhead        = "HASH_STREAM_READ_AHEAD_BYTES"
 	EnvReadLookahead    = "HASH_STREAM_READ_LOOKAHEAD"
-	EnvLogLevel         = "HASH_STREAM_LOG_LEVEL"
 	EnvViewerFrom       = "HASH_STREAM_VIEWER_FROM"
 	EnvDenylist         = "HASH_STREAM_DENYLIST"
 	EnvDenylistInterval = "HASH_STREAM_DENYLIST_INTERVAL"
@@ -143,7 +143,7 @@ func (c *Config) knobs() []knob {
 		{"read-concurrency", EnvReadConcurrency, "ranged reads in flight per response", &intValue{&c.Planner.Concurrency, 1}},
 		{"read-ahead", EnvReadAhead, "bytes one ranged read may hold ahead of the response", &bytesValue{&c.Planner.ReadAhead, 1}},
 		{"read-lookahead", EnvReadLookahead, "blocks located through the index ahead of the reads", &intValue{&c.Planner.Lookahead, 1}},
-		{"log-level", EnvLogLevel, "level of the JSON log: debug, info, warn or error", &levelValue{&c.LogLevel}},
+		{"log-level", logging.EnvLevel, "level of the JSON log: debug, info, warn or error", &levelValue{&c.LogLevel}},
 		{"denylist", EnvDenylist, "IPIP-383 denylist: a list file, a folder of *.deny files, or s3://bucket/prefix/;\nblocked content answers 410 (or the list's status); a list that cannot be read at start fails the start", &stringValue{&c.Denylist}},
 		{"denylist-interval", EnvDenylistInterval, "how often the denylist is checked for a change (a bad new version keeps the last good one)", &durationValue{&c.DenylistInterval}},
 	}
@@ -293,8 +293,10 @@ func (v *levelValue) String() string {
 }
 
 func (v *levelValue) Set(s string) error {
-	if err := v.p.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
-		return errors.New("want debug, info, warn or error")
+	l, err := logging.ParseLevel(s)
+	if err != nil {
+		return err
 	}
+	*v.p = l
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/hash-stream/hash-stream-aws/internal/fixture"
 	"github.com/hash-stream/hash-stream-aws/internal/testutil"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
+	"github.com/hash-stream/hash-stream-aws/lib/logging"
 	"github.com/hash-stream/hash-stream-aws/lib/server"
 	"github.com/hash-stream/hash-stream-aws/lib/store/memory"
 )
@@ -40,7 +41,7 @@ var knobValues = []struct{ flag, env, value string }{
 	{"read-concurrency", server.EnvReadConcurrency, "13"},
 	{"read-ahead", server.EnvReadAhead, "14000"},
 	{"read-lookahead", server.EnvReadLookahead, "15"},
-	{"log-level", server.EnvLogLevel, "debug"},
+	{"log-level", logging.EnvLevel, "debug"},
 	{"denylist", server.EnvDenylist, "s3://lists/deny/"},
 	{"denylist-interval", server.EnvDenylistInterval, "10s"},
 }
@@ -123,13 +124,13 @@ func TestFromEnvErrors(t *testing.T) {
 	if err := c.FromEnv(func(string) string { return "" }); err != nil || c != server.DefaultConfig() {
 		t.Fatalf("empty environment: %v, %+v", err, c)
 	}
-	vars := map[string]string{server.EnvReadAhead: "x", server.EnvStallAfter: "0s", server.EnvIndexCacheBytes: "-1", server.EnvLogLevel: "loud"}
+	vars := map[string]string{server.EnvReadAhead: "x", server.EnvStallAfter: "0s", server.EnvIndexCacheBytes: "-1", logging.EnvLevel: "loud"}
 	err := c.FromEnv(func(k string) string { return vars[k] })
 	if err == nil {
 		t.Fatal("no error")
 	}
 	for _, want := range []string{server.EnvReadAhead + `="x": want an integer >= 1`, server.EnvStallAfter + `="0s": want a positive duration`,
-		server.EnvIndexCacheBytes + `="-1": want an integer >= 0`, server.EnvLogLevel + `="loud": want debug, info, warn or error`} {
+		server.EnvIndexCacheBytes + `="-1": want an integer >= 0`, logging.EnvLevel + `="loud": want debug, info, warn or error`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
