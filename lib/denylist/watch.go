@@ -134,15 +134,17 @@ func (w *Watcher) check(done chan struct{}) {
 	ctx, cancel := context.WithTimeout(context.Background(), w.timeout)
 	defer cancel()
 	err := w.reload(ctx)
+	if err != nil {
+		// Counted before the waiters go on: one that then reads Failures
+		// sees this check's.
+		w.failures.Add(1)
+		w.log.Error("denylist reload failed; the last good list stays in force", "err", err.Error())
+	}
 	w.mu.Lock()
 	w.checked = w.now()
 	w.checking = nil
 	w.mu.Unlock()
 	close(done)
-	if err != nil {
-		w.failures.Add(1)
-		w.log.Error("denylist reload failed; the last good list stays in force", "err", err.Error())
-	}
 }
 
 func (w *Watcher) reload(ctx context.Context) error {
