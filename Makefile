@@ -71,6 +71,7 @@ fuzz:
 	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./lib/index
 	go test -run '^$$' -fuzz '^FuzzDecodeMatchesIPLD$$' -fuzztime $(FUZZTIME) ./lib/index
 	go test -run '^$$' -fuzz '^FuzzNewRequest$$' -fuzztime $(FUZZTIME) ./lib/lambdastream
+	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./lib/denylist
 
 # Benchmarks: pack write and gateway serving (1 GiB generated content, never
 # committed; HASH_STREAM_BENCH_BYTES to change), compare runs with benchstat.
