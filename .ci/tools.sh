@@ -4,7 +4,8 @@
 #   versitygw        S3-compatible server (Go module)
 #   staticcheck      the linter of make check (Go module)
 #   aws-lambda-rie   Lambda Runtime Interface Emulator (Go module)
-#   node 22, aws-cdk, @helia/verified-fetch, ipfs-unixfs-importer  (npm packages)
+#   node 22, aws-cdk, @helia/verified-fetch, ipfs-unixfs-importer,
+#   esbuild (minifies the CloudFront Function: infra/cachekey.go)  (npm packages)
 #   podman           builds the container image (Debian package, as root)
 # Idempotent: what is already there is kept.
 set -euo pipefail
@@ -20,6 +21,7 @@ NODE_VERSION=22.23.3
 AWS_CDK_VERSION=2.1148.1
 VERIFIED_FETCH_VERSION=8.0.4
 UNIXFS_IMPORTER_VERSION=17.1.1
+ESBUILD_VERSION=0.28.2
 
 if [ ! -x "$tools/bin/versitygw" ]; then
   echo "tools: installing versitygw $VERSITYGW_VERSION" >&2
@@ -33,14 +35,14 @@ if [ ! -x "$tools/bin/aws-lambda-rie" ]; then
   echo "tools: installing aws-lambda-rie $RIE_VERSION" >&2
   GOBIN="$tools/bin" go install "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$RIE_VERSION"
 fi
-stamp="$tools/node/.installed-$NODE_VERSION-$AWS_CDK_VERSION-$VERIFIED_FETCH_VERSION-$UNIXFS_IMPORTER_VERSION"
+stamp="$tools/node/.installed-$NODE_VERSION-$AWS_CDK_VERSION-$VERIFIED_FETCH_VERSION-$UNIXFS_IMPORTER_VERSION-$ESBUILD_VERSION"
 if [ ! -f "$stamp" ]; then
-  echo "tools: installing node $NODE_VERSION, aws-cdk $AWS_CDK_VERSION, @helia/verified-fetch $VERIFIED_FETCH_VERSION, ipfs-unixfs-importer $UNIXFS_IMPORTER_VERSION" >&2
+  echo "tools: installing node $NODE_VERSION, aws-cdk $AWS_CDK_VERSION, @helia/verified-fetch $VERIFIED_FETCH_VERSION, ipfs-unixfs-importer $UNIXFS_IMPORTER_VERSION, esbuild $ESBUILD_VERSION" >&2
   (cd "$tools/node" &&
     { [ -f package.json ] || echo '{"name":"hash-stream-tools","private":true}' >package.json; } &&
     npm install --no-audit --no-fund --loglevel=error \
       "node@$NODE_VERSION" "aws-cdk@$AWS_CDK_VERSION" "@helia/verified-fetch@$VERIFIED_FETCH_VERSION" \
-      "ipfs-unixfs-importer@$UNIXFS_IMPORTER_VERSION")
+      "ipfs-unixfs-importer@$UNIXFS_IMPORTER_VERSION" "esbuild@$ESBUILD_VERSION")
   touch "$stamp"
 fi
 

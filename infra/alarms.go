@@ -158,6 +158,8 @@ func (s *GatewayStack) monitoring(cfg Config) {
 		emf = []awscloudwatch.IMetric{ttfb, m("bytes", "Sum"), m("storage_reads", "Sum"), m("index_cache_hits", "Sum"), m("index_cache_misses", "Sum")}
 	}
 
+	s.denylistAlarm(cfg, alarm)
+
 	row2 := []awscloudwatch.IWidget{
 		graph("CloudFront requests (us-east-1)", cfMetric("Requests", "Sum", "us-east-1")),
 		graph("CloudFront error rates % (us-east-1)", cfMetric("4xxErrorRate", "Average", "us-east-1"), cfMetric("5xxErrorRate", "Average", "us-east-1")),

@@ -41,7 +41,7 @@ func elfBootstrap(t *testing.T, machine elf.Machine) string {
 // function code points at, as staged in the cloud assembly.
 func stagedBootstrapMachine(t *testing.T, s *synthesized) elf.Machine {
 	t.Helper()
-	_, fn := s.onlyResource(t, "AWS::Lambda::Function")
+	_, fn := s.gatewayFunction(t)
 	return stagedMachine(t, s, fn)
 }
 
@@ -74,7 +74,7 @@ func TestArchitecture(t *testing.T) {
 		{map[string]string{"lambdaDir": amdDir, "architecture": "x86_64"}, "x86_64", elf.EM_X86_64},
 	} {
 		s := synth(t, tc.ctx, "")
-		_, fn := s.onlyResource(t, "AWS::Lambda::Function")
+		_, fn := s.gatewayFunction(t)
 		if got, want := props(fn)["Architectures"], []interface{}{tc.arch}; !reflect.DeepEqual(got, want) {
 			t.Errorf("%v: Architectures %v, want %v", tc.ctx, got, want)
 		}

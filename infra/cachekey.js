@@ -15,6 +15,21 @@
 //    bad too, the gateway would name the path first; here the query is.
 // Entries of Accept with RFC 2231 parameters (name*=) are ignored (Go's
 // mime decodes them; no trustless client sends them).
+// Takedowns (before anything else, for every /ipfs/ request but a
+// preflight): the CID is decoded to its multihash and the edge denylist, a
+// CloudFront KeyValueStore associated with this function, is looked up
+// with the multihash's bytes in lowercase hex as the key (lib/cdn.DenyKey):
+// CIDv0, and CIDv1 in any base this decodes (base2, base16, the base32
+// family, base36, base58btc and flickr, base64 and base64url, padded or
+// not, identity) and with any codec, are one key. A listed CID is answered
+// here with the status the entry holds (410, 451) and the body "blocked",
+// before the cache, so cached copies stop being served. Any failure of the
+// lookup other than a hit (the key is not there, the store cannot be read,
+// no store is associated) lets the request through: the edge fails open,
+// the origin enforces the full list anyway. This file is the readable
+// source; the stack deploys cachekey.min.js, its minified form
+// (cachekey.go).
+import cf from 'cloudfront';
 var RAW = 'application/vnd.ipld.raw';
 var CAR = 'application/vnd.ipld.car';
 var CAR_CANON = CAR + '; version=1; order=dfs';
@@ -24,8 +39,19 @@ var TRUSTLESS = ['format', 'dag-scope', 'entity-bytes', 'car-version', 'car-orde
 // Go's unicode.IsSpace.
 var SPACE = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
 var TSPECIALS = '()<>@,;:\\"/[]?=';
+// BLOCKED_MAX_AGE is the gateway's BlockedMaxAge (lib/gateway/deny.go).
+var BLOCKED_MAX_AGE = 60;
 
-function handler(event) {
+// kvs is the edge denylist, or null when no store is associated (the
+// stack's denylist=false).
+var kvs = null;
+try {
+    kvs = cf.kvs();
+} catch (e) {
+    kvs = null;
+}
+
+async function handler(event) {
     var req = event.request;
     var headers = req.headers || {};
     req.headers = headers;
@@ -35,10 +61,23 @@ function handler(event) {
         delete headers.accept;
         return req;
     }
+    var uri = req.uri || '';
+    if (kvs && uri.indexOf('/ipfs/') === 0) {
+        var key = denyKey(uri);
+        if (key) {
+            var v = null;
+            try {
+                v = await kvs.get(key);
+            } catch (e) {
+                // Not listed, or the store failed: fail open.
+                v = null;
+            }
+            if (v !== null && v !== undefined) return blocked(v);
+        }
+    }
     // rawQueryString (runtime 2.0): the query as sent, unparsed.
     var q = parseQuery(req.rawQueryString() || '');
     if (q.error) return reply(400, q.error);
-    var uri = req.uri || '';
     if (uri.indexOf('/ipfs/') !== 0) {
         // Not a content path: the gateway answers from the path alone.
         req.querystring = '';
@@ -123,10 +162,12 @@ function refuse(status, message) {
     return { status: status, message: message };
 }
 
-function reply(status, message) {
-    return {
+var REASONS = { 400: 'Bad Request', 406: 'Not Acceptable', 410: 'Gone', 451: 'Unavailable For Legal Reasons' };
+
+function reply(status, message, maxAge) {
+    var r = {
         statusCode: status,
-        statusDescription: status === 400 ? 'Bad Request' : 'Not Acceptable',
+        statusDescription: REASONS[status] || 'Blocked',
         headers: {
             'content-type': { value: 'text/plain; charset=utf-8' },
             'x-content-type-options': { value: 'nosniff' },
@@ -134,6 +175,123 @@ function reply(status, message) {
         },
         body: { encoding: 'text', data: message + '\n' }
     };
+    if (maxAge) {
+        r.headers['cache-control'] = { value: 'public, max-age=' + maxAge };
+    }
+    return r;
+}
+
+// blocked answers a listed CID as the gateway does (lib/gateway/errors.go):
+// the entry's status (410 when it holds none in 400-599), "blocked",
+// cacheable for BLOCKED_MAX_AGE seconds so that an unblock takes effect.
+function blocked(value) {
+    var status = +value;
+    if (!(status >= 400 && status <= 599 && status % 1 === 0)) {
+        status = 410;
+    }
+    return reply(status, 'blocked', BLOCKED_MAX_AGE);
+}
+
+// Multibase alphabets: those of 2^n bases are decoded bit by bit
+// (RFC 4648, padding dropped), the others as big numbers.
+var B32 = 'abcdefghijklmnopqrstuvwxyz234567';
+var B32HEX = '0123456789abcdefghijklmnopqrstuv';
+var B36 = '0123456789abcdefghijklmnopqrstuvwxyz';
+var B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+var B58FLICKR = '123456789abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ';
+var B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+// prefix: [alphabet, bits per character (0: a big number), case-insensitive]
+var BASES = {
+    '0': ['01', 1], f: ['0123456789abcdef', 4, 1], F: ['0123456789abcdef', 4, 1],
+    b: [B32, 5, 1], B: [B32, 5, 1], c: [B32, 5, 1], C: [B32, 5, 1],
+    v: [B32HEX, 5, 1], V: [B32HEX, 5, 1], t: [B32HEX, 5, 1], T: [B32HEX, 5, 1],
+    k: [B36, 0, 1], K: [B36, 0, 1], z: [B58, 0], Z: [B58FLICKR, 0],
+    m: [B64 + '+/', 6], M: [B64 + '+/', 6], u: [B64 + '-_', 6], U: [B64 + '-_', 6]
+};
+
+// denyKey returns the edge denylist key of the CID that starts the content
+// path uri (after /ipfs/), or null when it does not decode.
+function denyKey(uri) {
+    var s = unescape(uri.slice(6).split('/')[0], true);
+    if (!s) return null;
+    var b;
+    if (s.length === 46 && s.slice(0, 2) === 'Qm') {
+        // CIDv0: a base58btc sha2-256 multihash.
+        b = decodeRadix(s, B58);
+    } else if (s[0] === '\0') {
+        // The identity multibase: the CID's own bytes.
+        b = [];
+        for (var i = 1; i < s.length; i++) {
+            b.push(s.charCodeAt(i));
+        }
+    } else {
+        var base = BASES[s[0]];
+        if (!base) return null;
+        var text = s.slice(1).replace(/=+$/, '');
+        if (base[2]) {
+            text = text.toLowerCase();
+        }
+        b = base[1] ? decodeBits(text, base[0], base[1]) : decodeRadix(text, base[0]);
+    }
+    // A multihash alone (a CIDv0's bytes, in a multibase) is a CIDv0; else
+    // version 1 and a codec come before the multihash.
+    if (b && !(b.length === 34 && b[0] === 0x12 && b[1] === 0x20)) {
+        b = b[0] === 1 ? skipVarint(b, 1) : null;
+    }
+    if (!b || !b.length) return null;
+    var hex = '';
+    for (var j = 0; j < b.length; j++) {
+        hex += (b[j] < 16 ? '0' : '') + b[j].toString(16);
+    }
+    return hex;
+}
+
+// skipVarint returns b after the unsigned varint at i, or null.
+function skipVarint(b, i) {
+    while (i < b.length && b[i] & 0x80) {
+        i++;
+    }
+    return i < b.length ? b.slice(i + 1) : null;
+}
+
+function decodeBits(s, alphabet, bits) {
+    var out = [], acc = 0, n = 0;
+    for (var i = 0; i < s.length; i++) {
+        var d = alphabet.indexOf(s[i]);
+        if (d < 0) return null;
+        acc = (acc << bits | d) & 0xffff;
+        n += bits;
+        if (n >= 8) {
+            n -= 8;
+            out.push(acc >> n & 0xff);
+        }
+    }
+    return out;
+}
+
+function decodeRadix(s, alphabet) {
+    var out = [], zeros = 0;
+    for (var i = 0; i < s.length; i++) {
+        var carry = alphabet.indexOf(s[i]);
+        if (carry < 0) return null;
+        if (carry === 0 && out.length === 0) {
+            zeros++;
+            continue;
+        }
+        for (var j = out.length - 1; j >= 0; j--) {
+            carry += out[j] * alphabet.length;
+            out[j] = carry & 0xff;
+            carry >>= 8;
+        }
+        while (carry > 0) {
+            out.unshift(carry & 0xff);
+            carry >>= 8;
+        }
+    }
+    while (zeros-- > 0) {
+        out.unshift(0);
+    }
+    return out;
 }
 
 // quote renders s as Go's %q does for the ASCII the messages need.
@@ -189,7 +347,8 @@ function parseQuery(s) {
     return { values: values, raw: raw };
 }
 
-function unescape(s) {
+// unescape decodes %XX escapes, and '+' as a space unless in a path.
+function unescape(s, path) {
     var out = '';
     for (var i = 0; i < s.length; i++) {
         var c = s[i];
@@ -199,7 +358,7 @@ function unescape(s) {
             out += String.fromCharCode(parseInt(hex, 16));
             i += 2;
         } else {
-            out += c === '+' ? ' ' : c;
+            out += c === '+' && !path ? ' ' : c;
         }
     }
     return out;

@@ -26,45 +26,101 @@ type cfRequest struct {
 	Accept []string `json:"accept"` // nil: no Accept header
 }
 
-// cfResult is what the function did: answered (Status, Body) or passed the
-// request on with Query and Accept ("" with NoAccept when removed).
+// cfResult is what the function did: answered (Status, Body, with
+// CacheControl) or passed the request on with Query and Accept ("" with
+// NoAccept when removed). Lookups are the edge denylist keys it read.
 type cfResult struct {
-	Status   int    `json:"status"`
-	Body     string `json:"body"`
-	Query    string `json:"query"`
-	Accept   string `json:"accept"`
-	NoAccept bool   `json:"noAccept"`
-	Error    string `json:"error"`
+	Status       int      `json:"status"`
+	Body         string   `json:"body"`
+	CacheControl string   `json:"cacheControl"`
+	Query        string   `json:"query"`
+	Accept       string   `json:"accept"`
+	NoAccept     bool     `json:"noAccept"`
+	Lookups      []string `json:"lookups"`
+	Error        string   `json:"error"`
 }
+
+// cfKVS is the edge denylist the emulated runtime gives the function:
+// Data by key; a get of a key in Errors fails as a store that cannot be
+// read would; None: no store is associated (cf.kvs() throws).
+type cfKVS struct {
+	Data   map[string]string `json:"data"`
+	Errors []string          `json:"errors"`
+	None   bool              `json:"-"`
+}
+
+// cfModule emulates the runtime's cloudfront module as far as the
+// function uses it: cf.kvs() (throws without an associated store) and its
+// get(key), which resolves to the value and rejects when the key is not
+// there (functions-custom-methods: "The get() method will return an error
+// when the key that you requested doesn't exist") or the read fails.
+const cfModule = `
+export default {
+  kvs() {
+    if (process.env.CF_KVS === 'none') throw new Error('no key value store is associated with this function');
+    return {
+      async get(key, options) {
+        const st = globalThis.__kvs;
+        st.lookups.push(key);
+        if (st.errors.includes(key)) throw new Error('KeyValueStore read failed');
+        if (!Object.prototype.hasOwnProperty.call(st.data, key)) throw new Error('Key not found: ' + key);
+        return st.data[key];
+      }
+    };
+  }
+};
+`
 
 // cfHarness builds the CloudFront event (headers lowercased, multiValue
 // for repeated headers, rawQueryString() of runtime 2.0) for each request
-// read from stdin and prints what handler returned.
+// read from stdin, awaits handler and prints what it returned. It is
+// appended to the function's code, one ES module: its names start with
+// __ so as not to meet the minified ones.
 const cfHarness = `
-var input = require('fs').readFileSync(0, 'utf8');
-var out = JSON.parse(input).map(function (r) {
-  var headers = {};
+import * as __fs from 'node:fs';
+const __in = JSON.parse(__fs.readFileSync(0, 'utf8'));
+globalThis.__kvs = { data: __in.kvs.data || {}, errors: __in.kvs.errors || [], lookups: [] };
+const __out = [];
+for (const r of __in.requests) {
+  globalThis.__kvs.lookups = [];
+  const headers = {};
   if (r.accept) {
     headers.accept = { value: r.accept[0] };
     if (r.accept.length > 1) headers.accept.multiValue = r.accept.map(function (v) { return { value: v }; });
   }
-  var req = { method: r.method, uri: r.uri, headers: headers, querystring: {}, cookies: {},
+  const req = { method: r.method, uri: r.uri, headers: headers, querystring: {}, cookies: {},
     rawQueryString: function () { return r.query; } };
+  let o;
   try {
-    var res = handler({ version: '1.0', context: { eventType: 'viewer-request' }, viewer: { ip: '127.0.0.1' }, request: req });
-    if (res.statusCode) return { status: res.statusCode, body: res.body.data };
-    if (typeof res.querystring !== 'string') return { error: 'querystring is not a string' };
-    var a = res.headers.accept;
-    return { query: res.querystring, accept: a ? a.value : '', noAccept: !a };
+    const res = await handler({ version: '1.0', context: { eventType: 'viewer-request' }, viewer: { ip: '127.0.0.1' }, request: req });
+    if (res.statusCode) {
+      const cc = res.headers['cache-control'];
+      o = { status: res.statusCode, body: res.body.data, cacheControl: cc ? cc.value : '' };
+    } else if (typeof res.querystring !== 'string') {
+      o = { error: 'querystring is not a string' };
+    } else {
+      const a = res.headers.accept;
+      o = { query: res.querystring, accept: a ? a.value : '', noAccept: !a };
+    }
   } catch (e) {
-    return { error: String(e && e.stack || e) };
+    o = { error: String(e && e.stack || e) };
   }
-});
-process.stdout.write(JSON.stringify(out));
+  o.lookups = globalThis.__kvs.lookups;
+  __out.push(o);
+}
+process.stdout.write(JSON.stringify(__out));
 `
 
-// runCacheKeyFunction runs code (from the template) on reqs with Node.
+// runCacheKeyFunction runs code (from the template) on reqs with Node and
+// an empty edge denylist.
 func runCacheKeyFunction(t *testing.T, code string, reqs []cfRequest) []cfResult {
+	t.Helper()
+	return runCacheKeyFunctionKVS(t, code, reqs, cfKVS{})
+}
+
+// runCacheKeyFunctionKVS runs code on reqs as an ES module beside the
+// emulated cloudfront module, with kvs as the edge denylist.
+func runCacheKeyFunctionKVS(t *testing.T, code string, reqs []cfRequest, kvs cfKVS) []cfResult {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -73,15 +129,29 @@ func runCacheKeyFunction(t *testing.T, code string, reqs []cfRequest) []cfResult
 		}
 		t.Skipf("node not on PATH (run make tools): %v", err)
 	}
-	file := filepath.Join(t.TempDir(), "cachekey.js")
-	if err := os.WriteFile(file, []byte(code+"\n"+cfHarness), 0o644); err != nil {
+	dir := t.TempDir()
+	mod := filepath.Join(dir, "node_modules", "cloudfront")
+	if err := os.MkdirAll(mod, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	in, err := json.Marshal(reqs)
+	for name, text := range map[string]string{
+		filepath.Join(mod, "package.json"): `{"name":"cloudfront","type":"module","main":"index.js"}`,
+		filepath.Join(mod, "index.js"):     cfModule,
+		filepath.Join(dir, "cachekey.mjs"): code + "\n" + cfHarness,
+	} {
+		if err := os.WriteFile(name, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in, err := json.Marshal(map[string]interface{}{"requests": reqs, "kvs": kvs})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(node, file)
+	cmd := exec.Command(node, filepath.Join(dir, "cachekey.mjs"))
+	cmd.Env = append(os.Environ(), "CF_KVS=")
+	if kvs.None {
+		cmd.Env = append(cmd.Env, "CF_KVS=none")
+	}
 	cmd.Stdin = bytes.NewReader(in)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -128,6 +198,18 @@ func templateFunctionCode(t *testing.T, s *synthesized) string {
 	}})
 	if got := canon(b["FunctionAssociations"]); got != want {
 		t.Errorf("function associations %s, want %s", got, want)
+	}
+	// The edge denylist is the function's only key value store, unless
+	// denylist=false.
+	var wantKVS interface{}
+	if s.cfg.Denylist != DenylistOff {
+		kvsID, _ := s.onlyResource(t, "AWS::CloudFront::KeyValueStore")
+		wantKVS = []interface{}{map[string]interface{}{"KeyValueStoreARN": map[string]interface{}{"Fn::GetAtt": []interface{}{kvsID, "Arn"}}}}
+	} else if n := len(s.resources("AWS::CloudFront::KeyValueStore")); n != 0 {
+		t.Errorf("denylist=false: %d key value stores", n)
+	}
+	if got, want := canon(cfg["KeyValueStoreAssociations"]), canon(wantKVS); got != want {
+		t.Errorf("function key value stores %s, want %s", got, want)
 	}
 	return code
 }
@@ -207,6 +289,12 @@ func TestCacheKeyFunction(t *testing.T) {
 	code := templateFunctionCode(t, s)
 	t.Run("table", func(t *testing.T) { testCacheKeyTable(t, code) })
 	t.Run("random against the gateway", func(t *testing.T) { testCacheKeyRandom(t, code) })
+	t.Run("edge denylist", func(t *testing.T) { testCacheKeyDenylist(t, code) })
+	t.Run("deny keys of every CID form", func(t *testing.T) { testCacheKeyDenyKeys(t, code) })
+	t.Run("denylist=false", func(t *testing.T) {
+		off := synth(t, map[string]string{"denylist": "false"}, "")
+		templateFunctionCode(t, off)
+	})
 }
 
 func testCacheKeyTable(t *testing.T, code string) {

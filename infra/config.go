@@ -228,6 +228,13 @@ type Config struct {
 	// concurrent executions: a bound on the write load on S3.
 	IndexerConcurrency int
 
+	// Denylist is where the takedown lists (IPIP-383) are: "true" (a
+	// bucket the stack makes, with an initial list), "false" (none: no
+	// takedowns at the origin nor at the edge) or an existing
+	// s3://bucket/prefix/ that already holds a valid list. The edge
+	// denylist (a CloudFront KeyValueStore) is made unless "false".
+	Denylist string
+
 	// DomainName is an optional custom domain for the distribution.
 	DomainName     string
 	HostedZoneID   string
@@ -250,6 +257,7 @@ var ContextKeys = []string{
 	"domainName", "hostedZoneId", "hostedZoneName", "certificateArn",
 	"ingest", "ingestPrefix", "rejectedPrefix", "indexerLambdaDir", "indexerMemorySize", "indexerTimeout",
 	"indexWriter", "indexerConcurrency",
+	"denylist",
 }
 
 // ingestKeys are the context keys that need ingest=true. indexerLambdaDir
@@ -413,6 +421,7 @@ func ConfigFromContext(node constructs.Node) (Config, error) {
 		IndexerTimeoutSeconds: r.integer("indexerTimeout", DefaultIndexerTimeoutSeconds, 1, 900),
 		IndexWriter:           strings.ToLower(r.str("indexWriter", DefaultIndexWriter)),
 		IndexerConcurrency:    r.integer("indexerConcurrency", 0, 1, MaxReservedConcurrency),
+		Denylist:              denylistValue(r.str("denylist", DenylistOn)),
 	}
 	// Keys of the other compute option are an error rather than ignored.
 	only := map[string][]string{
@@ -520,6 +529,9 @@ func (c Config) Validate() error {
 	}
 	if c.Ingest {
 		errs = append(errs, c.validateIngest()...)
+	}
+	if err := c.validateDenylist(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.DomainName == "" {
 		if c.HostedZoneID != "" || c.HostedZoneName != "" || c.CertificateArn != "" {

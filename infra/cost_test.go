@@ -14,7 +14,7 @@ import (
 // this project measures and the list prices, so they cannot drift from
 // either. `go test ./infra -run TestCostModel -update` rewrites them.
 
-var updateCost = flag.Bool("update", false, "rewrite the generated tables of COST.md")
+var update = flag.Bool("update", false, "rewrite the generated files: the tables of COST.md, cachekey.min.js")
 
 // costLine is one line of a scenario table: a quantity per column and the
 // unit price it is multiplied by. qty < 0 marks a column where the line does
@@ -254,7 +254,7 @@ func TestCostModel(t *testing.T) {
 	if bytes.Equal(out, doc) {
 		return
 	}
-	if *updateCost {
+	if *update {
 		if err := os.WriteFile(path, out, 0o644); err != nil {
 			t.Fatal(err)
 		}

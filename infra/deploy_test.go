@@ -26,6 +26,7 @@ var accountGlobalTypes = map[string][]string{
 	"AWS::CloudFront::OriginRequestPolicy":   {"OriginRequestPolicyConfig", "Name"},
 	"AWS::CloudFront::OriginAccessControl":   {"OriginAccessControlConfig", "Name"},
 	"AWS::CloudFront::Function":              {"Name"},
+	"AWS::CloudFront::KeyValueStore":         {"Name"},
 	"AWS::CloudFront::VpcOrigin":             {"VpcOriginEndpointConfig", "Name"},
 	"AWS::CloudFront::Distribution":          nil, // no name: CloudFront makes the ID
 	"AWS::WAFv2::WebACL":                     {"Name"},

@@ -200,7 +200,7 @@ func (s *GatewayStack) ecsService(cfg Config, logGroup awslogs.LogGroup, logBuck
 		},
 		TaskRole: taskRole,
 	})
-	env := *functionEnv(cfg, s.IndexBucket.BucketName(), s.PackBucket.BucketName())
+	env := *functionEnv(cfg, s.IndexBucket.BucketName(), s.PackBucket.BucketName(), s.denylistLocation())
 	env[EnvStoreBackend] = jsii.String("s3")
 	env[EnvListen] = jsii.String(fmt.Sprintf("0.0.0.0:%d", ContainerPort))
 	env[EnvRegion] = stack.Region()

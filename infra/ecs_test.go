@@ -36,7 +36,7 @@ func ref(id string) string { return canon(map[string]interface{}{"Ref": id}) }
 func TestECSStack(t *testing.T) {
 	s := synth(t, ecsCtx(t), "eu-west-1")
 	index, pack := bucketID(t, s, "IndexBucket"), bucketID(t, s, "PackBucket")
-	logGroupID, logGroup := s.onlyResource(t, "AWS::Logs::LogGroup")
+	logGroupID, logGroup := s.gatewayLogGroup(t)
 	albID, alb := s.onlyResource(t, "AWS::ElasticLoadBalancingV2::LoadBalancer")
 	tgID, tg := s.onlyResource(t, "AWS::ElasticLoadBalancingV2::TargetGroup")
 	taskDefID, taskDef := s.onlyResource(t, "AWS::ECS::TaskDefinition")
@@ -80,6 +80,7 @@ func TestECSStack(t *testing.T) {
 		want := map[string]string{
 			EnvIndexBucket: ref(index), EnvIndexPrefix: `""`, EnvPackBucket: ref(pack), EnvPackPrefix: `"packs/"`,
 			EnvLogLevel: `"info"`, EnvStoreBackend: `"s3"`, EnvListen: `"0.0.0.0:3000"`, EnvRegion: `"eu-west-1"`,
+			EnvDenylist: canon(withDenylistEnv(t, s, nil)[EnvDenylist]),
 		}
 		if !reflect.DeepEqual(env, want) {
 			t.Errorf("environment %v, want %v", env, want)
@@ -136,7 +137,8 @@ func TestECSStack(t *testing.T) {
 			})}, nil},
 			{"Allow", []string{"s3:ListBucket"}, []string{getAttArn(index)}, nil},
 		}
-		if !reflect.DeepEqual(got, want) {
+		want = append(want, wantDenylistStatements(t, s)...)
+		if canon(got) != canon(want) {
 			t.Errorf("task role statements\n%+v\nwant\n%+v", got, want)
 		}
 		if tp["ManagedPolicyArns"] != nil {
@@ -333,6 +335,8 @@ func TestECSStack(t *testing.T) {
 			"UnhealthyTasksAlarm":  {"AWS/ApplicationELB", "UnHealthyHostCount", "Maximum", 1},
 			"LoadBalancer5xxAlarm": {"AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "Sum", AlarmLoadBalancer5xx},
 			"ServiceCpuAlarm":      {"AWS/ECS", "CPUUtilization", "Average", AlarmCPUPercent},
+			// No EMF on ECS: counted from the log lines (TestDenylist).
+			"DenylistReloadFailuresAlarm": {DenylistMetricNamespace, DenylistReloadFailuresMetric, "Sum", 1},
 		}
 		// eu-west-1: no CloudFront 5xx alarm (its metrics are in us-east-1).
 		if len(got) != len(want) {
@@ -410,7 +414,7 @@ func TestECSSizesWithoutLogs(t *testing.T) {
 	if n := len(s.resources("AWS::CloudWatch::Alarm")); n != 0 {
 		t.Errorf("%d alarms with alarms=false", n)
 	}
-	_, lg := s.onlyResource(t, "AWS::Logs::LogGroup")
+	_, lg := s.gatewayLogGroup(t)
 	if props(lg)["RetentionInDays"] != 7.0 {
 		t.Errorf("retention %v", props(lg)["RetentionInDays"])
 	}

@@ -18,13 +18,13 @@ func TestSAMEnvFromTemplate(t *testing.T) {
 		set map[string]string // for the variables the template sets from a reference
 	}{
 		{map[string]string{"architecture": "x86_64"}, map[string]string{
-			EnvIndexBucket: "local-index", EnvPackBucket: "local-packs",
+			EnvIndexBucket: "local-index", EnvPackBucket: "local-packs", EnvDenylist: "s3://local-lists/denylist/",
 		}},
 		{map[string]string{"indexBucketName": "my-index", "packBucketName": "my-packs", "indexPrefix": "i/", "packPrefix": "p/",
-			"metricsNamespace": "HashStream", "accessLogs": "false"}, nil},
+			"metricsNamespace": "HashStream", "accessLogs": "false"}, map[string]string{EnvDenylist: "s3://local-lists/denylist/"}},
 	} {
 		s := synth(t, tc.ctx, "")
-		id, fn := s.onlyResource(t, "AWS::Lambda::Function")
+		id, fn := s.gatewayFunction(t)
 		declared := props(fn)["Environment"].(map[string]interface{})["Variables"].(map[string]interface{})
 		tmpl, err := json.Marshal(s.json)
 		if err != nil {

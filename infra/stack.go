@@ -37,6 +37,8 @@ const (
 	EnvPackPrefix  = "HASH_STREAM_S3_PACK_PREFIX"
 	EnvLogLevel    = "HASH_STREAM_LOG_LEVEL"
 	EnvEMF         = "HASH_STREAM_EMF_NAMESPACE"
+	// EnvDenylist is where the takedown lists are (denylist.go).
+	EnvDenylist = "HASH_STREAM_DENYLIST"
 )
 
 // Environment variables the indexer function (functions/indexer, with
@@ -92,6 +94,9 @@ type GatewayStack struct {
 	WriterPolicy awsiam.ManagedPolicy
 	// Ingest is made with ingest=true.
 	Ingest *Ingest
+	// Denylist is the takedown lists and the edge denylist (nil with
+	// denylist=false).
+	Denylist *Denylist
 }
 
 // NewGatewayStack defines the whole stack. It returns an error, before any
@@ -170,6 +175,8 @@ func NewGatewayStack(scope constructs.Construct, id string, props *GatewayStackP
 		Retention:     retentionDays(cfg.LogRetentionDays),
 		RemovalPolicy: removal,
 	})
+	// Before the gateway's roles: they read the takedown lists.
+	s.Denylist = s.denylist(cfg, logBucket, logGroup, removal)
 
 	if cfg.Compute == ComputeECS {
 		s.ECS = s.ecsService(cfg, logGroup, logBucket)
@@ -200,7 +207,7 @@ func NewGatewayStack(scope constructs.Construct, id string, props *GatewayStackP
 			Timeout:     awscdk.Duration_Seconds(jsii.Number(float64(cfg.TimeoutSeconds))),
 			Role:        role,
 			LogGroup:    logGroup,
-			Environment: functionEnv(cfg, s.IndexBucket.BucketName(), s.PackBucket.BucketName()),
+			Environment: functionEnv(cfg, s.IndexBucket.BucketName(), s.PackBucket.BucketName(), s.denylistLocation()),
 			// A streamed response is not stopped when the client goes away, so
 			// concurrency, not request count, is what bounds the bill and the
 			// load on S3: past it, invocations are throttled (CloudFront answers
@@ -225,6 +232,7 @@ func NewGatewayStack(scope constructs.Construct, id string, props *GatewayStackP
 		s.Ingest = s.ingest(cfg, removal)
 	}
 	s.WriterPolicy = s.writerPolicy(cfg)
+	s.denylistDepends()
 	for _, w := range configWarnings(cfg) {
 		awscdk.Annotations_Of(stack).AddWarningV2(jsii.String(w.id), jsii.String(w.message), nil)
 	}
@@ -254,6 +262,7 @@ func NewGatewayStack(scope constructs.Construct, id string, props *GatewayStackP
 		out("FunctionName", *s.Function.FunctionName(), "Gateway Lambda function name")
 		out("FunctionUrl", *s.FunctionURL.Url(), "Function URL (AWS_IAM: callable only through CloudFront or with SigV4)")
 	}
+	s.denylistOutputs(out)
 	out("WriterPolicyArn", *s.WriterPolicy.ManagedPolicyArn(), "Managed policy for CLI writers (pack write/import, store copy --to s3): attach it to your user or role")
 	if s.Ingest != nil {
 		out("IngestLocation", "s3://"+*s.PackBucket.BucketName()+"/"+cfg.IngestPrefix, "Drop CAR files here to have them indexed (aws s3 cp x.car <this>x.car)")
@@ -320,6 +329,7 @@ func (s *GatewayStack) gatewayStatements(cfg Config, logGroup awslogs.LogGroup) 
 	// index files. ListBucket on the pack bucket is not granted: packs are
 	// only read by key from index records.
 	stmts = append(stmts, s.listIndex(cfg))
+	stmts = append(stmts, s.denylistStatements()...)
 	if cfg.KMSKeyArn != "" {
 		// Imported buckets encrypted with SSE-KMS: S3 decrypts objects with
 		// the reader's own kms:Decrypt permission. Only that key, only
@@ -354,6 +364,7 @@ func (s *GatewayStack) suppressObjectWildcards(role awsiam.Role, cfg Config) {
 		&cdknag.RegexAppliesTo{Regex: jsii.String(objectWildcardRegex("IndexBucket", cfg.IndexBucketName, cfg.IndexPrefix))},
 		&cdknag.RegexAppliesTo{Regex: jsii.String(objectWildcardRegex("PackBucket", cfg.PackBucketName, cfg.PackPrefix))},
 	}
+	applies = append(applies, s.denylistWildcards(cfg)...)
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 		Id:        jsii.String("AwsSolutions-IAM5"),
 		Reason:    jsii.String("s3:GetObject on <bucket>/<prefix>* of the index and pack buckets only: object keys are content hashes written after deploy."),
@@ -485,7 +496,7 @@ func (s *GatewayStack) distribution(cfg Config, logBucket awss3.IBucket) awsclou
 			Compress:              jsii.Bool(false),
 			FunctionAssociations: &[]*awscloudfront.FunctionAssociation{{
 				EventType: awscloudfront.FunctionEventType_VIEWER_REQUEST,
-				Function:  s.cacheKeyFunction(),
+				Function:  s.cacheKeyFunction(s.denylistKVS()),
 			}},
 		},
 		HttpVersion: awscloudfront.HttpVersion_HTTP2_AND_3,
@@ -782,8 +793,9 @@ func retentionDays(days int) awslogs.RetentionDays {
 	return awslogs.RetentionDays_TEN_YEARS
 }
 
-// functionEnv is the gateway function's environment.
-func functionEnv(cfg Config, indexBucket, packBucket *string) *map[string]*string {
+// functionEnv is the gateway function's environment; denylist is where
+// the takedown lists are (nil: none).
+func functionEnv(cfg Config, indexBucket, packBucket, denylist *string) *map[string]*string {
 	env := map[string]*string{
 		EnvIndexBucket: indexBucket,
 		EnvIndexPrefix: jsii.String(cfg.IndexPrefix),
@@ -794,6 +806,9 @@ func functionEnv(cfg Config, indexBucket, packBucket *string) *map[string]*strin
 	if cfg.MetricsNamespace != "" {
 		// Each request log line then also carries CloudWatch metrics (EMF).
 		env[EnvEMF] = jsii.String(cfg.MetricsNamespace)
+	}
+	if denylist != nil {
+		env[EnvDenylist] = denylist
 	}
 	return &env
 }

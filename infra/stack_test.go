@@ -199,26 +199,6 @@ type statement struct {
 	Condition interface{}
 }
 
-// statements collects the statements of the roles' policies: their inline
-// policies and AWS::IAM::Policy. The writer managed policy, attached to no
-// role of the stack, is checked on its own (checkWriterPolicy).
-func (s *synthesized) statements(t *testing.T) []statement {
-	t.Helper()
-	var out []statement
-	for _, r := range s.resources("AWS::IAM::Role") {
-		if mp := props(r)["ManagedPolicyArns"]; mp != nil {
-			t.Errorf("role has managed policies: %v", mp)
-		}
-		for _, p := range props(r)["Policies"].([]interface{}) {
-			out = append(out, docStatements(p.(map[string]interface{})["PolicyDocument"])...)
-		}
-	}
-	for _, r := range s.resources("AWS::IAM::Policy") {
-		out = append(out, docStatements(props(r)["PolicyDocument"])...)
-	}
-	return out
-}
-
 // docStatements returns the statements of one policy document.
 func docStatements(doc interface{}) []statement {
 	var out []statement
@@ -278,14 +258,24 @@ func checkLeastPrivilege(t *testing.T, s *synthesized, wantGet []string, wantLis
 func checkLeastPrivilegeKMS(t *testing.T, s *synthesized, wantGet []string, wantList string, wantListCond interface{}, wantKey string) {
 	t.Helper()
 	sawKMS := false
-	roles := s.resources("AWS::IAM::Role")
-	if len(roles) != 1 {
-		t.Errorf("%d IAM roles, want 1 (the function's)", len(roles))
+	// The function's role, and the role of the function CDK makes for the
+	// initial takedowns list (checked by TestDenylist).
+	for id := range s.resources("AWS::IAM::Role") {
+		if !strings.HasPrefix(id, "GatewayRole") && !strings.HasPrefix(id, awsCustomResourceProviderID) {
+			t.Errorf("IAM role %s: want the function's only", id)
+		}
 	}
-	logGroupID, _ := s.onlyResource(t, "AWS::Logs::LogGroup")
+	logGroupID, _ := s.gatewayLogGroup(t)
 	var sawGet, sawList, sawLogs bool
-	for _, st := range s.statements(t) {
-		if st.Effect != "Allow" {
+	_, role := s.byID(t, "AWS::IAM::Role", "GatewayRole")
+	if mp := props(role)["ManagedPolicyArns"]; mp != nil {
+		t.Errorf("function role has managed policies: %v", mp)
+	}
+	inline, attached := s.roleStatements(t, "GatewayRole")
+	stmts := append(inline, attached...)
+	checkDenylistGrants(t, s, stmts)
+	for _, st := range stmts {
+		if st.Effect != "Allow" || isDenylistStatement(t, s, st) {
 			continue
 		}
 		for _, a := range st.Actions {
@@ -367,7 +357,7 @@ func checkNoNagFindings(t *testing.T, s *synthesized) {
 
 func checkFunction(t *testing.T, s *synthesized, memory, timeout float64, env map[string]interface{}) {
 	t.Helper()
-	_, fn := s.onlyResource(t, "AWS::Lambda::Function")
+	_, fn := s.gatewayFunction(t)
 	p := props(fn)
 	for k, want := range map[string]interface{}{
 		"Runtime":       "provided.al2023",
@@ -381,10 +371,11 @@ func checkFunction(t *testing.T, s *synthesized, memory, timeout float64, env ma
 		}
 	}
 	got := p["Environment"].(map[string]interface{})["Variables"]
+	env = withDenylistEnv(t, s, env)
 	if canon(got) != canon(env) {
 		t.Errorf("function environment\n got %s\nwant %s", canon(got), canon(env))
 	}
-	lgID, lg := s.onlyResource(t, "AWS::Logs::LogGroup")
+	lgID, lg := s.gatewayLogGroup(t)
 	if props(lg)["RetentionInDays"] == nil {
 		t.Error("log group has no retention")
 	}
@@ -593,7 +584,7 @@ func alarmsByID(t *testing.T, s *synthesized) map[string]map[string]interface{} 
 	t.Helper()
 	out := map[string]map[string]interface{}{}
 	for id, r := range s.resources("AWS::CloudWatch::Alarm") {
-		for _, name := range []string{"FunctionErrorsAlarm", "FunctionThrottlesAlarm", "FunctionDurationAlarm", "CloudFront5xxAlarm", "TTFBAlarm"} {
+		for _, name := range []string{"FunctionErrorsAlarm", "FunctionThrottlesAlarm", "FunctionDurationAlarm", "CloudFront5xxAlarm", "TTFBAlarm", "DenylistReloadFailuresAlarm"} {
 			if strings.HasPrefix(id, name) {
 				if out[name] != nil {
 					t.Errorf("two %s alarms", name)
@@ -630,22 +621,30 @@ func checkAlarms(t *testing.T, s *synthesized, timeoutSeconds float64, cfConditi
 	if ttfb {
 		want = append(want, "TTFBAlarm")
 	}
+	denylistNS := DenylistMetricNamespace
+	if s.cfg.Denylist != DenylistOff {
+		want = append(want, "DenylistReloadFailuresAlarm")
+		if ttfb {
+			denylistNS = s.cfg.MetricsNamespace
+		}
+	}
 	sort.Strings(want)
 	if got := keys(as); !reflect.DeepEqual(got, want) {
 		t.Fatalf("alarms %v, want %v", got, want)
 	}
-	fnID, _ := s.onlyResource(t, "AWS::Lambda::Function")
+	fnID, _ := s.gatewayFunction(t)
 	distID, _ := s.onlyResource(t, "AWS::CloudFront::Distribution")
 	for name, want := range map[string]struct {
 		ns, metric, stat string
 		threshold        float64
 		op               string
 	}{
-		"FunctionErrorsAlarm":    {"AWS/Lambda", "Errors", "Sum", 1, "GreaterThanOrEqualToThreshold"},
-		"FunctionThrottlesAlarm": {"AWS/Lambda", "Throttles", "Sum", 1, "GreaterThanOrEqualToThreshold"},
-		"FunctionDurationAlarm":  {"AWS/Lambda", "Duration", "p99", AlarmDurationFraction * timeoutSeconds * 1000, "GreaterThanThreshold"},
-		"CloudFront5xxAlarm":     {"AWS/CloudFront", "5xxErrorRate", "Average", AlarmCloudFront5xxPercent, "GreaterThanThreshold"},
-		"TTFBAlarm":              {"HashStream", "ttfb_ms", "p99", AlarmTTFBMillis, "GreaterThanThreshold"},
+		"FunctionErrorsAlarm":         {"AWS/Lambda", "Errors", "Sum", 1, "GreaterThanOrEqualToThreshold"},
+		"FunctionThrottlesAlarm":      {"AWS/Lambda", "Throttles", "Sum", 1, "GreaterThanOrEqualToThreshold"},
+		"FunctionDurationAlarm":       {"AWS/Lambda", "Duration", "p99", AlarmDurationFraction * timeoutSeconds * 1000, "GreaterThanThreshold"},
+		"CloudFront5xxAlarm":          {"AWS/CloudFront", "5xxErrorRate", "Average", AlarmCloudFront5xxPercent, "GreaterThanThreshold"},
+		"TTFBAlarm":                   {"HashStream", "ttfb_ms", "p99", AlarmTTFBMillis, "GreaterThanThreshold"},
+		"DenylistReloadFailuresAlarm": {denylistNS, DenylistReloadFailuresMetric, "Sum", 1, "GreaterThanOrEqualToThreshold"},
 	} {
 		r := as[name]
 		if r == nil {
@@ -728,7 +727,7 @@ func TestDefaultStack(t *testing.T) {
 
 	t.Run("buckets", func(t *testing.T) {
 		checkCreatedBuckets(t, s, "Retain", true)
-		if n := len(s.resources("AWS::S3::Bucket")); n != 3 {
+		if n := len(s.storeResources("AWS::S3::Bucket")); n != 3 {
 			t.Errorf("%d buckets, want index, pack and access logs", n)
 		}
 		logs := bucketID(t, s, "AccessLogBucket")
@@ -755,7 +754,7 @@ func TestDefaultStack(t *testing.T) {
 		})
 	})
 	t.Run("no guardrails that cost or could break a deploy", func(t *testing.T) {
-		_, fn := s.onlyResource(t, "AWS::Lambda::Function")
+		_, fn := s.gatewayFunction(t)
 		if got := props(fn)["ReservedConcurrentExecutions"]; got != nil {
 			t.Errorf("ReservedConcurrentExecutions %v by default, want none", got)
 		}
@@ -812,10 +811,10 @@ func TestImportedBuckets(t *testing.T) {
 	t.Run("no alarms", func(t *testing.T) { checkNoAlarms(t, s) })
 
 	t.Run("no buckets made", func(t *testing.T) {
-		if n := len(s.resources("AWS::S3::Bucket")); n != 0 {
+		if n := len(s.storeResources("AWS::S3::Bucket")); n != 0 {
 			t.Errorf("%d buckets made, want none (imported, no access logs)", n)
 		}
-		if n := len(s.resources("AWS::S3::BucketPolicy")); n != 0 {
+		if n := len(s.storeResources("AWS::S3::BucketPolicy")); n != 0 {
 			t.Errorf("%d bucket policies: the stack must not change imported buckets", n)
 		}
 	})
@@ -887,7 +886,7 @@ func TestCreatedBucketsWithPrefixes(t *testing.T) {
 
 	t.Run("buckets", func(t *testing.T) {
 		checkCreatedBuckets(t, s, "Delete", false)
-		if n := len(s.resources("AWS::S3::Bucket")); n != 2 {
+		if n := len(s.storeResources("AWS::S3::Bucket")); n != 2 {
 			t.Errorf("%d buckets, want index and pack only", n)
 		}
 	})
@@ -906,7 +905,7 @@ func TestCreatedBucketsWithPrefixes(t *testing.T) {
 			EnvLogLevel:    "debug",
 			EnvEMF:         "HashStream",
 		})
-		_, lg := s.onlyResource(t, "AWS::Logs::LogGroup")
+		_, lg := s.gatewayLogGroup(t)
 		if props(lg)["RetentionInDays"] != 7.0 {
 			t.Errorf("log retention %v, want 7", props(lg)["RetentionInDays"])
 		}
@@ -1031,7 +1030,7 @@ func TestGuardrails(t *testing.T) {
 	})
 
 	t.Run("reserved concurrency", func(t *testing.T) {
-		_, fn := s.onlyResource(t, "AWS::Lambda::Function")
+		_, fn := s.gatewayFunction(t)
 		if got := props(fn)["ReservedConcurrentExecutions"]; got != 50.0 {
 			t.Errorf("ReservedConcurrentExecutions %v, want 50", got)
 		}
@@ -1144,7 +1143,7 @@ func TestPackPrefixDefault(t *testing.T) {
 			if s.cfg.PackPrefix != tc.want {
 				t.Errorf("pack prefix %q, want %q", s.cfg.PackPrefix, tc.want)
 			}
-			_, fn := s.onlyResource(t, "AWS::Lambda::Function")
+			_, fn := s.gatewayFunction(t)
 			if got := props(fn)["Environment"].(map[string]interface{})["Variables"].(map[string]interface{})[EnvPackPrefix]; got != tc.want {
 				t.Errorf("%s = %v, want %q", EnvPackPrefix, got, tc.want)
 			}
