@@ -55,15 +55,32 @@
 //   - the body would exceed the cap (WithMaxBytes): ErrBodyTooLarge;
 //   - the handler returns having written less than its Content-Length:
 //     ErrShortBody;
-//   - the request's context ended before the handler returned (Lambda
-//     deadline, the runtime closing the body, an abort): the context's cause.
+//   - the request's context ended before the handler returned (the
+//     invocation's deadline is near, the runtime closing the body, an
+//     abort): the context's cause.
 //
 // Before the prelude is sent, the same failures make the Lambda function
 // return the error instead, which the Function URL answers with 502.
 //
+// The request's context ends DefaultDeadlineMargin before the invocation's
+// deadline (WithDeadlineMargin), with the cause ErrDeadline: a response
+// still streaming then ends through the same error trailers, and its
+// handler sees the failure and can log it, instead of the invocation being
+// stopped mid-write by its timeout, which the Lambda docs do not describe.
+//
+// Error trailers are the only way the runtime API offers to end a stream
+// as failed ("Building a custom runtime for AWS Lambda", Implementing
+// response streaming in a custom runtime), and that page says Lambda
+// "treats this as a successful response and forwards the error metadata"
+// to the client; what a Function URL's HTTP client (CloudFront) then sees
+// is not documented. So a cut response behind CloudFront may still be
+// cached: the stack invalidates the path of every response its handler
+// logs as aborted (see package heal).
+//
 // The request's context is cancelled when the handler returns, when it
-// aborts, when the Lambda context ends, and when the runtime closes the body
-// (the client went away): writes then fail and the handler should stop.
+// aborts, when the Lambda context ends or its deadline is near, and when the
+// runtime closes the body (the client went away): writes then fail and the
+// handler should stop.
 // The response body's Close, which aws-lambda-go calls before the next
 // invocation, returns once the handler has returned, so no handler outlives
 // its invocation: handlers must stop when their context ends.

@@ -1,6 +1,7 @@
 package lambdastream
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -19,6 +20,11 @@ var (
 	// the error of later writes, once the runtime has closed the response
 	// body before its end (the invocation is over or the client went away).
 	ErrBodyClosed = errors.New("lambdastream: response body closed")
+
+	// ErrDeadline is the cause of the request context's end when the
+	// invocation's deadline is near (see WithDeadlineMargin). It wraps
+	// context.DeadlineExceeded.
+	ErrDeadline = fmt.Errorf("lambdastream: the invocation's deadline is near: %w", context.DeadlineExceeded)
 )
 
 // AbortError ends a response the handler aborted, with Abort or by

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -26,7 +27,9 @@ func New(h http.Handler, opts ...Option) Handler {
 }
 
 func serve(ctx context.Context, h http.Handler, ev *events.LambdaFunctionURLRequest, o *options) (*events.LambdaFunctionURLStreamingResponse, error) {
-	ctx, cancel := context.WithCancelCause(ctx)
+	ctx, stop := withMargin(ctx, o.deadlineMargin)
+	ctx, cancelCause := context.WithCancelCause(ctx)
+	cancel := func(err error) { cancelCause(err); stop() }
 	req, err := NewRequest(ctx, ev)
 	if err != nil {
 		cancel(err)
@@ -48,6 +51,17 @@ func serve(ctx context.Context, h http.Handler, ev *events.LambdaFunctionURLRequ
 		Cookies:    out.head.cookies,
 		Body:       &body{pr: pr, cancel: cancel, done: done},
 	}, nil
+}
+
+// withMargin returns ctx ending margin before its deadline, with the cause
+// ErrDeadline, and the func that releases its timer; ctx itself when it has
+// no deadline, or no more than margin left.
+func withMargin(ctx context.Context, margin time.Duration) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok || margin <= 0 || time.Until(deadline) <= margin {
+		return ctx, func() {}
+	}
+	return context.WithDeadlineCause(ctx, deadline.Add(-margin), ErrDeadline)
 }
 
 // body is the response body given to the runtime. Its Close, called by

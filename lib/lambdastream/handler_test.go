@@ -455,6 +455,61 @@ func TestLambdaContextCancelled(t *testing.T) {
 	_ = resp.Close()
 }
 
+// TestDeadlineMargin checks that the request's context ends the margin
+// before the invocation's deadline, with ErrDeadline, and that the body
+// then ends with that error while the invocation is still live.
+func TestDeadlineMargin(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "part")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // a handler that stops quietly when its context ends
+	})
+	resp, err := lambdastream.New(h, lambdastream.WithDeadlineMargin(time.Minute-50*time.Millisecond))(ctx, event("GET", "/", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if !errors.Is(err, lambdastream.ErrDeadline) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("body error %v, want ErrDeadline", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the body ended with the invocation, not before it")
+	}
+	eq(t, "body before the deadline", string(body), "part")
+	_ = resp.Close()
+
+	// Where the request's deadline is: the margin before the invocation's,
+	// unless the margin is off or as long as the time left.
+	deadline, _ := ctx.Deadline()
+	for _, tc := range []struct {
+		name string
+		opts []lambdastream.Option
+		want time.Time
+	}{
+		{"default", nil, deadline.Add(-lambdastream.DefaultDeadlineMargin)},
+		{"set", []lambdastream.Option{lambdastream.WithDeadlineMargin(5 * time.Second)}, deadline.Add(-5 * time.Second)},
+		{"off", []lambdastream.Option{lambdastream.WithDeadlineMargin(0)}, deadline},
+		{"more than the time left", []lambdastream.Option{lambdastream.WithDeadlineMargin(2 * time.Minute)}, deadline},
+	} {
+		got := make(chan time.Time, 1)
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			d, _ := r.Context().Deadline()
+			got <- d
+		})
+		resp, err := lambdastream.New(h, tc.opts...)(ctx, event("GET", "/", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.ReadAll(resp.Body)
+		_ = resp.Close()
+		if d := <-got; !d.Equal(tc.want) {
+			t.Errorf("%s: request deadline %v before the invocation's, want %v", tc.name, deadline.Sub(d), deadline.Sub(tc.want))
+		}
+	}
+}
+
 // TestLambdaContextCancelledUnblocksWrite checks that a write blocked on
 // a runtime that does not read fails when the Lambda context ends.
 func TestLambdaContextCancelledUnblocksWrite(t *testing.T) {

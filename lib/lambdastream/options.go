@@ -3,6 +3,7 @@ package lambdastream
 import (
 	"io"
 	"log/slog"
+	"time"
 )
 
 const (
@@ -13,22 +14,32 @@ const (
 	// DefaultBufferSize is how many body bytes are gathered before they go
 	// to the runtime, unless the handler calls Flush first.
 	DefaultBufferSize = 32 << 10
+
+	// DefaultDeadlineMargin is how long before the invocation's deadline
+	// the request's context ends (with ErrDeadline), so that a response
+	// still streaming then ends as a failure the handler and the runtime
+	// both see (error trailers, the handler's own abort and log line)
+	// rather than being stopped mid-write when Lambda times the invocation
+	// out, an ending the Lambda docs do not describe.
+	DefaultDeadlineMargin = time.Second
 )
 
 // Option configures New.
 type Option func(*options)
 
 type options struct {
-	maxBytes   int64
-	bufferSize int
-	logger     *slog.Logger
+	maxBytes       int64
+	bufferSize     int
+	deadlineMargin time.Duration
+	logger         *slog.Logger
 }
 
 func applyOptions(opts []Option) options {
 	o := options{
-		maxBytes:   DefaultMaxBytes,
-		bufferSize: DefaultBufferSize,
-		logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		maxBytes:       DefaultMaxBytes,
+		bufferSize:     DefaultBufferSize,
+		deadlineMargin: DefaultDeadlineMargin,
+		logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -47,6 +58,15 @@ func WithMaxBytes(n int64) Option {
 // (default DefaultBufferSize). n <= 0 sends every Write as it comes.
 func WithBufferSize(n int) Option {
 	return func(o *options) { o.bufferSize = n }
+}
+
+// WithDeadlineMargin ends each request's context d before the Lambda
+// context's deadline (default DefaultDeadlineMargin), with the cause
+// ErrDeadline: a handler still writing then fails, and the body ends with
+// that error while the invocation can still send it. An invocation that
+// starts with no more than d left gets no margin. d <= 0 removes it.
+func WithDeadlineMargin(d time.Duration) Option {
+	return func(o *options) { o.deadlineMargin = d }
 }
 
 // WithLogger sets the logger for handler panics (Error, with the stack) and
