@@ -12,10 +12,12 @@ LAMBDA_DIR ?= build/lambda/gateway
 LAMBDA_LOCAL_DIR ?= build/lambda/gateway-amd64
 INDEXER_DIR ?= build/lambda/indexer
 INDEXER_LOCAL_DIR ?= build/lambda/indexer-amd64
+INVALIDATOR_DIR ?= build/lambda/invalidator
+INVALIDATOR_LOCAL_DIR ?= build/lambda/invalidator-amd64
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w"
 GO_TEST_TIMEOUT ?= 40m
 
-.PHONY: all build tools check test test-stress test-s3compat serve demo build-lambda invoke invoke-indexer bench-indexer lambda-url sam-env sam-invoke synth deploy destroy bench soak smoke image image-stage cdk-image fuzz clean
+.PHONY: all build tools check test test-stress test-s3compat serve demo build-lambda build-invalidator invoke invoke-indexer bench-indexer lambda-url sam-env sam-invoke synth deploy destroy bench soak smoke image image-stage cdk-image fuzz clean
 
 all: build
 
@@ -71,6 +73,7 @@ fuzz:
 	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./lib/index
 	go test -run '^$$' -fuzz '^FuzzDecodeMatchesIPLD$$' -fuzztime $(FUZZTIME) ./lib/index
 	go test -run '^$$' -fuzz '^FuzzNewRequest$$' -fuzztime $(FUZZTIME) ./lib/lambdastream
+	go test -run '^$$' -fuzz '^FuzzDecodeLogs$$' -fuzztime $(FUZZTIME) ./lib/heal
 	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./lib/denylist
 
 # Benchmarks: pack write and gateway serving (1 GiB generated content, never
@@ -85,16 +88,23 @@ bench:
 soak:
 	HASH_STREAM_SOAK=1 go test -count=1 -run Soak -v -timeout 30m ./cmd/hash-stream
 
-# The Lambda functions (the gateway and the ingest indexer): arm64 for AWS
-# (what the CDK app deploys), amd64 for local runs under the Runtime
-# Interface Emulator.
-build-lambda:
+# The Lambda functions (the gateway, the ingest indexer and the
+# invalidator of cut responses): arm64 for AWS (what the CDK app deploys),
+# amd64 for local runs under the Runtime Interface Emulator.
+build-lambda: build-invalidator
 	mkdir -p $(LAMBDA_DIR) $(LAMBDA_LOCAL_DIR) $(INDEXER_DIR) $(INDEXER_LOCAL_DIR)
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build $(LAMBDA_FLAGS) -o $(LAMBDA_DIR)/bootstrap ./functions/gateway
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build $(LAMBDA_FLAGS) -o $(LAMBDA_LOCAL_DIR)/bootstrap ./functions/gateway
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build $(LAMBDA_FLAGS) -o $(INDEXER_DIR)/bootstrap ./functions/indexer
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build $(LAMBDA_FLAGS) -o $(INDEXER_LOCAL_DIR)/bootstrap ./functions/indexer
 	@ls -l $(LAMBDA_DIR)/bootstrap $(LAMBDA_LOCAL_DIR)/bootstrap $(INDEXER_DIR)/bootstrap $(INDEXER_LOCAL_DIR)/bootstrap
+
+# The invalidator alone (every stack deploys it, compute=ecs too).
+build-invalidator:
+	mkdir -p $(INVALIDATOR_DIR) $(INVALIDATOR_LOCAL_DIR)
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build $(LAMBDA_FLAGS) -o $(INVALIDATOR_DIR)/bootstrap ./functions/invalidator
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build $(LAMBDA_FLAGS) -o $(INVALIDATOR_LOCAL_DIR)/bootstrap ./functions/invalidator
+	@ls -l $(INVALIDATOR_DIR)/bootstrap $(INVALIDATOR_LOCAL_DIR)/bootstrap
 
 # Invoke the real bootstrap locally: S3 server loaded with testdata/, the
 # Runtime Interface Emulator, one event. make invoke EVENT=events/car.json
@@ -209,8 +219,9 @@ CDK_IMAGE_DIR ?= build/image/arm64
 CDK_LAMBDA_DIR := $(if $(findstring architecture=x86_64,$(CDK_ARGS)),$(LAMBDA_LOCAL_DIR),$(LAMBDA_DIR))
 CDK_COMMON := --no-notices --no-version-reporting -c lambdaDir=$(CDK_LAMBDA_DIR)
 CDK_ECS := $(findstring compute=ecs,$(CDK_ARGS))
-# ingest=true deploys the indexer, a Lambda whatever the compute.
-CDK_INPUTS := $(if $(CDK_ECS),cdk-image $(if $(findstring ingest=true,$(CDK_ARGS)),build-lambda,),build-lambda)
+# ingest=true deploys the indexer, a Lambda whatever the compute; the
+# invalidator is deployed always.
+CDK_INPUTS := $(if $(CDK_ECS),cdk-image $(if $(findstring ingest=true,$(CDK_ARGS)),build-lambda,build-invalidator),build-lambda)
 CDK_COMMON += $(if $(CDK_ECS),-c imageDir=$(CDK_IMAGE_DIR),)
 
 cdk-image:

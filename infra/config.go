@@ -207,6 +207,10 @@ type Config struct {
 	Alarms     bool
 	AlarmEmail string
 
+	// Heal is the self-healing part: the invalidator of the paths of
+	// cut responses (heal.go).
+	Heal HealConfig
+
 	// Ingest makes the indexer function, which turns CARs dropped under
 	// IngestPrefix of the pack bucket into packs and index records, with
 	// its S3 event notification, failure queue and alarm.
@@ -255,6 +259,7 @@ var ContextKeys = []string{
 	"originReadTimeout", "originKeepaliveTimeout", "originShieldRegion", "serverTimingSamplingRate", "priceClass", "webAclArn",
 	"reservedConcurrency", "waf", "wafRateLimit", "wafCacheBustingRateLimit", "cloudFrontPrefixListId", "kmsKeyArn", "alarms", "alarmEmail",
 	"domainName", "hostedZoneId", "hostedZoneName", "certificateArn",
+	"invalidatorLambdaDir", "invalidationsPerHour", "invalidatorConcurrency",
 	"ingest", "ingestPrefix", "rejectedPrefix", "indexerLambdaDir", "indexerMemorySize", "indexerTimeout",
 	"indexWriter", "indexerConcurrency",
 	"denylist",
@@ -423,6 +428,7 @@ func ConfigFromContext(node constructs.Node) (Config, error) {
 		IndexerConcurrency:    r.integer("indexerConcurrency", 0, 1, MaxReservedConcurrency),
 		Denylist:              denylistValue(r.str("denylist", DenylistOn)),
 	}
+	c.Heal = readHealConfig(r, arch)
 	// Keys of the other compute option are an error rather than ignored.
 	only := map[string][]string{
 		ComputeECS:    {"minTasks", "maxTasks", "taskCpu", "taskMemory", "imageDir", "cloudFrontPrefixListId"},

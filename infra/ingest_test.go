@@ -175,7 +175,7 @@ func checkWriterPolicy(t *testing.T, s *synthesized, want []statement) {
 func checkNoIngest(t *testing.T, s *synthesized) {
 	t.Helper()
 	for id := range s.resources("AWS::Lambda::Function") {
-		if !strings.HasPrefix(id, "GatewayFunction") && !strings.HasPrefix(id, awsCustomResourceProviderID) {
+		if !strings.HasPrefix(id, "GatewayFunction") && !strings.HasPrefix(id, awsCustomResourceProviderID) && !isHeal(id) {
 			t.Errorf("function %s, want the gateway's only (and the initial takedowns list's)", id)
 		}
 	}

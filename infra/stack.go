@@ -92,6 +92,8 @@ type GatewayStack struct {
 	Dashboard  awscloudwatch.Dashboard
 	// WriterPolicy is what a writer with the CLI needs (always made).
 	WriterPolicy awsiam.ManagedPolicy
+	// Heal invalidates the paths of cut responses (heal.go).
+	Heal *Heal
 	// Ingest is made with ingest=true.
 	Ingest *Ingest
 	// Denylist is the takedown lists and the edge denylist (nil with
@@ -114,6 +116,9 @@ func NewGatewayStack(scope constructs.Construct, id string, props *GatewayStackP
 		return nil, err
 	}
 	if err := checkIndexerCode(cfg); err != nil {
+		return nil, err
+	}
+	if err := checkInvalidatorCode(cfg); err != nil {
 		return nil, err
 	}
 	if err := checkCertificateRegion(cfg, props.Env); err != nil {
@@ -231,6 +236,9 @@ func NewGatewayStack(scope constructs.Construct, id string, props *GatewayStackP
 	if cfg.Ingest {
 		s.Ingest = s.ingest(cfg, removal)
 	}
+	// After the distribution (the invalidator names it) and monitoring
+	// (its alarms notify the topic and join the dashboard).
+	s.Heal = s.heal(cfg, logGroup, removal)
 	s.WriterPolicy = s.writerPolicy(cfg)
 	s.denylistDepends()
 	for _, w := range configWarnings(cfg) {

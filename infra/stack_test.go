@@ -87,6 +87,7 @@ func build(t *testing.T, ctx map[string]string, region string) (*synthesized, er
 	t.Helper()
 	c := cdkJSONContext(t)
 	c["lambdaDir"] = lambdaDir
+	c["invalidatorLambdaDir"] = lambdaDir
 	for k, v := range ctx {
 		c[k] = v
 	}
@@ -261,7 +262,7 @@ func checkLeastPrivilegeKMS(t *testing.T, s *synthesized, wantGet []string, want
 	// The function's role, and the role of the function CDK makes for the
 	// initial takedowns list (checked by TestDenylist).
 	for id := range s.resources("AWS::IAM::Role") {
-		if !strings.HasPrefix(id, "GatewayRole") && !strings.HasPrefix(id, awsCustomResourceProviderID) {
+		if !strings.HasPrefix(id, "GatewayRole") && !strings.HasPrefix(id, awsCustomResourceProviderID) && !isHeal(id) {
 			t.Errorf("IAM role %s: want the function's only", id)
 		}
 	}
@@ -414,7 +415,8 @@ func checkURLAndOrigin(t *testing.T, s *synthesized, readTimeout float64) {
 	}
 	// CloudFront may invoke the URL, only from this distribution, and
 	// nothing else may.
-	perms := s.resources("AWS::Lambda::Permission")
+	// (The invalidator's, for CloudWatch Logs: TestHeal.)
+	perms := withoutHeal(s.resources("AWS::Lambda::Permission"))
 	var actions []string
 	for _, r := range perms {
 		p := props(r)
@@ -583,7 +585,7 @@ func checkCreatedBuckets(t *testing.T, s *synthesized, deletion string, logs boo
 func alarmsByID(t *testing.T, s *synthesized) map[string]map[string]interface{} {
 	t.Helper()
 	out := map[string]map[string]interface{}{}
-	for id, r := range s.resources("AWS::CloudWatch::Alarm") {
+	for id, r := range withoutHeal(s.resources("AWS::CloudWatch::Alarm")) {
 		for _, name := range []string{"FunctionErrorsAlarm", "FunctionThrottlesAlarm", "FunctionDurationAlarm", "CloudFront5xxAlarm", "TTFBAlarm", "DenylistReloadFailuresAlarm"} {
 			if strings.HasPrefix(id, name) {
 				if out[name] != nil {
@@ -593,7 +595,7 @@ func alarmsByID(t *testing.T, s *synthesized) map[string]map[string]interface{} 
 			}
 		}
 	}
-	if len(out) != len(s.resources("AWS::CloudWatch::Alarm")) {
+	if len(out) != len(withoutHeal(s.resources("AWS::CloudWatch::Alarm"))) {
 		t.Errorf("unexpected alarms among %v", keys(s.resources("AWS::CloudWatch::Alarm")))
 	}
 	return out
