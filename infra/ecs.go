@@ -63,6 +63,12 @@ const (
 	EnvStoreBackend = "HASH_STREAM_STORE_BACKEND"
 	EnvListen       = "HASH_STREAM_LISTEN"
 	EnvRegion       = "AWS_REGION"
+	// EnvClientFrom and EnvViewerFrom tell serve that the load balancer
+	// (reached only through CloudFront's VPC origin) passes CloudFront's
+	// CloudFront-Viewer-Address: clients are told apart by it for fair
+	// admission, and the request log names it.
+	EnvClientFrom = "HASH_STREAM_CLIENT_FROM"
+	EnvViewerFrom = "HASH_STREAM_VIEWER_FROM"
 )
 
 // ECSService is what compute=ecs makes, on GatewayStack.ECS.
@@ -204,6 +210,8 @@ func (s *GatewayStack) ecsService(cfg Config, logGroup awslogs.LogGroup, logBuck
 	env[EnvStoreBackend] = jsii.String("s3")
 	env[EnvListen] = jsii.String(fmt.Sprintf("0.0.0.0:%d", ContainerPort))
 	env[EnvRegion] = stack.Region()
+	env[EnvClientFrom] = jsii.String(ViewerAddressHeader)
+	env[EnvViewerFrom] = jsii.String(ViewerAddressHeader)
 	e.TaskDef.AddContainer(jsii.String("gateway"), &awsecs.ContainerDefinitionOptions{
 		// The folder `make image-stage` writes (Dockerfile, static arm64
 		// binary, CA certificates, passwd): Docker builds it at `cdk

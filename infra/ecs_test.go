@@ -81,6 +81,7 @@ func TestECSStack(t *testing.T) {
 		want := map[string]string{
 			EnvIndexBucket: ref(index), EnvIndexPrefix: `""`, EnvPackBucket: ref(pack), EnvPackPrefix: `"packs/"`,
 			EnvLogLevel: `"info"`, EnvStoreBackend: `"s3"`, EnvListen: `"0.0.0.0:3000"`, EnvRegion: `"eu-west-1"`,
+			EnvClientFrom: `"CloudFront-Viewer-Address"`, EnvViewerFrom: `"CloudFront-Viewer-Address"`,
 			EnvDenylist: canon(withDenylistEnv(t, s, nil)[EnvDenylist]),
 		}
 		if !reflect.DeepEqual(env, want) {

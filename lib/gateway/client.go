@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
@@ -56,17 +57,32 @@ func HeaderKey(name string) func(*http.Request) string {
 // proxy in front that reports no client address).
 func NoClientKey(*http.Request) string { return "" }
 
-// addrKey returns the key of an address written as host, host:port or
-// [host]:port: an IPv4 address as is, an IPv6 one as its /64. Anything
+// withoutPort parses an IPv6 address followed by ":port" without brackets,
+// as CloudFront-Viewer-Address writes it (2001:db8:1:2:3:4:5:6:443).
+func withoutPort(s string) (netip.Addr, error) {
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 {
+		return netip.Addr{}, errors.New("no port")
+	}
+	a, err := netip.ParseAddr(s[:i])
+	if err != nil || !a.Is6() {
+		return netip.Addr{}, errors.New("not an IPv6 address and a port")
+	}
+	return a, nil
+}
+
+// addrKey returns the key of an address written as host, host:port,
+// [host]:port or an IPv6 host:port without brackets: an IPv4 address as is, an IPv6 one as its /64. Anything
 // else is kept as written, cut to maxClientKey bytes.
 func addrKey(s string) string {
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		ap, perr := netip.ParseAddrPort(s)
-		if perr != nil {
+		if perr == nil {
+			a = ap.Addr()
+		} else if a, err = withoutPort(s); err != nil {
 			return clip(s, maxClientKey)
 		}
-		a = ap.Addr()
 	}
 	a = a.Unmap().WithZone("")
 	if a.Is4() {

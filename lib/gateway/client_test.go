@@ -22,6 +22,8 @@ func TestClientKeys(t *testing.T) {
 		{"last of the list", "10.0.0.1:1", "X-Forwarded-For", []string{"203.0.113.9, 198.51.100.4"}, "198.51.100.4"},
 		{"last line", "10.0.0.1:1", "X-Forwarded-For", []string{"203.0.113.9", "198.51.100.4 "}, "198.51.100.4"},
 		{"address and port", "10.0.0.1:1", "CloudFront-Viewer-Address", []string{"[2001:db8::1]:5555"}, "2001:db8::/64"},
+		{"CloudFront's IPv6 and port", "10.0.0.1:1", "CloudFront-Viewer-Address", []string{"2001:db8:1:2:3:4:5:6:46532"}, "2001:db8:1:2::/64"},
+		{"CloudFront's IPv4 and port", "10.0.0.1:1", "CloudFront-Viewer-Address", []string{"198.51.100.10:46532"}, "198.51.100.10"},
 		{"empty: remote", "10.0.0.1:1", "X-Real-IP", []string{" "}, "10.0.0.1"},
 		{"not an address: clipped", "10.0.0.1:1", "X-Client", []string{long}, long[:64] + "…"},
 	}
