@@ -3,12 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/hash-stream/hash-stream-aws/lib/store/s3"
@@ -26,7 +27,8 @@ type localList struct{ path string }
 
 func (l *localList) String() string { return l.path }
 
-// read returns the list and its version: its size and modification time.
+// read returns the list and its version: the sha256 of its bytes, so a
+// write can tell whether the file is still what was read.
 func (l *localList) read(context.Context) ([]byte, string, error) {
 	f, err := os.Open(l.path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -36,10 +38,6 @@ func (l *localList) read(context.Context) ([]byte, string, error) {
 		return nil, "", err
 	}
 	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, "", err
-	}
 	text, err := io.ReadAll(io.LimitReader(f, maxListBytes+1))
 	if err != nil {
 		return nil, "", err
@@ -47,21 +45,8 @@ func (l *localList) read(context.Context) ([]byte, string, error) {
 	if len(text) > maxListBytes {
 		return nil, "", fmt.Errorf("%s is larger than %d bytes", l.path, maxListBytes)
 	}
-	return text, fileVersion(info, text), nil
-}
-
-func fileVersion(info os.FileInfo, text []byte) string {
-	return strconv.FormatInt(info.ModTime().UnixNano(), 10) + "/" + strconv.Itoa(len(text)) + "/" + strconv.FormatUint(uint64(crc(text)), 16)
-}
-
-// crc is a cheap checksum that tells two versions of one size and time
-// apart.
-func crc(b []byte) uint32 {
-	h := uint32(2166136261)
-	for _, c := range b {
-		h = (h ^ uint32(c)) * 16777619
-	}
-	return h
+	sum := sha256.Sum256(text)
+	return text, hex.EncodeToString(sum[:]), nil
 }
 
 // write replaces the list if it is still at version, under the lock.
