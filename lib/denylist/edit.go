@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"cmp"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -102,7 +103,7 @@ func RemoveRules(text []byte, c cid.Cid, path []string) ([]byte, int) {
 	if n == 0 {
 		return text, 0
 	}
-	if !hasRule(out) {
+	if _, err := Parse(bytes.NewReader(out), "takedowns"); errors.Is(err, ErrNoRules) {
 		out = append(out, placeholder()+"\n"...)
 	}
 	return out, n
@@ -136,23 +137,6 @@ func ruleTarget(line string) (cid.Cid, []string, error) {
 		return cid.Undef, nil, fmt.Errorf("denylist: not a CID rule: %q", line)
 	}
 	return ParseTarget(rule)
-}
-
-func hasRule(text []byte) bool {
-	sc := bufio.NewScanner(bytes.NewReader(text))
-	sc.Buffer(nil, DefaultMaxLineLength)
-	body := !bytes.Contains(text, []byte("\n---\n")) && !bytes.HasPrefix(text, []byte("---\n"))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if !body {
-			body = line == "---"
-			continue
-		}
-		if line != "" && !strings.HasPrefix(line, "#") {
-			return true
-		}
-	}
-	return false
 }
 
 // BlockedCID is a CID-wide block of a list: its multihash and status.

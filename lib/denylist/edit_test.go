@@ -68,6 +68,16 @@ func TestEditTakedowns(t *testing.T) {
 	if _, n := denylist.RemoveRules(text, dir, nil); n != 0 {
 		t.Fatal("removed a rule twice")
 	}
+	// A list whose last rule goes (one not made by NewTakedowns) gets the
+	// placeholder: it stays a valid list, blocking nothing.
+	only := []byte("# one takedown\n" + denylist.RuleLine(leaf, nil, 0, "") + "\n")
+	out, n := denylist.RemoveRules(only, leaf, nil)
+	if n != 1 {
+		t.Fatalf("removed %d", n)
+	}
+	if _, blocked := parse(out).Match(leaf, nil); blocked {
+		t.Fatal("removed, still blocked")
+	}
 }
 
 func TestParseTarget(t *testing.T) {
