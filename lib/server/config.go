@@ -126,23 +126,23 @@ type knob struct {
 
 func (c *Config) knobs() []knob {
 	return []knob{
-		{"index-cache-bytes", EnvIndexCacheBytes, "bytes of decoded index records kept in memory (0: none)", &bytesValue{&c.IndexCacheBytes, 0}},
-		{"max-index-file-bytes", index.EnvMaxIndexFileBytes, "largest index file read; a larger one is refused", &bytesValue{&c.MaxIndexFileBytes, 1}},
-		{"max-block-bytes", index.EnvMaxBlockBytes, "largest block length an index record may give; longer ones are refused as impossible", &bytesValue{&c.MaxBlockBytes, 1}},
-		{"max-response-bytes", EnvMaxResponseBytes, "largest CAR response; a larger one is refused before its first byte, or cut (0: no limit)", &bytesValue{&c.MaxResponseBytes, 0}},
-		{"memory-budget", EnvMemoryBudget, "bytes all responses together may buffer (read-ahead, blocks); a response waits for room, then answers 503", &bytesValue{&c.MemoryBudget, 1}},
-		{"response-floor", EnvResponseFloor, "bytes set aside for each response when it starts (its body buffer and the block it writes)", &bytesValue{&c.ResponseFloor, 1}},
+		{"index-cache-bytes", EnvIndexCacheBytes, "bytes of decoded index records kept in memory (0: none)", &intValue[int64]{&c.IndexCacheBytes, 0}},
+		{"max-index-file-bytes", index.EnvMaxIndexFileBytes, "largest index file read; a larger one is refused", &intValue[int64]{&c.MaxIndexFileBytes, 1}},
+		{"max-block-bytes", index.EnvMaxBlockBytes, "largest block length an index record may give; longer ones are refused as impossible", &intValue[int64]{&c.MaxBlockBytes, 1}},
+		{"max-response-bytes", EnvMaxResponseBytes, "largest CAR response; a larger one is refused before its first byte, or cut (0: no limit)", &intValue[int64]{&c.MaxResponseBytes, 0}},
+		{"memory-budget", EnvMemoryBudget, "bytes all responses together may buffer (read-ahead, blocks); a response waits for room, then answers 503", &intValue[int64]{&c.MemoryBudget, 1}},
+		{"response-floor", EnvResponseFloor, "bytes set aside for each response when it starts (its body buffer and the block it writes)", &intValue[int64]{&c.ResponseFloor, 1}},
 		{"admission-wait", EnvAdmissionWait, "how long a new response waits for budget before it answers 503 with Retry-After", &durationValue{&c.AdmissionWait}},
-		{"read-ahead-share", EnvReadAheadShare, "percent of --memory-budget that response floors may not take: read-ahead for the responses whose clients read", &intValue{&c.ReadAheadShare, 0}},
+		{"read-ahead-share", EnvReadAheadShare, "percent of --memory-budget that response floors may not take: read-ahead for the responses whose clients read", &intValue[int]{&c.ReadAheadShare, 0}},
 		{"stall-after", EnvStallAfter, "a response whose client takes nothing of a 64 KiB write for this long is stalled: it gives back its read-ahead,\nand may be cut to admit a client holding fewer responses", &durationValue{&c.StallAfter}},
-		{"max-per-client", EnvMaxPerClient, "responses one client may have in flight (admitted or waiting); one more answers 429 (0: no limit)", &intValue{&c.MaxPerClient, 0}},
+		{"max-per-client", EnvMaxPerClient, "responses one client may have in flight (admitted or waiting); one more answers 429 (0: no limit)", &intValue[int]{&c.MaxPerClient, 0}},
 		{"client-from", EnvClientFrom, "how clients are told apart for fair admission and --max-per-client: addr (the remote address, an IPv6 one by its /64),\nnone (one client: a proxy in front that reports no address), or the name of a header a trusted proxy sets\n(X-Forwarded-For: its last address)", &stringValue{&c.ClientFrom}},
 		{"viewer-from", EnvViewerFrom, "header a trusted proxy in front writes the viewer's address in (CloudFront-Viewer-Address),\nlogged with each request; a client can send any header, so name one only behind such a proxy", &stringValue{&c.ViewerFrom}},
-		{"read-gap", EnvReadGap, "largest hole between two blocks of a pack still read through rather than split into two ranged reads", &bytesValue{&c.Planner.Gap, 0}},
-		{"read-max-range", EnvReadMaxRange, "largest merged ranged read", &bytesValue{&c.Planner.MaxRange, 1}},
-		{"read-concurrency", EnvReadConcurrency, "ranged reads in flight per response", &intValue{&c.Planner.Concurrency, 1}},
-		{"read-ahead", EnvReadAhead, "bytes one ranged read may hold ahead of the response", &bytesValue{&c.Planner.ReadAhead, 1}},
-		{"read-lookahead", EnvReadLookahead, "blocks located through the index ahead of the reads", &intValue{&c.Planner.Lookahead, 1}},
+		{"read-gap", EnvReadGap, "largest hole between two blocks of a pack still read through rather than split into two ranged reads", &intValue[int64]{&c.Planner.Gap, 0}},
+		{"read-max-range", EnvReadMaxRange, "largest merged ranged read", &intValue[int64]{&c.Planner.MaxRange, 1}},
+		{"read-concurrency", EnvReadConcurrency, "ranged reads in flight per response", &intValue[int]{&c.Planner.Concurrency, 1}},
+		{"read-ahead", EnvReadAhead, "bytes one ranged read may hold ahead of the response", &intValue[int64]{&c.Planner.ReadAhead, 1}},
+		{"read-lookahead", EnvReadLookahead, "blocks located through the index ahead of the reads", &intValue[int]{&c.Planner.Lookahead, 1}},
 		{"log-level", logging.EnvLevel, "level of the JSON log: debug, info, warn or error", &levelValue{&c.LogLevel}},
 		{"denylist", EnvDenylist, "IPIP-383 denylist: a list file, a folder of *.deny files, or s3://bucket/prefix/;\nblocked content answers 410 (or the list's status); a list that cannot be read at start fails the start", &stringValue{&c.Denylist}},
 		{"denylist-interval", EnvDenylistInterval, "how often the denylist is checked for a change (a bad new version keeps the last good one)", &durationValue{&c.DenylistInterval}},
@@ -207,47 +207,25 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// bytesValue is an int64 knob of at least min.
-type bytesValue struct {
-	p   *int64
-	min int64
+// intValue is an integer knob (int or int64) of at least min.
+type intValue[T int | int64] struct {
+	p   *T
+	min T
 }
 
-func (v *bytesValue) String() string {
+func (v *intValue[T]) String() string {
 	if v.p == nil {
 		return ""
 	}
-	return strconv.FormatInt(*v.p, 10)
+	return strconv.FormatInt(int64(*v.p), 10)
 }
 
-func (v *bytesValue) Set(s string) error {
+func (v *intValue[T]) Set(s string) error {
 	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < v.min {
+	if err != nil || int64(T(n)) != n || T(n) < v.min { // T(n) != n: past an int's range
 		return fmt.Errorf("want an integer >= %d", v.min)
 	}
-	*v.p = n
-	return nil
-}
-
-// intValue is an int knob of at least min.
-type intValue struct {
-	p   *int
-	min int
-}
-
-func (v *intValue) String() string {
-	if v.p == nil {
-		return ""
-	}
-	return strconv.Itoa(*v.p)
-}
-
-func (v *intValue) Set(s string) error {
-	n, err := strconv.Atoi(s)
-	if err != nil || n < v.min {
-		return fmt.Errorf("want an integer >= %d", v.min)
-	}
-	*v.p = n
+	*v.p = T(n)
 	return nil
 }
 
