@@ -421,19 +421,18 @@ func denyImport(ctx context.Context, env *cliEnv, args []string) error {
 	case len(cids) == 0:
 		r.skip("edge list: the list has no /ipfs/CID rule (double-hash and path rules are enforced at the origin)")
 	default:
-		n := 0
-		for _, b := range cids {
-			if n == maxEdge {
-				r.skip("edge list: %d more CID rules past --max-edge %d (the origin enforces them)", len(cids)-n, maxEdge)
-				break
-			}
-			if _, err := edge.Block(ctx, b.Multihash, b.Status); err != nil {
-				r.fail(fmt.Sprintf("edge list (after %d of %d)", n, len(cids)), err)
-				break
-			}
-			n++
+		entries := make([]cdn.Entry, 0, min(len(cids), maxEdge))
+		for _, b := range cids[:min(len(cids), maxEdge)] {
+			entries = append(entries, cdn.Entry{Multihash: b.Multihash, Status: b.Status})
+		}
+		n, _, err := edge.BlockAll(ctx, entries)
+		if err != nil {
+			r.fail(fmt.Sprintf("edge list (after %d of %d)", n, len(entries)), err)
 		}
 		r.done("edge list: %d CID rules", n)
+		if len(cids) > maxEdge {
+			r.skip("edge list: %d more CID rules past --max-edge %d (the origin enforces them)", len(cids)-maxEdge, maxEdge)
+		}
 	}
 	return r.err()
 }

@@ -173,3 +173,49 @@ func TestDenyConcurrentAdds(t *testing.T) {
 		})
 	}
 }
+
+// deny import adds a list under its own name; its CID rules go to the edge
+// list in batches, up to --max-edge, and the output says how many did not.
+func TestDenyImport(t *testing.T) {
+	dir := t.TempDir()
+	kv, _, kc, cc := cdntest.Start(t)
+	vars := map[string]string{server.EnvDenylist: dir, envDenyKVS: cdntest.ARN}
+	var text strings.Builder
+	var cids []cid.Cid
+	for i := range 120 {
+		c := testCID(t, fmt.Sprint("imported ", i))
+		cids = append(cids, c)
+		text.WriteString("/ipfs/" + c.String() + "\n")
+	}
+	text.WriteString("//d9d295bde21f422d471a90f2a37ec53049fdf3e5fa3ee2e8f20e10003da429e7\n") // a legacy double hash: origin only
+	file := filepath.Join(t.TempDir(), "others.deny")
+	if err := os.WriteFile(file, []byte(text.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runDeny(t, vars, kc, cc, "deny", "import", file, "--max-edge", "100")
+	if code != 0 {
+		t.Fatalf("import: %d %s %s", code, out, errOut)
+	}
+	for _, want := range []string{"done: list " + filepath.Join(dir, "others.deny") + ": 121 rules", "done: edge list: 100 CID rules", "not done: edge list: 20 more CID rules past --max-edge 100"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if fmt.Sprint(kv.Batches()) != fmt.Sprint([]int{cdn.MaxKeysPerUpdate, cdn.MaxKeysPerUpdate}) {
+		t.Errorf("UpdateKeys batches %v", kv.Batches())
+	}
+	items := kv.Snapshot()
+	for i, c := range cids {
+		if _, ok := items[cdn.DenyKey(c.Hash())]; ok != (i < 100) {
+			t.Errorf("CID %d in the edge list: %v", i, ok)
+		}
+	}
+	// The origin holds every rule.
+	set, err := denylist.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, blocked := set.Match(cids[119], nil); !blocked {
+		t.Error("a rule past --max-edge is not in force at the origin")
+	}
+}

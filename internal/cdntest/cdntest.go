@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -34,8 +35,9 @@ type KVS struct {
 	mu       sync.Mutex
 	Items    map[string]string
 	etag     int
-	Conflict int // the next Conflict writes meet another writer's change
-	Fail     int // the next Fail calls answer 500
+	Conflict int   // the next Conflict writes meet another writer's change
+	Fail     int   // the next Fail calls answer 500
+	batches  []int // the keys of each UpdateKeys call, in order
 	writes   int
 }
 
@@ -69,7 +71,8 @@ func (f *KVS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key, ok := strings.CutPrefix(rest, "/keys/")
-	if !ok {
+	batch := rest == "/keys" && r.Method == http.MethodPost // UpdateKeys
+	if !ok && !batch {
 		http.Error(w, "unknown path", http.StatusNotFound)
 		return
 	}
@@ -83,15 +86,31 @@ func (f *KVS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"Message":"the ETag does not match"}`)
 		return
 	}
-	switch r.Method {
-	case http.MethodPut:
+	switch {
+	case batch:
+		var body struct {
+			Puts    []struct{ Key, Value string }
+			Deletes []struct{ Key string }
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		f.batches = append(f.batches, len(body.Puts)+len(body.Deletes))
+		for _, p := range body.Puts {
+			f.Items[p.Key] = p.Value
+		}
+		for _, d := range body.Deletes {
+			delete(f.Items, d.Key)
+		}
+	case r.Method == http.MethodPut:
 		var body struct{ Value string }
 		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
 		f.Items[key] = body.Value
-	case http.MethodDelete:
+	case r.Method == http.MethodDelete:
 		if _, ok := f.Items[key]; !ok {
 			w.Header().Set("X-Amzn-Errortype", "ResourceNotFoundException")
 			w.WriteHeader(http.StatusNotFound)
@@ -178,4 +197,11 @@ func (f *KVS) Snapshot() map[string]string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return maps.Clone(f.Items)
+}
+
+// Batches returns the number of keys of each UpdateKeys call, in order.
+func (f *KVS) Batches() []int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.batches)
 }

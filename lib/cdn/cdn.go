@@ -53,17 +53,50 @@ func NewEdgeList(client *kvs.Client, arn string) *EdgeList {
 	return &EdgeList{client: client, arn: arn}
 }
 
-// Block sets c's multihash to status, and returns the store's size after.
-// A write that meets another writer's change is retried with the new ETag.
+// Entry is a block in the edge list: a multihash and the HTTP status its
+// requests answer.
+type Entry struct {
+	Multihash multihash.Multihash
+	Status    int
+}
+
+// MaxKeysPerUpdate is how many keys one UpdateKeys call sets. The API
+// reference gives no limit; 50 is the batch infrastructure tools use by
+// default for this call.
+const MaxKeysPerUpdate = 50
+
+// Block sets mh to status, and returns the store's size after.
 func (l *EdgeList) Block(ctx context.Context, mh multihash.Multihash, status int) (int64, error) {
-	key, value := DenyKey(mh), strconv.Itoa(status)
-	return l.withETag(ctx, func(etag *string) (int64, error) {
-		out, err := l.client.PutKey(ctx, &kvs.PutKeyInput{KvsARN: &l.arn, Key: &key, Value: &value, IfMatch: etag})
-		if err != nil {
-			return 0, err
+	_, size, err := l.BlockAll(ctx, []Entry{{mh, status}})
+	return size, err
+}
+
+// BlockAll sets every entry, MaxKeysPerUpdate keys per all-or-nothing
+// UpdateKeys call (one ETag read each, not one per key). It returns how
+// many entries were set before an error, and the store's size after. A
+// call that meets another writer's change is retried with the new ETag.
+func (l *EdgeList) BlockAll(ctx context.Context, entries []Entry) (int, int64, error) {
+	var size int64
+	for done := 0; done < len(entries); {
+		batch := entries[done:min(done+MaxKeysPerUpdate, len(entries))]
+		puts := make([]kvstypes.PutKeyRequestListItem, len(batch))
+		for i, e := range batch {
+			puts[i] = kvstypes.PutKeyRequestListItem{Key: aws.String(DenyKey(e.Multihash)), Value: aws.String(strconv.Itoa(e.Status))}
 		}
-		return aws.ToInt64(out.TotalSizeInBytes), nil
-	})
+		var err error
+		size, err = l.withETag(ctx, func(etag *string) (int64, error) {
+			out, err := l.client.UpdateKeys(ctx, &kvs.UpdateKeysInput{KvsARN: &l.arn, Puts: puts, IfMatch: etag})
+			if err != nil {
+				return 0, err
+			}
+			return aws.ToInt64(out.TotalSizeInBytes), nil
+		})
+		if err != nil {
+			return done, size, err
+		}
+		done += len(batch)
+	}
+	return len(entries), size, nil
 }
 
 // Unblock removes c's multihash; a key not there is not an error.

@@ -2,6 +2,7 @@ package cdn_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -93,4 +94,39 @@ func sizeOf(items map[string]string) int64 {
 		n += int64(len(k) + len(v))
 	}
 	return n
+}
+
+// BlockAll sets many entries in UpdateKeys calls of at most
+// MaxKeysPerUpdate keys, one ETag read per call, retrying a call that
+// meets another writer's change.
+func TestEdgeListBlockAll(t *testing.T) {
+	f, _, kc, _ := cdntest.Start(t)
+	l := cdn.NewEdgeList(kc, cdntest.ARN)
+	entries := make([]cdn.Entry, 2*cdn.MaxKeysPerUpdate+7)
+	for i := range entries {
+		mh, _ := multihash.Sum([]byte(fmt.Sprint("entry ", i)), multihash.SHA2_256, -1)
+		entries[i] = cdn.Entry{Multihash: mh, Status: 410 + i%2*41}
+	}
+	f.Conflict = 1
+	n, size, err := l.BlockAll(context.Background(), entries)
+	if err != nil || n != len(entries) {
+		t.Fatalf("set %d of %d: %v", n, len(entries), err)
+	}
+	if fmt.Sprint(f.Batches()) != fmt.Sprint([]int{cdn.MaxKeysPerUpdate, cdn.MaxKeysPerUpdate, 7}) {
+		t.Errorf("batches %v", f.Batches())
+	}
+	items := f.Snapshot()
+	for _, e := range entries {
+		if items[cdn.DenyKey(e.Multihash)] != fmt.Sprint(e.Status) {
+			t.Fatalf("%s: %q, want %d", cdn.DenyKey(e.Multihash), items[cdn.DenyKey(e.Multihash)], e.Status)
+		}
+	}
+	if size != sizeOf(items) {
+		t.Errorf("size %d, want %d", size, sizeOf(items))
+	}
+	// A failure part-way says how many were set.
+	f.Fail = 100
+	if n, _, err := l.BlockAll(context.Background(), entries); err == nil || n != 0 {
+		t.Fatalf("failing store: %d set, %v", n, err)
+	}
 }
