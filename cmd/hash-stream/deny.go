@@ -75,11 +75,7 @@ func (d *denyFlags) openList(ctx context.Context, env *cliEnv) (listFile, denyli
 		if prefix != "" && !strings.HasSuffix(prefix, "/") {
 			prefix += "/"
 		}
-		c, err := s3.ConfigFromGetenv(env.getenv)
-		if err != nil {
-			return nil, nil, err
-		}
-		client, err := s3.NewClient(ctx, c)
+		client, err := newS3Client(ctx, env)
 		if err != nil {
 			return nil, nil, err
 		}

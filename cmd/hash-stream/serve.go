@@ -96,11 +96,10 @@ func serve(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	read, err := server.New(ctx, st.index, st.packs, cfg, log, server.WithHandlerOptions(opts...),
 		server.WithS3Client(func(ctx context.Context) (*awss3.Client, error) {
-			c, err := s3.ConfigFromGetenv(env.getenv)
-			if err != nil {
-				return nil, err
+			if packs, ok := st.packs.(*s3.PackStore); ok {
+				return packs.Client(), nil // an s3:// denylist beside an s3 store: one client
 			}
-			return s3.NewClient(ctx, c)
+			return newS3Client(ctx, env)
 		}))
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/hash-stream/hash-stream-aws/lib/index"
 	"github.com/hash-stream/hash-stream-aws/lib/store"
 	"github.com/hash-stream/hash-stream-aws/lib/store/fs"
@@ -141,4 +142,14 @@ func (w *writeFlags) open(ctx context.Context, env *cliEnv) (*stores, []index.Wr
 		return nil, nil, limits, err
 	}
 	return st, writers, limits, nil
+}
+
+// newS3Client returns an S3 client configured by the environment (the
+// AWS variables and HASH_STREAM_S3_*), for objects other than the stores'.
+func newS3Client(ctx context.Context, env *cliEnv) (*awss3.Client, error) {
+	c, err := s3.ConfigFromGetenv(env.getenv)
+	if err != nil {
+		return nil, err
+	}
+	return s3.NewClient(ctx, c)
 }

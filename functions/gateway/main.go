@@ -77,7 +77,8 @@ func newHandler(ctx context.Context, cfg config, log *slog.Logger) (lambdastream
 		return attrs
 	}
 	srv, err = server.New(ctx, indexStore, packStore, cfg.server, log, server.WithHandlerOptions(gateway.WithLogAttrs(logAttrs)),
-		server.WithS3Client(func(ctx context.Context) (*awss3.Client, error) { return s3.NewClient(ctx, cfg.s3.Client) }))
+		// An s3:// denylist reads through the stores' client.
+		server.WithS3Client(func(context.Context) (*awss3.Client, error) { return packStore.Client(), nil }))
 	if err != nil {
 		return nil, err
 	}

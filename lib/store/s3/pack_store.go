@@ -40,6 +40,10 @@ type PackStore struct {
 	opts   options
 }
 
+// Client returns the S3 client the store reads through, for other objects
+// of the same deployment (the denylist's folder) to share it.
+func (s *PackStore) Client() *s3.Client { return s.client }
+
 // NewPackStore returns a pack store in bucket. Options: WithPrefix,
 // WithExtension, WithPartSize.
 func NewPackStore(client *s3.Client, bucket string, opts ...Option) *PackStore {
