@@ -1,10 +1,8 @@
 package denylist
 
 import (
+	"context"
 	"crypto/sha256"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/ipfs/go-cid"
@@ -47,46 +45,18 @@ func containsFunc(funcs []hashFunc, f hashFunc) bool {
 // Load parses a list file, or every *.deny file of a directory in the
 // order of their names (the spec's order: a later file overrides an
 // earlier one). Any file that cannot be read or parsed fails Load, and so
-// does a directory without a *.deny file.
+// does a directory without a *.deny file. It is Watch's first load, of a
+// LocalFolder.
 func Load(path string, opts ...Option) (*Set, error) {
-	info, err := os.Stat(path)
+	folder, err := NewLocalFolder(path)
 	if err != nil {
-		return nil, fmt.Errorf("denylist: %w", err)
+		return nil, err
 	}
-	files := []string{path}
-	if info.IsDir() {
-		entries, err := os.ReadDir(path) // sorted by name
-		if err != nil {
-			return nil, fmt.Errorf("denylist: %w", err)
-		}
-		files = files[:0]
-		for _, e := range entries {
-			if strings.HasSuffix(e.Name(), ".deny") && !e.IsDir() {
-				files = append(files, filepath.Join(path, e.Name()))
-			}
-		}
-		if len(files) == 0 {
-			return nil, fmt.Errorf("denylist: %s: no *.deny file: %w", path, ErrNoRules)
-		}
-	}
-	lists := make([]*List, 0, len(files))
-	for _, name := range files {
-		l, err := loadFile(name, opts)
-		if err != nil {
-			return nil, err
-		}
-		lists = append(lists, l)
-	}
-	return NewSet(lists...), nil
-}
-
-func loadFile(name string, opts []Option) (*List, error) {
-	f, err := os.Open(name)
+	w, err := Watch(context.Background(), folder, WithParseOptions(opts...))
 	if err != nil {
-		return nil, fmt.Errorf("denylist: %w", err)
+		return nil, err
 	}
-	defer f.Close()
-	return Parse(f, name, opts...)
+	return w.Current(), nil
 }
 
 // Lists returns the lists of s, in order.
